@@ -1,0 +1,77 @@
+"""Viscous Burgers in 1D on a periodic domain."""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import exponax as ex
+import jax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._base import System
+from ._ks import _repeat
+
+
+class Burgers(System):
+    """u_t + u u_x = nu u_xx on [0, 2 pi), parameter `nu` (network sees 20 nu).
+
+    Reference: ETDRK2 on a grid `refinement` times finer with
+    `reference_substeps` sub-steps per frame, Fourier-downsampled to the data
+    grid. Coarse solver: ETD1 on the data grid with `coarse_substeps` steps.
+
+    **Arguments:**
+
+    - `num_points`: data-grid points.
+    - `refinement`: reference grid factor.
+    - `dt`: time between frames.
+    """
+
+    num_points: int = eqx.field(static=True, default=64)
+    refinement: int = eqx.field(static=True, default=4)
+    dt: float = eqx.field(static=True, default=0.1)
+    reference_substeps: int = eqx.field(static=True, default=8)
+    coarse_substeps: int = eqx.field(static=True, default=2)
+    num_channels: int = eqx.field(static=True, default=1)
+    num_spatial_dims: int = eqx.field(static=True, default=1)
+
+    train_values = (0.02, 0.03, 0.04, 0.05)
+    interpolation_values = (0.035,)
+    extrapolation_values = (0.015, 0.06)
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return ("nu",)
+
+    @property
+    def parameter_range(self) -> tuple[float, float]:
+        return (0.005, 0.5)
+
+    @property
+    def parameter_scale(self) -> tuple[float, ...]:
+        return (20.0,)
+
+    def _stepper(self, params, num_points: int, substeps: int, order: int):
+        return ex.stepper.Burgers(
+            1, 2.0 * math.pi, num_points, self.dt / substeps,
+            diffusivity=params[0], order=order,
+        )
+
+    def sample_initial_condition(
+        self, key: PRNGKeyArray, params: Float[Array, " P"]
+    ) -> Float[Array, "1 Nf"]:
+        generator = ex.ic.RandomTruncatedFourierSeries(1, cutoff=4, max_one=True)
+        return generator(self.num_points * self.refinement, key=key)
+
+    def reference_step(self, state, params):
+        stepper = self._stepper(
+            params, self.num_points * self.refinement, self.reference_substeps, 2
+        )
+        return _repeat(stepper, state, self.reference_substeps)
+
+    def coarse_step(self, state, params):
+        stepper = self._stepper(params, self.num_points, self.coarse_substeps, 1)
+        return _repeat(stepper, state, self.coarse_substeps)
+
+    def to_data_grid(self, state):
+        return ex.map_between_resolutions(state, self.num_points)
