@@ -1,0 +1,16 @@
+"""Trajectory datasets: generate, save and load, validate, window lazily, split."""
+
+from ._dataset import TrajectoryDataset, split_by_parameter, validate_trajectories
+from ._generate import generate_dataset
+from ._io import load_dataset, save_hdf5
+from ._windows import WindowSampler
+
+__all__ = [
+    "TrajectoryDataset",
+    "generate_dataset",
+    "load_dataset",
+    "save_hdf5",
+    "split_by_parameter",
+    "validate_trajectories",
+    "WindowSampler",
+]

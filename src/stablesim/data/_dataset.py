@@ -1,0 +1,190 @@
+"""Trajectory datasets: arrays plus physical parameters plus metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import DataError
+
+
+def validate_trajectories(
+    trajectories: Any, params: Any | None = None, *, min_frames: int = 2, source: str = "data"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check trajectories and parameters, and return them as float32 arrays.
+
+    **Arguments:**
+
+    - `trajectories`: array shaped `(trajectories, time, channels, *space)`.
+    - `params`: array shaped `(trajectories, P)` or `(trajectories,)`, or None.
+    - `min_frames`: the fewest frames a trajectory may have (window length).
+    - `source`: what to name in error messages (a file name, say).
+
+    **Returns:**
+
+    `(trajectories, params)` as float32 arrays; params shaped `(B, P)`.
+
+    **Raises:**
+
+    `DataError` naming the problem: wrong rank, non-numeric dtype, non-finite
+    values, too few frames, parameter rows not matching trajectories.
+    """
+    traj = np.asarray(trajectories)
+    if traj.dtype.kind not in "fiu":
+        raise DataError(f"{source}: trajectories must be numeric, got dtype {traj.dtype}")
+    if traj.ndim < 3:
+        raise DataError(
+            f"{source}: trajectories must be shaped (trajectories, time, channels, *space), "
+            f"got shape {traj.shape}"
+        )
+    if traj.shape[0] < 1:
+        raise DataError(f"{source}: no trajectories")
+    if traj.shape[1] < min_frames:
+        raise DataError(
+            f"{source}: trajectories have {traj.shape[1]} frames, need at least {min_frames}"
+        )
+    traj = traj.astype(np.float32, copy=False)
+    finite = np.isfinite(traj)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        raise DataError(
+            f"{source}: trajectories contain {int((~finite).sum())} non-finite values "
+            f"(first at index {tuple(int(i) for i in bad)})"
+        )
+    if params is None:
+        p = np.zeros((traj.shape[0], 0), np.float32)
+    else:
+        p = np.asarray(params)
+        if p.dtype.kind not in "fiu":
+            raise DataError(f"{source}: params must be numeric, got dtype {p.dtype}")
+        if p.ndim == 1:
+            p = p[:, None]
+        if p.ndim != 2 or p.shape[0] != traj.shape[0]:
+            raise DataError(
+                f"{source}: params must be shaped ({traj.shape[0]}, P) to match the "
+                f"trajectories, got {p.shape}"
+            )
+        p = p.astype(np.float32, copy=False)
+        if not np.isfinite(p).all():
+            raise DataError(f"{source}: params contain non-finite values")
+    return traj, p
+
+
+@dataclasses.dataclass(frozen=True)
+class TrajectoryDataset:
+    """Trajectories with their physical parameters and metadata.
+
+    **Fields:**
+
+    - `trajectories`: float32 array `(trajectories, time, channels, *space)`.
+    - `params`: float32 array `(trajectories, P)` of physical parameters.
+    - `parameter_names`: the names of the P parameters.
+    - `metadata`: JSON-serialisable facts (system, dt, grid, seed, version).
+    """
+
+    trajectories: np.ndarray
+    params: np.ndarray
+    parameter_names: tuple[str, ...] = ()
+    metadata: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        traj, p = validate_trajectories(self.trajectories, self.params)
+        object.__setattr__(self, "trajectories", traj)
+        object.__setattr__(self, "params", p)
+        names = tuple(self.parameter_names)
+        if not names and p.shape[1]:
+            names = tuple(f"p{i}" for i in range(p.shape[1]))
+        if len(names) != p.shape[1]:
+            raise DataError(f"{len(names)} parameter names for {p.shape[1]} parameters")
+        object.__setattr__(self, "parameter_names", names)
+
+    @property
+    def num_trajectories(self) -> int:
+        return self.trajectories.shape[0]
+
+    @property
+    def num_frames(self) -> int:
+        return self.trajectories.shape[1]
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        """Shape `(channels, *space)` of one state."""
+        return self.trajectories.shape[2:]
+
+    @property
+    def dt(self) -> float | None:
+        return self.metadata.get("dt")
+
+    def take(self, indices: Sequence[int] | np.ndarray) -> "TrajectoryDataset":
+        """The sub-dataset of the given trajectory indices (or boolean mask)."""
+        idx = np.asarray(indices)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        if idx.size == 0:
+            raise DataError("selection holds no trajectories")
+        return dataclasses.replace(
+            self, trajectories=self.trajectories[idx], params=self.params[idx]
+        )
+
+    def with_parameter(self, values: Sequence[float], *, column: int = 0, tol: float = 1e-5):
+        """The trajectories whose parameter `column` equals one of `values`."""
+        if self.params.shape[1] <= column:
+            raise DataError("the dataset has no physical parameters to select by")
+        col = self.params[:, column]
+        mask = np.zeros(col.shape, bool)
+        for v in values:
+            hit = np.abs(col - float(v)) <= tol * max(1.0, abs(float(v)))
+            if not hit.any():
+                raise DataError(
+                    f"no trajectory has {self.parameter_names[column]}={v} "
+                    f"(present: {sorted(set(np.round(col, 6).tolist()))})"
+                )
+            mask |= hit
+        return self.take(mask)
+
+    def summary(self) -> str:
+        """A few human-readable lines about the dataset."""
+        lines = [
+            f"trajectories: {self.num_trajectories}, frames: {self.num_frames}, "
+            f"state shape: {self.state_shape}",
+        ]
+        for j, name in enumerate(self.parameter_names):
+            vals = sorted(set(np.round(self.params[:, j], 6).tolist()))
+            lines.append(f"parameter {name}: {vals}")
+        lines.append(
+            f"value range: [{self.trajectories.min():.4g}, {self.trajectories.max():.4g}], "
+            f"std {self.trajectories.std():.4g}"
+        )
+        for k, v in sorted(self.metadata.items()):
+            lines.append(f"{k}: {v}")
+        return "\n".join(lines)
+
+
+def split_by_parameter(
+    dataset: TrajectoryDataset,
+    *,
+    train: Sequence[float],
+    interpolation: Sequence[float] = (),
+    extrapolation: Sequence[float] = (),
+) -> dict[str, TrajectoryDataset]:
+    """Split a dataset into train and test sets by the value of its parameter.
+
+    **Arguments:**
+
+    - `dataset`: the full dataset.
+    - `train`, `interpolation`, `extrapolation`: parameter values of each set.
+
+    **Returns:**
+
+    A dict with keys `"train"` and, where values were given, `"interpolation"`
+    and `"extrapolation"`.
+    """
+    out = {"train": dataset.with_parameter(train)}
+    if interpolation:
+        out["interpolation"] = dataset.with_parameter(interpolation)
+    if extrapolation:
+        out["extrapolation"] = dataset.with_parameter(extrapolation)
+    return out

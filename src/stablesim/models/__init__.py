@@ -1,0 +1,6 @@
+"""Network architectures (PDEquinox and Equinox) and initializers by name."""
+
+from ._initializers import INITIALIZERS, initialize
+from ._networks import ARCHITECTURES, ParametricNetwork, count_parameters, make_network
+
+__all__ = ["ARCHITECTURES", "INITIALIZERS", "ParametricNetwork", "count_parameters", "initialize", "make_network"]

@@ -1,0 +1,146 @@
+"""Network architectures, with physical parameters as constant input channels."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import pdequinox as pdeqx
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._errors import ConfigError
+from ._initializers import initialize
+
+Architecture = Literal["conv", "resnet", "dilated_resnet", "unet", "fno", "mlp", "linear"]
+ARCHITECTURES: tuple[str, ...] = Architecture.__args__
+
+
+class ParametricNetwork(eqx.Module):
+    """A network of one state and its physical parameters.
+
+    The parameters, times `parameter_scale`, are broadcast to constant
+    channels and concatenated to the state before `core` sees it (fields);
+    for vector states `(n,)` they are appended to the vector.
+
+    **Arguments:**
+
+    - `core`: maps `(C + P, *N)` (or `(n + P,)`) to `(C, *N)` (or `(n,)`).
+    - `parameter_scale`: one factor per physical parameter.
+    """
+
+    core: eqx.Module
+    parameter_scale: tuple[float, ...] = eqx.field(static=True, default=())
+
+    def __call__(self, state: Float[Array, "C *N"], params: Float[Array, " P"]) -> Float[Array, "C *N"]:
+        if not self.parameter_scale:
+            return self.core(state)
+        scaled = params * jnp.asarray(self.parameter_scale, state.dtype)
+        if state.ndim == 1:
+            return self.core(jnp.concatenate([state, scaled]))
+        channels = jnp.broadcast_to(scaled.reshape((-1,) + (1,) * (state.ndim - 1)),
+                                    (scaled.shape[0],) + state.shape[1:])
+        return self.core(jnp.concatenate([state, channels], axis=0))
+
+
+class _VectorMLP(eqx.Module):
+    mlp: eqx.nn.MLP
+    out_size: int = eqx.field(static=True)
+
+    def __call__(self, x):
+        return self.mlp(x)
+
+
+def make_network(
+    architecture: Architecture,
+    *,
+    state_shape: tuple[int, ...],
+    num_parameters: int = 0,
+    parameter_scale: tuple[float, ...] | None = None,
+    width: int = 32,
+    depth: int = 4,
+    activation: str = "relu",
+    initializer: str = "default",
+    key: PRNGKeyArray,
+    **options,
+) -> ParametricNetwork:
+    """Build a network that maps a state (and its parameters) to a state.
+
+    Field architectures come from PDEquinox: `conv` (ConvNet), `resnet`
+    (ClassicResNet, as in the unrolling study), `dilated_resnet`, `unet`
+    (ClassicUNet), `fno` (ClassicFNO). For vector states `(n,)`: `mlp`
+    (eqx.nn.MLP) and `linear` (one dense layer without bias).
+
+    **Arguments:**
+
+    - `architecture`: one of the names above.
+    - `state_shape`: `(channels, *space)` or `(n,)`.
+    - `num_parameters`: number of physical parameters fed as channels.
+    - `parameter_scale`: factor per parameter (default 1).
+    - `width`: hidden channels (fields) or hidden width (mlp).
+    - `depth`: hidden layers (conv, mlp), blocks (resnet, dilated_resnet, fno)
+        or levels (unet).
+    - `activation`: name of a `jax.nn` activation.
+    - `initializer`: name of an initializer (see `initialize`).
+    - `key`: random key.
+    - `**options`: passed on to the PDEquinox constructor (e.g. `num_modes`).
+
+    **Returns:**
+
+    A `ParametricNetwork`.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ConfigError(
+            f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}"
+        )
+    act = getattr(jax.nn, activation, None)
+    if act is None or not callable(act):
+        raise ConfigError(f"unknown activation {activation!r} (a jax.nn function name)")
+    scale = tuple(parameter_scale) if parameter_scale is not None else (1.0,) * num_parameters
+    if len(scale) != num_parameters:
+        raise ConfigError(f"{len(scale)} parameter scales for {num_parameters} parameters")
+    init_key, key = jax.random.split(key)
+    vector = len(state_shape) == 1
+    if architecture in ("mlp", "linear"):
+        if not vector:
+            raise ConfigError(f"architecture {architecture!r} needs vector states (n,), got {state_shape}")
+        n = state_shape[0]
+        mlp = eqx.nn.MLP(
+            n + num_parameters, n,
+            width_size=width, depth=depth if architecture == "mlp" else 0,
+            activation=act, use_bias=architecture == "mlp", use_final_bias=architecture == "mlp",
+            key=key,
+        )
+        core = _VectorMLP(mlp, n)
+    else:
+        if vector:
+            raise ConfigError(
+                f"architecture {architecture!r} needs field states (channels, *space); "
+                "use 'mlp' or 'linear' for vectors"
+            )
+        channels, dims = state_shape[0], len(state_shape) - 1
+        common = dict(in_channels=channels + num_parameters, out_channels=channels, key=key)
+        if architecture == "conv":
+            core = pdeqx.arch.ConvNet(dims, hidden_channels=width, depth=depth,
+                                      activation=act, **common, **options)
+        elif architecture == "resnet":
+            core = pdeqx.arch.ClassicResNet(dims, hidden_channels=width, num_blocks=depth,
+                                            activation=act, **common, **options)
+        elif architecture == "dilated_resnet":
+            core = pdeqx.arch.DilatedResNet(dims, hidden_channels=width, num_blocks=depth,
+                                            activation=act, **common, **options)
+        elif architecture == "unet":
+            core = pdeqx.arch.ClassicUNet(dims, hidden_channels=width, num_levels=depth,
+                                          activation=act, **common, **options)
+        else:
+            options.setdefault("num_modes", max(1, min(12, state_shape[1] // 2)))
+            core = pdeqx.arch.ClassicFNO(dims, hidden_channels=width, num_blocks=depth,
+                                         activation=act, **common, **options)
+    core = initialize(core, initializer, key=init_key)
+    return ParametricNetwork(core, scale)
+
+
+def count_parameters(model) -> int:
+    """Number of scalar parameters in the arrays of a model."""
+    return sum(x.size for x in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array)))

@@ -1,0 +1,269 @@
+"""Training modalities: ONE, NOG and WIG as one unrolled loss.
+
+All modalities share one code path: a window of ground-truth frames is
+unrolled by the simulator inside `lax.scan`, each step wrapped in
+`jax.checkpoint` so that only the states between steps are stored. The
+modalities differ only in where `jax.lax.stop_gradient` sits:
+
+- ONE (teacher forcing): every step starts from the ground-truth frame.
+- NOG: the simulator's own output is the next input, behind a stop-gradient
+  (`cut_every=1`): no gradient passes from one step to the next, so no
+  derivative of the solver is ever needed.
+- WIG: no stop-gradient (`cut_every=steps`); `1 < cut_every < steps` is
+  truncated back-propagation.
+
+With `steps=1` all three give the same loss and gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray, Scalar
+
+from .._errors import ConfigError
+
+sg = jax.lax.stop_gradient
+
+
+class Unroll(eqx.Module):
+    """An unrolled training loss on windows of `warmup + steps + 1` frames.
+
+    Use the constructors `ONE`, `NOG` and `WIG` rather than this class.
+
+    **Fields:**
+
+    - `name`: `"ONE"`, `"NOG"`, `"WIG"` (or `"TBPTT"` for truncation).
+    - `steps`: number of loss steps m.
+    - `teacher_forcing`: every step starts from ground truth (ONE).
+    - `cut_every`: a stop-gradient on the input of every `cut_every`-th step
+        (1: NOG, `steps`: WIG). Must divide `steps`.
+    - `warmup`: pushforward steps run first without loss and without gradient.
+    - `weights`: per-step loss weights (default uniform); the loss is the
+        weighted mean of the per-step mean squared errors.
+    - `noise`: standard deviation of Gaussian noise added to every network
+        input (the target stays the clean next frame).
+    """
+
+    name: str = eqx.field(static=True)
+    steps: int = eqx.field(static=True)
+    teacher_forcing: bool = eqx.field(static=True)
+    cut_every: int = eqx.field(static=True)
+    warmup: int = eqx.field(static=True, default=0)
+    weights: tuple[float, ...] | None = eqx.field(static=True, default=None)
+    noise: float = eqx.field(static=True, default=0.0)
+
+    def __check_init__(self):
+        if not isinstance(self.steps, int) or self.steps < 1:
+            raise ConfigError(f"{self.name}: steps must be an integer >= 1, got {self.steps!r}")
+        if not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ConfigError(f"{self.name}: warmup must be an integer >= 0, got {self.warmup!r}")
+        if not isinstance(self.cut_every, int) or not 1 <= self.cut_every <= self.steps:
+            raise ConfigError(
+                f"{self.name}: cut_every must be an integer in [1, steps={self.steps}], "
+                f"got {self.cut_every!r}"
+            )
+        if self.steps % self.cut_every:
+            raise ConfigError(
+                f"{self.name}: cut_every={self.cut_every} must divide steps={self.steps}"
+            )
+        if self.teacher_forcing and self.warmup:
+            raise ConfigError("ONE: warm-up steps need an unrolled modality (NOG or WIG)")
+        if self.noise < 0:
+            raise ConfigError(f"{self.name}: noise must be >= 0, got {self.noise}")
+        if self.weights is not None:
+            if len(self.weights) != self.steps:
+                raise ConfigError(
+                    f"{self.name}: {len(self.weights)} step weights for {self.steps} steps"
+                )
+            if min(self.weights) < 0 or sum(self.weights) <= 0:
+                raise ConfigError(f"{self.name}: step weights must be >= 0 with a positive sum")
+
+    @property
+    def window_length(self) -> int:
+        """Frames per training window: warm-up + steps + 1."""
+        return self.warmup + self.steps + 1
+
+    @property
+    def requires_differentiable_solver(self) -> bool:
+        """Whether gradients must pass through the simulator's state input."""
+        return not self.teacher_forcing and self.cut_every > 1
+
+    def check_simulator(self, simulator) -> None:
+        """Raise `ConfigError` if this modality cannot train this simulator."""
+        if self.requires_differentiable_solver and not simulator.differentiable:
+            raise ConfigError(
+                f"{self.name} back-propagates through the solver, but the solver is external "
+                "(not differentiable); use NOG or ONE, or a JAX solver"
+            )
+
+    def _step_weights(self, dtype) -> Float[Array, " m"]:
+        w = jnp.ones(self.steps, dtype) if self.weights is None else jnp.asarray(self.weights, dtype)
+        return w / w.sum()
+
+    def predictions(
+        self,
+        simulator,
+        window: Float[Array, "L C *N"],
+        params: Float[Array, " P"],
+        noise: Float[Array, "S C *N"] | None = None,
+    ) -> Float[Array, "m C *N"]:
+        """The m predicted states of one window (after warm-up).
+
+        **Arguments:**
+
+        - `simulator`: the simulator.
+        - `window`: `warmup + steps + 1` ground-truth frames.
+        - `params`: physical parameters of the window.
+        - `noise`: input noise per step (`warmup + steps` states) or None.
+
+        **Returns:**
+
+        Predicted states for frames `warmup+1 .. warmup+steps`.
+        """
+        if noise is None:
+            noise = jnp.zeros((self.warmup + self.steps,) + window.shape[1:], window.dtype)
+
+        @jax.checkpoint
+        def step(u, n):
+            return simulator(u + n, params)
+
+        def warm(u, n):
+            return sg(step(sg(u), n)), None
+
+        start, _ = jax.lax.scan(warm, window[0], noise[: self.warmup])
+        k = self.cut_every
+        chunks = self.steps // k
+        truth_in = window[self.warmup : self.warmup + self.steps]
+        xs = jax.tree_util.tree_map(
+            lambda a: a.reshape((chunks, k) + a.shape[1:]), (truth_in, noise[self.warmup :])
+        )
+        teacher = self.teacher_forcing
+
+        def inner(u, x):
+            truth, n = x
+            nxt = step(truth if teacher else u, n)
+            return nxt, nxt
+
+        def outer(u, x):
+            # The chunk's first step takes the stop-gradient input directly (not
+            # through a scan carry, whose tangent the scan would make non-zero),
+            # so a non-differentiable solver is never asked for a derivative.
+            truth, n = x
+            first = step(truth[0] if teacher else sg(u), n[0])
+            if k == 1:  # NOG: nothing else in the chunk (an empty scan would still trace)
+                return first, first[None]
+            rest = jax.tree_util.tree_map(lambda a: a[1:], x)
+            u, preds = jax.lax.scan(inner, first, rest)
+            return u, jnp.concatenate([first[None], preds], axis=0)
+
+        _, preds = jax.lax.scan(outer, start, xs)
+        return preds.reshape((self.steps,) + window.shape[1:])
+
+    def window_loss(self, simulator, window, params, noise=None) -> Scalar:
+        """Weighted mean over steps of the mean squared error of one window."""
+        preds = self.predictions(simulator, window, params, noise)
+        targets = window[self.warmup + 1 :]
+        per_step = jnp.mean((preds - targets) ** 2, axis=tuple(range(1, preds.ndim)))
+        return jnp.sum(self._step_weights(per_step.dtype) * per_step)
+
+    def loss(
+        self,
+        simulator,
+        windows: Float[Array, "B L C *N"],
+        params: Float[Array, "B P"],
+        *,
+        key: PRNGKeyArray | None = None,
+    ) -> Scalar:
+        """Mean loss over a batch of windows; differentiate with `eqx.filter_grad`.
+
+        **Arguments:**
+
+        - `simulator`: the simulator being trained.
+        - `windows`: `(batch, warmup + steps + 1, C, *N)` ground-truth frames.
+        - `params`: `(batch, P)` physical parameters.
+        - `key`: random key for input noise (required if `noise > 0`).
+
+        **Returns:**
+
+        The scalar loss.
+        """
+        self.check_simulator(simulator)
+        if windows.ndim < 3 or windows.shape[1] != self.window_length:
+            raise ConfigError(
+                f"{self.name}: windows must be shaped (batch, {self.window_length}, C, *space), "
+                f"got {windows.shape}"
+            )
+        noise = None
+        if self.noise > 0:
+            if key is None:
+                raise ConfigError(f"{self.name}: noise injection needs a random key")
+            shape = (windows.shape[0], self.warmup + self.steps) + windows.shape[2:]
+            noise = self.noise * jax.random.normal(key, shape, windows.dtype)
+            losses = jax.vmap(self.window_loss, in_axes=(None, 0, 0, 0))(
+                simulator, windows, params, noise
+            )
+        else:
+            losses = jax.vmap(self.window_loss, in_axes=(None, 0, 0))(simulator, windows, params)
+        return jnp.mean(losses)
+
+
+def _weights(weights: Sequence[float] | None) -> tuple[float, ...] | None:
+    return None if weights is None else tuple(float(w) for w in weights)
+
+
+def ONE(steps: int = 1, *, noise: float = 0.0, weights: Sequence[float] | None = None) -> Unroll:
+    """One-step training: every step starts from the ground-truth frame.
+
+    With `steps > 1` each window gives `steps` one-step pairs (matched data
+    per update with an m-step unroll).
+
+    **Arguments:**
+
+    - `steps`: one-step pairs per window.
+    - `noise`: input-noise standard deviation.
+    - `weights`: per-step loss weights.
+    """
+    return Unroll("ONE", steps, True, 1, 0, _weights(weights), float(noise))
+
+
+def NOG(
+    steps: int, *, warmup: int = 0, noise: float = 0.0, weights: Sequence[float] | None = None
+) -> Unroll:
+    """Unrolled training without temporal gradients (stop-gradient every step).
+
+    **Arguments:**
+
+    - `steps`: unroll length m.
+    - `warmup`: pushforward steps without loss or gradient.
+    - `noise`: input-noise standard deviation.
+    - `weights`: per-step loss weights.
+    """
+    return Unroll("NOG", steps, False, 1, warmup, _weights(weights), float(noise))
+
+
+def WIG(
+    steps: int,
+    *,
+    cut_every: int | None = None,
+    warmup: int = 0,
+    noise: float = 0.0,
+    weights: Sequence[float] | None = None,
+) -> Unroll:
+    """Fully differentiable unrolled training (back-propagation through time).
+
+    **Arguments:**
+
+    - `steps`: unroll length m.
+    - `cut_every`: truncate back-propagation every k steps (must divide m);
+        None for full gradients.
+    - `warmup`: pushforward steps without loss or gradient.
+    - `noise`: input-noise standard deviation.
+    - `weights`: per-step loss weights.
+    """
+    k = steps if cut_every is None else cut_every
+    name = "WIG" if k == steps else "TBPTT"
+    return Unroll(name, steps, False, k, warmup, _weights(weights), float(noise))
