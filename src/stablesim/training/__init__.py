@@ -1,5 +1,13 @@
-"""Training: modalities (ONE, NOG, WIG), trainer, checkpoints."""
+"""Training: modalities (ONE, NOG, WIG), configuration, trainer, checkpoints."""
 
+from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
+from ._config import ModalityConfig, StageConfig, TrainConfig
 from ._modalities import NOG, ONE, WIG, Unroll
+from ._trainer import TrainResult, load_trained, make_optimizer, train
 
-__all__ = ["ONE", "NOG", "WIG", "Unroll"]
+__all__ = [
+    "ONE", "NOG", "WIG", "Unroll",
+    "ModalityConfig", "StageConfig", "TrainConfig",
+    "train", "load_trained", "TrainResult", "make_optimizer",
+    "save_checkpoint", "load_checkpoint", "read_checkpoint_header",
+]

@@ -1,0 +1,377 @@
+"""The trainer: curriculum stages, seeds in parallel, update skipping, resume."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import pathlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from .._errors import ConfigError, TrainingError
+from ..data import TrajectoryDataset, WindowSampler
+from ..simulators import AbstractSimulator, with_network
+from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
+from ._config import StageConfig, TrainConfig
+
+CHECKPOINT_NAME = "checkpoint.eqx"
+LOG_NAME = "train_log.csv"
+LOG_COLUMNS = ("step", "stage", "seed", "loss", "grad_norm", "skipped", "updates_per_s")
+
+
+def make_optimizer(config: TrainConfig, stage: StageConfig) -> optax.GradientTransformation:
+    """The Optax optimizer of one curriculum stage.
+
+    **Arguments:**
+
+    - `config`: the training configuration (optimizer, schedule, clipping).
+    - `stage`: the stage (learning rate, updates, ramp).
+
+    **Returns:**
+
+    An `optax.GradientTransformation`.
+    """
+    lr = stage.learning_rate
+    main = max(stage.updates - stage.ramp, 1)
+    if config.schedule == "cosine":
+        body = optax.cosine_decay_schedule(lr, main)
+    else:
+        body = optax.constant_schedule(lr)
+    schedule = (
+        optax.join_schedules([optax.linear_schedule(lr / stage.ramp, lr, stage.ramp), body],
+                             [stage.ramp])
+        if stage.ramp
+        else body
+    )
+    if config.optimizer == "adam":
+        opt = optax.adam(schedule)
+    elif config.optimizer == "adamw":
+        opt = optax.adamw(schedule, weight_decay=config.weight_decay)
+    else:
+        opt = optax.sgd(schedule, momentum=config.momentum or None)
+    parts = []
+    if config.clip_norm is not None:
+        parts.append(optax.clip_by_global_norm(config.clip_norm))
+    if config.weight_decay and config.optimizer != "adamw":
+        parts.append(optax.add_decayed_weights(config.weight_decay))
+    return optax.chain(*parts, opt)
+
+
+class SeedState(eqx.Module):
+    """What one seed carries from update to update (vmapped over seeds)."""
+
+    params: Any
+    opt_state: Any
+    key: jax.Array  # raw key data (uint32), checkpoint-friendly
+    norm_average: jax.Array  # running mean of log gradient norms
+    accepted: jax.Array
+    consecutive_skips: jax.Array
+    skipped: jax.Array
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """The outcome of `train`.
+
+    **Fields:**
+
+    - `simulator`: the template simulator (its network is the first seed's).
+    - `networks`: the trained networks, stacked along a leading seed axis.
+    - `seeds`: the seeds, in the order of that axis.
+    - `history`: logged rows (dicts with the `train_log.csv` columns).
+    - `skipped`: skipped updates per seed.
+    - `steps`: updates done.
+    """
+
+    simulator: AbstractSimulator
+    networks: Any
+    seeds: list[int]
+    history: list[dict]
+    skipped: list[int]
+    steps: int
+
+    def simulator_for(self, index: int) -> AbstractSimulator:
+        """The trained simulator of seed number `index` (position in `seeds`)."""
+        net = jax.tree_util.tree_map(
+            lambda x: x[index] if eqx.is_array(x) else x, self.networks
+        )
+        return with_network(self.simulator, net)
+
+
+def _tree_where(cond, new, old):
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(cond, a, b), new, old)
+
+
+def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
+                config: TrainConfig, optimizer, sampler: WindowSampler):
+    """A jitted function running `n` updates for all seeds (vmap of a scan)."""
+    modality = stage.modality.build()
+
+    def loss_fn(params, windows, params_phys, key):
+        sim = with_network(template, eqx.combine(params, static_net))
+        return modality.loss(sim, windows, params_phys, key=key)
+
+    def update(state: SeedState, step):
+        key = jax.random.wrap_key_data(state.key)
+        shuffle_key = jax.random.fold_in(key, 0)
+        noise_key = jax.random.fold_in(jax.random.fold_in(key, 1), step)
+        windows, phys = sampler.batch(shuffle_key, step)
+        loss, grads = jax.value_and_grad(loss_fn)(state.params, windows, phys, noise_key)
+        gnorm = optax.tree.norm(grads)
+        finite = jnp.isfinite(loss) & jnp.isfinite(gnorm)
+        warm = state.accepted < config.skip_warmup
+        # Running geometric mean of accepted gradient norms (robust to outliers).
+        log_norm = jnp.log(jnp.maximum(gnorm, 1e-30))
+        ok = finite & (warm | (log_norm <= state.norm_average + math.log(config.skip_factor)))
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        new_average = jnp.where(state.accepted == 0, log_norm,
+                                0.9 * state.norm_average + 0.1 * log_norm)
+        new = SeedState(
+            params=_tree_where(ok, params, state.params),
+            opt_state=_tree_where(ok, opt_state, state.opt_state),
+            key=state.key,
+            norm_average=jnp.where(ok, new_average, state.norm_average),
+            accepted=state.accepted + ok,
+            consecutive_skips=jnp.where(ok, 0, state.consecutive_skips + 1),
+            skipped=state.skipped + (~ok),
+        )
+        return new, (loss, gnorm, ~ok, new.consecutive_skips)
+
+    @eqx.filter_jit
+    def chunk(states: SeedState, first_step, n: int):
+        steps = first_step + jnp.arange(n)
+        run = lambda s: jax.lax.scan(update, s, steps)  # noqa: E731
+        return jax.vmap(run)(states)
+
+    return chunk
+
+
+def _initial_states(networks_params, optimizer, seeds) -> SeedState:
+    s = len(seeds)
+    keys = jnp.stack([jax.random.key_data(jax.random.key(seed + 1_000_003)) for seed in seeds])
+    return SeedState(
+        params=networks_params,
+        opt_state=jax.vmap(optimizer.init)(networks_params),
+        key=keys,
+        norm_average=jnp.zeros(s, jnp.float32),
+        accepted=jnp.zeros(s, jnp.int32),
+        consecutive_skips=jnp.zeros(s, jnp.int32),
+        skipped=jnp.zeros(s, jnp.int32),
+    )
+
+
+def _read_log(path: pathlib.Path, up_to: int) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= up_to]
+    return rows
+
+
+def _write_log(path: pathlib.Path, rows: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def train(
+    make_simulator: Callable[[jax.Array], AbstractSimulator],
+    dataset: TrajectoryDataset,
+    config: TrainConfig,
+    *,
+    out_dir: str | pathlib.Path | None = None,
+    resume: bool = False,
+    stop_after: int | None = None,
+    run_config: dict | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a simulator on a dataset, several seeds at once.
+
+    Each seed gets its own network initialisation (`make_simulator(key)`)
+    and its own batch order; the seeds are a `vmap` axis, the updates of a
+    logging interval one `lax.scan`. An update whose loss or gradient norm is
+    not finite, or whose gradient norm exceeds `skip_factor` times its
+    running mean, is skipped (counted and logged); after
+    `max_consecutive_skips` in a row training stops with `TrainingError`.
+
+    **Arguments:**
+
+    - `make_simulator`: builds a simulator from a random key; only its
+        `network` is trained (a solver's arrays stay fixed).
+    - `dataset`: training trajectories.
+    - `config`: stages, optimizer, batch size, seeds, logging.
+    - `out_dir`: where checkpoints and `train_log.csv` go (None: nowhere).
+    - `resume`: continue from `out_dir`'s checkpoint.
+    - `stop_after`: stop (with a checkpoint) after this many updates in total,
+        as if interrupted; for tests and for splitting long runs.
+    - `run_config`: extra JSON-able configuration stored in checkpoints.
+    - `progress`: show a progress bar.
+
+    **Returns:**
+
+    A `TrainResult`.
+    """
+    seeds = list(config.seeds)
+    out = pathlib.Path(out_dir) if out_dir is not None else None
+    template = make_simulator(jax.random.key(seeds[0]))
+    for stage in config.stages:
+        stage.modality.build().check_simulator(template)
+    trajectories = jnp.asarray(dataset.trajectories)
+    phys = jnp.asarray(dataset.params)
+
+    def init_params(seed_key):
+        return eqx.filter(make_simulator(seed_key).network, eqx.is_array)
+
+    init_keys = jnp.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
+    params = jax.vmap(lambda k: init_params(jax.random.wrap_key_data(k)))(init_keys)
+    static_net = eqx.filter(template.network, eqx.is_array, inverse=True)
+
+    start_stage, start_step, history = 0, 0, []
+    header = {
+        "format": 1,
+        "seeds": seeds,
+        "train_config": config.model_dump(mode="json"),
+        "run_config": run_config or {},
+    }
+    checkpoint = out / CHECKPOINT_NAME if out is not None else None
+    resumed_states = None
+    if resume:
+        if checkpoint is None:
+            raise ConfigError("resume needs an output directory")
+        saved = read_checkpoint_header(checkpoint)
+        if saved.get("train_config") != header["train_config"]:
+            raise ConfigError(f"{checkpoint}: the checkpoint was written with another training config")
+        start_stage, start_step = int(saved["stage"]), int(saved["step_in_stage"])
+        history = _read_log(out / LOG_NAME, int(saved["step"]))
+        stage = config.stages[start_stage]
+        like = _initial_states(params, make_optimizer(config, stage), seeds)
+        _, resumed_states = load_checkpoint(checkpoint, like)
+
+    total = config.total_updates
+    done = sum(s.updates for s in config.stages[:start_stage]) + start_step
+    bar = tqdm(total=total, initial=done, disable=not progress, unit="upd", dynamic_ncols=True)
+    states = None
+    interrupted = False
+    try:
+        for stage_index in range(start_stage, len(config.stages)):
+            stage = config.stages[stage_index]
+            optimizer = make_optimizer(config, stage)
+            sampler = WindowSampler(trajectories, phys, length=stage.modality.build().window_length,
+                                    batch_size=config.batch_size)
+            if resumed_states is not None:
+                states, resumed_states, step = resumed_states, None, start_step
+            else:  # a new stage starts from the previous stage's weights
+                states = _initial_states(params if states is None else states.params,
+                                         optimizer, seeds)
+                step = 0
+            chunk = _make_chunk(template, static_net, stage, config, optimizer, sampler)
+            while step < stage.updates:
+                n = min(config.log_every - step % config.log_every, stage.updates - step)
+                if stop_after is not None and done + n > stop_after:
+                    n = stop_after - done
+                    interrupted = True
+                if n <= 0:
+                    break
+                t0 = time.perf_counter()
+                states, (loss, gnorm, skipped, consec) = chunk(states, jnp.asarray(step), n)
+                loss, skipped, consec = np.asarray(loss), np.asarray(skipped), np.asarray(consec)
+                rate = n / (time.perf_counter() - t0)
+                step += n
+                done += n
+                history.extend(_log_rows(done, stage_index, seeds, loss, gnorm, skipped,
+                                         np.asarray(states.skipped), rate))
+                bar.update(n)
+                last = loss[:, -1][np.isfinite(loss[:, -1])]
+                bar.set_postfix(loss=f"{last.mean():.3e}" if last.size else "nan", ups=f"{rate:.1f}",
+                                skipped=int(states.skipped.sum()))
+                if consec.max() >= config.max_consecutive_skips:
+                    seed = seeds[int(consec.max(axis=1).argmax())]
+                    raise TrainingError(
+                        f"seed {seed}: {int(consec.max())} updates in a row skipped (non-finite "
+                        f"or exploding gradients) by update {done}; lower the learning rate or "
+                        "clip gradients"
+                    )
+                if out is not None and (interrupted or step % config.checkpoint_every == 0
+                                        or step == stage.updates):
+                    _save(checkpoint, header, states, stage_index, step, done, history, out)
+            if interrupted:
+                break
+    finally:
+        bar.close()
+    networks = eqx.combine(states.params, static_net)
+    return TrainResult(
+        simulator=with_network(template, jax.tree_util.tree_map(
+            lambda x: x[0] if eqx.is_array(x) else x, networks)),
+        networks=networks,
+        seeds=seeds,
+        history=history,
+        skipped=[int(s) for s in np.asarray(states.skipped)],
+        steps=done,
+    )
+
+
+def _log_rows(done, stage_index, seeds, loss, gnorm, skipped, total_skipped, rate):
+    rows = []
+    for i, seed in enumerate(seeds):
+        kept = loss[i][~skipped[i]]
+        rows.append({
+            "step": done, "stage": stage_index, "seed": seed,
+            "loss": float(kept.mean()) if kept.size else float("nan"),
+            "grad_norm": float(np.asarray(gnorm[i])[-1]),
+            "skipped": int(total_skipped[i]),
+            "updates_per_s": round(rate, 3),
+        })
+    return rows
+
+
+def _save(path, header, states, stage_index, step, done, history, out):
+    header = dict(header, stage=stage_index, step_in_stage=step, step=done)
+    save_checkpoint(path, header, states)
+    _write_log(out / LOG_NAME, history)
+
+
+def load_trained(
+    make_simulator: Callable[[jax.Array], AbstractSimulator], run_dir: str | pathlib.Path
+) -> TrainResult:
+    """Load the networks of a run directory's checkpoint.
+
+    **Arguments:**
+
+    - `make_simulator`: the same factory the run was trained with.
+    - `run_dir`: the run directory.
+
+    **Returns:**
+
+    A `TrainResult` (history read from `train_log.csv`).
+    """
+    run_dir = pathlib.Path(run_dir)
+    header = read_checkpoint_header(run_dir / CHECKPOINT_NAME)
+    config = TrainConfig.model_validate(header["train_config"])
+    seeds = header["seeds"]
+    template = make_simulator(jax.random.key(seeds[0]))
+    init_keys = jnp.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
+    params = jax.vmap(lambda k: eqx.filter(make_simulator(jax.random.wrap_key_data(k)).network,
+                                           eqx.is_array))(init_keys)
+    optimizer = make_optimizer(config, config.stages[int(header["stage"])])
+    _, states = load_checkpoint(run_dir / CHECKPOINT_NAME, _initial_states(params, optimizer, seeds))
+    static_net = eqx.filter(template.network, eqx.is_array, inverse=True)
+    networks = eqx.combine(states.params, static_net)
+    return TrainResult(
+        simulator=with_network(template, jax.tree_util.tree_map(
+            lambda x: x[0] if eqx.is_array(x) else x, networks)),
+        networks=networks, seeds=seeds, history=_read_log(run_dir / LOG_NAME, int(header["step"])),
+        skipped=[int(s) for s in np.asarray(states.skipped)], steps=int(header["step"]),
+    )

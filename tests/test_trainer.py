@@ -1,0 +1,142 @@
+"""Trainer: exact resume, atomic checkpoints, update skipping, seeds as a vmap axis."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pdequinox as pdeqx
+import pytest
+
+from stablesim import TrainingError
+from stablesim.data import TrajectoryDataset
+from stablesim.models import ParametricNetwork
+from stablesim.simulators import Correction
+from stablesim.training import (
+    ModalityConfig,
+    StageConfig,
+    TrainConfig,
+    load_trained,
+    read_checkpoint_header,
+    train,
+)
+from stablesim.training import _checkpoint
+
+
+def toy_dataset(num=4, frames=12, n=16, poison_value=None):
+    """Damped travelling waves; parameter 1.0 except an optional poisoned one."""
+    x = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    t = np.arange(frames)[:, None]
+    traj = np.stack([np.exp(-0.05 * t) * np.sin(x[None] - 0.3 * t + k)
+                     for k in range(num)])[:, :, None, :]
+    params = np.ones((num, 1), np.float32)
+    if poison_value is not None:
+        params[-1] = poison_value
+    return TrajectoryDataset(traj.astype(np.float32), params, ("p",))
+
+
+def solver(u, p):
+    """Shift by a quarter cell; poisoned parameters (> 1.5) explode or give NaN."""
+    base = 0.5 * (u + jnp.roll(u, 1, -1))
+    return jnp.where(p[0] > 2.5, jnp.nan, jnp.where(p[0] > 1.5, 1e4 * base, base))
+
+
+def make_simulator(key):
+    core = pdeqx.arch.ConvNet(1, 2, 1, hidden_channels=6, depth=1, key=key)
+    return Correction(ParametricNetwork(core, (1.0,)), solver, mode="parallel")
+
+
+def config(**kw):
+    base = dict(
+        stages=[
+            StageConfig(modality=ModalityConfig(name="ONE"), updates=30, learning_rate=3e-3),
+            StageConfig(modality=ModalityConfig(name="NOG", steps=3), updates=30, ramp=5),
+        ],
+        batch_size=6, log_every=10, checkpoint_every=10, seeds=[0, 1],
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))]
+
+
+@pytest.mark.parametrize("stop_after", [20, 40, 45])
+def test_resumed_training_equals_uninterrupted_to_the_bit(tmp_path, stop_after):
+    data, cfg = toy_dataset(), config()
+    full = train(make_simulator, data, cfg, out_dir=tmp_path / "full", progress=False)
+    part = train(make_simulator, data, cfg, out_dir=tmp_path / "cut", stop_after=stop_after,
+                 progress=False)
+    assert part.steps == stop_after
+    assert read_checkpoint_header(tmp_path / "cut" / "checkpoint.eqx")["step"] == stop_after
+    resumed = train(make_simulator, data, cfg, out_dir=tmp_path / "cut", resume=True,
+                    progress=False)
+    assert resumed.steps == full.steps == 60
+    for a, b in zip(leaves(full.networks), leaves(resumed.networks)):
+        np.testing.assert_array_equal(a, b)
+    changed = [not np.array_equal(a, b) for a, b in zip(leaves(full.networks), leaves(part.networks))]
+    assert any(changed)  # the interruption really happened before the end
+    loaded = load_trained(make_simulator, tmp_path / "cut")
+    for a, b in zip(leaves(full.networks), leaves(loaded.networks)):
+        np.testing.assert_array_equal(a, b)
+    steps = [row["step"] for row in loaded.history if int(row["seed"]) == 0]
+    steps = [int(s) for s in steps]
+    assert steps == sorted(set(steps)) and set(range(10, 61, 10)) <= set(steps)
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    data, cfg = toy_dataset(), config()
+    train(make_simulator, data, cfg, out_dir=tmp_path, stop_after=20, progress=False)
+    before = (tmp_path / "checkpoint.eqx").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(_checkpoint.os, "fsync", broken)
+    with pytest.raises(KeyboardInterrupt):
+        train(make_simulator, data, cfg, out_dir=tmp_path, resume=True, progress=False)
+    assert (tmp_path / "checkpoint.eqx").read_bytes() == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_seeds_in_parallel_equal_separate_runs(tmp_path):
+    data = toy_dataset()
+    both = train(make_simulator, data, config(seeds=[0, 1]), progress=False)
+    alone = train(make_simulator, data, config(seeds=[1]), progress=False)
+    for a, b in zip(leaves(both.networks), leaves(alone.networks)):
+        np.testing.assert_allclose(a[1], b[0], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(leaves(both.networks)[0][0], leaves(both.networks)[0][1])
+
+
+@pytest.mark.parametrize("poison", [2.0, 3.0])  # 2.0: exploding gradient, 3.0: NaN
+def test_poisoned_updates_are_skipped_and_counted(poison):
+    data = toy_dataset(num=12, poison_value=poison)  # 1 poisoned trajectory in 12
+    cfg = config(stages=[StageConfig(modality=ModalityConfig(name="ONE"), updates=60,
+                                     learning_rate=3e-3)], batch_size=4, seeds=[0],
+                 skip_warmup=3)
+    result = train(make_simulator, data, cfg, progress=False)
+    skipped = result.skipped[0]
+    assert 0 < skipped < 60
+    assert all(np.isfinite(x).all() for x in leaves(result.networks))
+    assert np.isfinite(result.history[-1]["loss"])
+    assert result.history[-1]["skipped"] == skipped
+    clean = train(make_simulator, toy_dataset(num=12), cfg, progress=False)
+    assert clean.skipped[0] == 0
+
+
+def test_too_many_skips_in_a_row_stop_with_a_clear_error():
+    data = toy_dataset(num=2, poison_value=3.0)  # every batch holds a NaN window
+    cfg = config(stages=[StageConfig(updates=50)], batch_size=64, seeds=[0],
+                 max_consecutive_skips=5)
+    with pytest.raises(TrainingError, match="seed 0: .* in a row skipped"):
+        train(make_simulator, data, cfg, progress=False)
+
+
+def test_resume_with_another_config_is_refused(tmp_path):
+    from stablesim import ConfigError
+
+    data = toy_dataset()
+    train(make_simulator, data, config(), out_dir=tmp_path, stop_after=10, progress=False)
+    with pytest.raises(ConfigError, match="another training config"):
+        train(make_simulator, data, config(batch_size=4), out_dir=tmp_path, resume=True,
+              progress=False)
