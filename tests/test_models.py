@@ -1,0 +1,62 @@
+"""Architectures with parameter channels, and initializers by name."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from stablesim import ConfigError
+from stablesim.models import ARCHITECTURES, initialize, make_network
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHITECTURES if a not in ("mlp", "linear")])
+def test_field_architectures_map_state_and_parameters_to_a_state(arch):
+    net = make_network(arch, state_shape=(2, 16), num_parameters=1, width=4, depth=2,
+                       key=jax.random.key(0))
+    u = jax.random.normal(jax.random.key(1), (2, 16))
+    out = net(u, jnp.array([1.0]))
+    assert out.shape == (2, 16)
+    assert not np.allclose(out, net(u, jnp.array([3.0])))  # the parameter is seen
+
+
+def test_parameters_enter_as_constant_scaled_channels():
+    net = make_network("conv", state_shape=(1, 8), num_parameters=2, parameter_scale=(0.5, 2.0),
+                       width=3, depth=0, key=jax.random.key(0))
+    seen = []
+    core = net.core
+    spy = eqx.tree_at(lambda n: n.core, net, replace_fn=lambda c: (lambda x: seen.append(x) or c(x)))
+    u = jnp.arange(8.0)[None]
+    spy(u, jnp.array([4.0, 3.0]))
+    x = seen[0]
+    np.testing.assert_array_equal(x[0], u[0])
+    np.testing.assert_array_equal(x[1], jnp.full(8, 2.0))
+    np.testing.assert_array_equal(x[2], jnp.full(8, 6.0))
+    del core
+
+
+def test_vector_architectures():
+    lin = make_network("linear", state_shape=(5,), key=jax.random.key(0))
+    x = jnp.arange(5.0)
+    w = lin.core.mlp.layers[0].weight
+    np.testing.assert_allclose(lin(x, jnp.zeros(0)), w @ x, rtol=1e-6)
+    with pytest.raises(ConfigError, match="needs vector states"):
+        make_network("mlp", state_shape=(1, 8), key=jax.random.key(0))
+    with pytest.raises(ConfigError, match="unknown architecture"):
+        make_network("transformer", state_shape=(1, 8), key=jax.random.key(0))
+
+
+def test_initializers_by_name():
+    net = make_network("linear", state_shape=(200,), key=jax.random.key(0))
+    w = lambda m: np.asarray(m.core.mlp.layers[0].weight)  # noqa: E731
+    assert np.all(w(initialize(net, "zeros", key=jax.random.key(1))) == 0)
+    he = w(initialize(net, "he", key=jax.random.key(1)))
+    glorot = w(initialize(net, "glorot", key=jax.random.key(1)))
+    np.testing.assert_allclose(he.var(), 2 / 200, rtol=0.1)
+    np.testing.assert_allclose(glorot.var(), 2 / 400, rtol=0.1)
+    q = w(initialize(net, "orthogonal", key=jax.random.key(1)))
+    np.testing.assert_allclose(q @ q.T, np.eye(200), atol=1e-4)
+    small = w(initialize(net, "small", key=jax.random.key(1)))
+    np.testing.assert_allclose(small, 0.01 * w(net), rtol=1e-6)
+    with pytest.raises(ConfigError, match="unknown initializer"):
+        initialize(net, "xavier", key=jax.random.key(1))
