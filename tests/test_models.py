@@ -60,3 +60,28 @@ def test_initializers_by_name():
     np.testing.assert_allclose(small, 0.01 * w(net), rtol=1e-6)
     with pytest.raises(ConfigError, match="unknown initializer"):
         initialize(net, "xavier", key=jax.random.key(1))
+
+
+@pytest.mark.parametrize("dims, k", [(1, 3), (1, 5), (2, 3), (1, 4)])
+def test_periodic_conv_equals_xla_convolution_with_wrapped_padding(dims, k):
+    from stablesim.models import PeriodicConv
+
+    conv = PeriodicConv(dims, 3, 4, kernel_size=k, key=jax.random.key(0))
+    n = 10
+    x = jax.random.normal(jax.random.key(1), (n,) * dims + (3,))
+    lo = (k - 1) // 2
+    padded = jnp.pad(x, [(lo, k - 1 - lo)] * dims + [(0, 0)], mode="wrap")
+    # independent oracle: XLA's convolution, kernel rebuilt as (out, in, *k)
+    kernel = conv.weight.reshape((4,) + (k,) * dims + (3,))
+    kernel = jnp.moveaxis(kernel, -1, 1)
+    lhs = jnp.moveaxis(padded, -1, 0)[None]
+    ref = jax.lax.conv_general_dilated(lhs, kernel, (1,) * dims, "VALID")[0] + \
+        conv.bias.reshape((4,) + (1,) * dims)
+    np.testing.assert_allclose(conv(x), jnp.moveaxis(ref, 0, -1), rtol=1e-5, atol=1e-5)
+
+
+def test_fast_convnet_is_translation_equivariant_on_the_periodic_grid():
+    net = make_network("resnet", state_shape=(1, 16), width=4, depth=2, key=jax.random.key(0))
+    u = jax.random.normal(jax.random.key(1), (1, 16))
+    np.testing.assert_allclose(net(jnp.roll(u, 3, -1), jnp.zeros(0)),
+                               jnp.roll(net(u, jnp.zeros(0)), 3, -1), rtol=1e-5, atol=1e-6)

@@ -11,9 +11,13 @@ import pdequinox as pdeqx
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ConfigError
+from ._fast_conv import FastConvNet, FastResNet
 from ._initializers import initialize
 
-Architecture = Literal["conv", "resnet", "dilated_resnet", "unet", "fno", "mlp", "linear"]
+Architecture = Literal[
+    "conv", "resnet", "dilated_resnet", "unet", "fno", "mlp", "linear",
+    "pdeqx_conv", "pdeqx_resnet",
+]
 ARCHITECTURES: tuple[str, ...] = Architecture.__args__
 
 
@@ -67,10 +71,13 @@ def make_network(
 ) -> ParametricNetwork:
     """Build a network that maps a state (and its parameters) to a state.
 
-    Field architectures come from PDEquinox: `conv` (ConvNet), `resnet`
-    (ClassicResNet, as in the unrolling study), `dilated_resnet`, `unet`
-    (ClassicUNet), `fno` (ClassicFNO). For vector states `(n,)`: `mlp`
-    (eqx.nn.MLP) and `linear` (one dense layer without bias).
+    Field architectures (periodic boundaries): `conv` and `resnet` are our
+    channels-last `FastConvNet` / `FastResNet` (the layer structure of
+    PDEquinox's ConvNet / ClassicResNet, each convolution one matrix product;
+    about 2x faster on CPU); `pdeqx_conv` and `pdeqx_resnet` are PDEquinox's
+    own; `dilated_resnet`, `unet` (ClassicUNet) and `fno` (ClassicFNO) come
+    from PDEquinox. For vector states `(n,)`: `mlp` (eqx.nn.MLP) and `linear`
+    (one dense layer without bias).
 
     **Arguments:**
 
@@ -122,9 +129,15 @@ def make_network(
         channels, dims = state_shape[0], len(state_shape) - 1
         common = dict(in_channels=channels + num_parameters, out_channels=channels, key=key)
         if architecture == "conv":
+            core = FastConvNet(dims, hidden_channels=width, depth=depth, activation=act,
+                               **common, **options)
+        elif architecture == "resnet":
+            core = FastResNet(dims, hidden_channels=width, num_blocks=depth, activation=act,
+                              **common, **options)
+        elif architecture == "pdeqx_conv":
             core = pdeqx.arch.ConvNet(dims, hidden_channels=width, depth=depth,
                                       activation=act, **common, **options)
-        elif architecture == "resnet":
+        elif architecture == "pdeqx_resnet":
             core = pdeqx.arch.ClassicResNet(dims, hidden_channels=width, num_blocks=depth,
                                             activation=act, **common, **options)
         elif architecture == "dilated_resnet":

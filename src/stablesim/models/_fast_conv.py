@@ -1,0 +1,120 @@
+"""Periodic convolutions as one matrix product per layer (channels-last im2col).
+
+XLA's convolution on CPU reaches a fraction of the machine's matrix-product
+throughput. Gathering the k^d shifted copies of the (periodically padded)
+input into one `(points, k^d * C_in)` matrix and multiplying by the kernel
+turns each layer into a single GEMM, which is faster on CPU for the small
+channel counts of neural simulators (see benchmarks/bench_speed.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+
+class PeriodicConv(eqx.Module):
+    """A periodic convolution on channels-last fields `(*N, C_in) -> (*N, C_out)`.
+
+    The kernel is stored as `(C_out, k^d * C_in)` (output axis first, like
+    `eqx.nn.Linear`), initialised uniformly in +-1/sqrt(fan_in) like
+    PyTorch and Equinox convolutions.
+    """
+
+    weight: Float[Array, "out kin"]
+    bias: Float[Array, " out"] | None
+    kernel_size: int = eqx.field(static=True)
+    num_spatial_dims: int = eqx.field(static=True)
+
+    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
+                 kernel_size: int = 3, use_bias: bool = True, key: PRNGKeyArray):
+        fan_in = in_channels * kernel_size**num_spatial_dims
+        bound = 1.0 / math.sqrt(fan_in)
+        wkey, bkey = jax.random.split(key)
+        self.weight = jax.random.uniform(wkey, (out_channels, fan_in), minval=-bound, maxval=bound)
+        self.bias = (jax.random.uniform(bkey, (out_channels,), minval=-bound, maxval=bound)
+                     if use_bias else None)
+        self.kernel_size = kernel_size
+        self.num_spatial_dims = num_spatial_dims
+
+    def __call__(self, x: Float[Array, "*N C"]) -> Float[Array, "*N O"]:
+        d, k = self.num_spatial_dims, self.kernel_size
+        lo = (k - 1) // 2
+        padded = jnp.pad(x, [(lo, k - 1 - lo)] * d + [(0, 0)], mode="wrap")
+        shape = x.shape[:d]
+        patches = [
+            padded[tuple(slice(o, o + n) for o, n in zip(offset, shape))]
+            for offset in itertools.product(range(k), repeat=d)
+        ]
+        columns = jnp.concatenate(patches, axis=-1)
+        out = columns @ self.weight.T
+        return out if self.bias is None else out + self.bias
+
+
+class FastConvNet(eqx.Module):
+    """A plain periodic ConvNet (like PDEquinox's `ConvNet`) built on `PeriodicConv`.
+
+    Maps `(C_in, *N)` to `(C_out, *N)`: `depth` hidden convolutions with
+    `hidden_channels` and an activation, then a final linear convolution.
+    """
+
+    layers: tuple[PeriodicConv, ...]
+    activation: Callable
+
+    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
+                 hidden_channels: int = 16, depth: int = 10, kernel_size: int = 3,
+                 activation: Callable = jax.nn.relu, key: PRNGKeyArray):
+        sizes = [in_channels] + [hidden_channels] * depth + [out_channels]
+        keys = jax.random.split(key, len(sizes) - 1)
+        self.layers = tuple(
+            PeriodicConv(num_spatial_dims, i, o, kernel_size=kernel_size, key=k)
+            for i, o, k in zip(sizes[:-1], sizes[1:], keys)
+        )
+        self.activation = activation
+
+    def __call__(self, x: Float[Array, "C *N"]) -> Float[Array, "O *N"]:
+        h = jnp.moveaxis(x, 0, -1)
+        for layer in self.layers[:-1]:
+            h = self.activation(layer(h))
+        return jnp.moveaxis(self.layers[-1](h), -1, 0)
+
+
+class FastResNet(eqx.Module):
+    """A periodic ResNet (like PDEquinox's `ClassicResNet`) built on `PeriodicConv`.
+
+    Lifting convolution, `num_blocks` blocks of two convolutions with a skip
+    connection (post-activation), projection convolution.
+    """
+
+    lift: PeriodicConv
+    blocks: tuple[tuple[PeriodicConv, PeriodicConv], ...]
+    project: PeriodicConv
+    activation: Callable
+
+    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
+                 hidden_channels: int = 32, num_blocks: int = 6, kernel_size: int = 3,
+                 activation: Callable = jax.nn.relu, key: PRNGKeyArray):
+        keys = jax.random.split(key, 2 * num_blocks + 2)
+        conv = lambda i, o, k: PeriodicConv(num_spatial_dims, i, o,  # noqa: E731
+                                            kernel_size=kernel_size, key=k)
+        self.lift = conv(in_channels, hidden_channels, keys[0])
+        self.blocks = tuple(
+            (conv(hidden_channels, hidden_channels, keys[2 * b + 1]),
+             conv(hidden_channels, hidden_channels, keys[2 * b + 2]))
+            for b in range(num_blocks)
+        )
+        self.project = conv(hidden_channels, out_channels, keys[-1])
+        self.activation = activation
+
+    def __call__(self, x: Float[Array, "C *N"]) -> Float[Array, "O *N"]:
+        act = self.activation
+        h = act(self.lift(jnp.moveaxis(x, 0, -1)))
+        for first, second in self.blocks:
+            h = act(h + second(act(first(h))))
+        return jnp.moveaxis(self.project(h), -1, 0)
