@@ -73,6 +73,11 @@ def validate_trajectories(
     return traj, p
 
 
+def _distinct(values: np.ndarray) -> list[float]:
+    """Sorted distinct values, shown with 6 significant digits (no float32 noise)."""
+    return sorted({float(f"{v:.6g}") for v in np.asarray(values).tolist()})
+
+
 @dataclasses.dataclass(frozen=True)
 class TrajectoryDataset:
     """Trajectories with their physical parameters and metadata.
@@ -140,7 +145,7 @@ class TrajectoryDataset:
             if not hit.any():
                 raise DataError(
                     f"no trajectory has {self.parameter_names[column]}={v} "
-                    f"(present: {sorted(set(np.round(col, 6).tolist()))})"
+                    f"(present: {_distinct(col)})"
                 )
             mask |= hit
         return self.take(mask)
@@ -152,7 +157,7 @@ class TrajectoryDataset:
             f"state shape: {self.state_shape}",
         ]
         for j, name in enumerate(self.parameter_names):
-            vals = sorted(set(np.round(self.params[:, j], 6).tolist()))
+            vals = _distinct(self.params[:, j])
             lines.append(f"parameter {name}: {vals}")
         lines.append(
             f"value range: [{self.trajectories.min():.4g}, {self.trajectories.max():.4g}], "

@@ -1,0 +1,56 @@
+"""The command line: data commands, the main job, one-line errors."""
+
+import numpy as np
+import pytest
+
+from stablesim.cli import main
+from stablesim.data import load_dataset
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_data_generate_and_info(tmp_path, capsys):
+    path = tmp_path / "ks.h5"
+    code, out, _ = run_cli(capsys, "data", "generate", "ks", "--out", str(path), "--values", "8",
+                           "9.6", "--per-value", "1", "--frames", "5", "--warmup", "10")
+    assert code == 0 and path.exists()
+    data = load_dataset(path)
+    assert data.trajectories.shape == (2, 5, 1, 48)
+    np.testing.assert_allclose(sorted(data.params[:, 0]), [8.0, 9.6])
+    code, out, _ = run_cli(capsys, "data", "info", str(path))
+    assert code == 0 and "parameter ds: [8.0, 9.6]" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["data", "info", "missing.h5"], "no such file"),
+        (["data", "generate", "ks", "--out", "x.h5", "--values", "30"], "outside the supported"),
+        (["data", "generate", "ks", "--out", "x.h5", "--frames", "0"], "--frames must be >= 1"),
+        (["run", "--updates", "0"], "--updates must be >= 1"),
+    ],
+)
+def test_user_mistakes_end_in_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("stablesim: error:") and message in err
+    assert "Traceback" not in err
+
+
+def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(capsys, "run", "--out", str(out), "--updates", "20", "--unroll",
+                              "2", "--seeds", "0", "--quiet")
+    assert code == 0
+    report = (out / "report.md").read_text()
+    for setup in ("prediction", "correction"):
+        for modality in ("ONE", "NOG", "WIG"):
+            assert f"| {setup} | {modality} |" in report
+    header = (out / "results.csv").read_text().splitlines()[0].split(",")
+    assert header[:6] == ["run", "test_set", "case", "metric", "horizon", "value"]
+    assert (out / "runs" / "correction-NOG" / "checkpoint.eqx").exists()
