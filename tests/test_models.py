@@ -24,7 +24,6 @@ def test_parameters_enter_as_constant_scaled_channels():
     net = make_network("conv", state_shape=(1, 8), num_parameters=2, parameter_scale=(0.5, 2.0),
                        width=3, depth=0, key=jax.random.key(0))
     seen = []
-    core = net.core
     spy = eqx.tree_at(lambda n: n.core, net, replace_fn=lambda c: (lambda x: seen.append(x) or c(x)))
     u = jnp.arange(8.0)[None]
     spy(u, jnp.array([4.0, 3.0]))
@@ -32,7 +31,6 @@ def test_parameters_enter_as_constant_scaled_channels():
     np.testing.assert_array_equal(x[0], u[0])
     np.testing.assert_array_equal(x[1], jnp.full(8, 2.0))
     np.testing.assert_array_equal(x[2], jnp.full(8, 6.0))
-    del core
 
 
 def test_vector_architectures():

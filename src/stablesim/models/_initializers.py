@@ -26,13 +26,6 @@ def _is_weight(x) -> bool:
     return eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating) and x.ndim >= 2
 
 
-def _orthogonal(key, shape, dtype):
-    # orthogonal() needs a 2D view: flatten (in, *kernel) into columns.
-    out = shape[0]
-    flat = jax.nn.initializers.orthogonal()(key, (out, int(jnp.prod(jnp.array(shape[1:])))), dtype)
-    return flat.reshape(shape)
-
-
 def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
     """Re-initialize every real weight (2 or more axes) of a model by name.
 
@@ -66,8 +59,6 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
             if name in ("default", "small"):
                 factor = 0.01 if (name == "small" and scale == 1.0) else scale
                 new.append(leaf * factor)
-            elif name == "orthogonal":
-                new.append(scale * _orthogonal(k, leaf.shape, leaf.dtype))
             else:
                 new.append(scale * _VARIANCE_SCALING[name]()(k, leaf.shape, leaf.dtype))
         else:
