@@ -40,6 +40,30 @@ def _cmd_data_info(args) -> None:
     print(load_dataset(args.file).summary())
 
 
+def _cmd_ode_check(args) -> None:
+    from .ode._check import format_check_table, run_ode_check, write_check
+
+    rows, curves = run_ode_check(tuple(args.method), steps=args.steps, t1=args.t1,
+                                 order=args.order)
+    print(format_check_table(rows, args.steps))
+    if args.out:
+        paths = write_check(args.out, rows, curves)
+        print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def _cmd_ode_example(args) -> None:
+    from .studies import run_ode_zigzag_study
+
+    rows = run_ode_zigzag_study(args.out, layers=tuple(args.layers), updates=args.updates,
+                                method=args.method, optimizer=args.optimizer,
+                                learning_rate=args.learning_rate, progress=not args.quiet)
+    print(f"{'layers':>6} {'gradients':12} {'loss':>10} {'transferred':>12} {'zigzag':>7}")
+    for row in rows:
+        print(f"{row['layers']:6d} {row['gradients']:12} {row['loss']:10.3e} "
+              f"{row['transferred_loss']:12.3e} {row['param_oscillation']:7.3f}")
+    print(f"report: {args.out}/report.md")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stablesim",
@@ -71,16 +95,48 @@ def build_parser() -> argparse.ArgumentParser:
     info = data_sub.add_parser("info", help="summarise a dataset file (.h5 or .npz)")
     info.add_argument("file")
     info.set_defaults(func=_cmd_data_info)
+
+    from .ode import INTEGRATORS
+
+    ode = sub.add_parser("ode", help="neural ODE integrators and their per-layer gradients")
+    ode_sub = ode.add_subparsers(dest="ode_command", required=True, metavar="ACTION")
+    check = ode_sub.add_parser(
+        "check", help="plain vs corrected per-layer gradients against the continuous adjoint")
+    check.add_argument("--method", nargs="+", default=list(INTEGRATORS), choices=INTEGRATORS,
+                       help="integrators to check (default: all)")
+    check.add_argument("--steps", type=int, default=32, help="layers N (the refinement check "
+                                                             "also runs 2N)")
+    check.add_argument("--t1", type=float, default=2.0, help="time horizon")
+    check.add_argument("--order", type=int, default=1, choices=(1, 2),
+                       help="leapfrog correction order")
+    check.add_argument("--out", help="directory for ode_check.csv and ode_check.png")
+    check.set_defaults(func=_cmd_ode_check)
+    example = ode_sub.add_parser(
+        "example", help="train a neural ODE on leapfrog layers with plain and corrected "
+                        "gradients; report the zigzag and the ODE-transfer loss")
+    example.add_argument("--out", default="stablesim-ode", help="output directory")
+    example.add_argument("--layers", type=int, nargs="+", default=[8, 16, 32, 64])
+    example.add_argument("--updates", type=int, default=1500)
+    example.add_argument("--method", default="leapfrog", choices=INTEGRATORS)
+    example.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
+    example.add_argument("--learning-rate", type=float, default=0.006,
+                         help="for sgd: per unit time (layers move by it / h)")
+    example.add_argument("--quiet", action="store_true", help="no progress bar")
+    example.set_defaults(func=_cmd_ode_example)
     return parser
 
 
 def _positive(args) -> None:
-    for name in ("updates", "unroll", "per_value", "frames"):
+    for name in ("updates", "unroll", "per_value", "frames", "steps"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise StablesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if getattr(args, "warmup", 0) < 0:
         raise StablesimError(f"--warmup must be >= 0, got {args.warmup}")
+    if getattr(args, "t1", 1.0) <= 0:
+        raise StablesimError(f"--t1 must be > 0, got {args.t1}")
+    if any(n < 2 for n in getattr(args, "layers", None) or []):
+        raise StablesimError("--layers must all be >= 2")
 
 
 def main(argv: list[str] | None = None) -> int:
