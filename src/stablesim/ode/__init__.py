@@ -1,14 +1,31 @@
-"""Neural ODE integrators whose per-layer gradients are consistent with the continuous ones."""
+"""Neural ODE integrators whose per-layer gradients are consistent with the continuous ones.
 
-from ._diagnostics import (
-    LayerGradient, TransferReport, consistency_check, even_odd_ratios, layer_gradient,
-    oscillation_index, refinement_check, transfer_check,
-)
+Integrators are data (`INTEGRATORS`); `integrate` runs one as a ResNet with
+shared, per-step or per-stage parameters and plain or corrected gradients;
+`correct_gradients` corrects gradients computed elsewhere; `continuous_gradient`
+is the high-accuracy reference; the rest are diagnostics.
+"""
+
 from ._correction import LayerStencil, correct_gradients, layer_stencil
+from ._diagnostics import (
+    LayerGradient,
+    TransferReport,
+    consistency_check,
+    even_odd_ratios,
+    layer_gradient,
+    oscillation_index,
+    refinement_check,
+    transfer_check,
+)
 from ._integrate import InconsistentGradientWarning, Solution, integrate
 from ._layout import layer_spacing, layer_times
-from ._reference import ContinuousGradient, continuous_gradient, interpolate_parameters, sample_parameters
 from ._methods import INTEGRATORS, Integrator, Multistep, RungeKutta, get_integrator
+from ._reference import (
+    ContinuousGradient,
+    continuous_gradient,
+    interpolate_parameters,
+    sample_parameters,
+)
 
 __all__ = [
     "INTEGRATORS", "Integrator", "RungeKutta", "Multistep", "get_integrator",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import equinox as eqx
-import jax
 import jax.tree_util as jtu
 import numpy as np
 

@@ -133,8 +133,8 @@ def run_ode_zigzag_study(out_dir, *, layers=(8, 16, 32, 64), updates: int = 1500
 
     **Returns:**
 
-    One dict per run: layers, gradients (autodiff, corrected-1, corrected-2), loss, transferred_loss, ratio,
-    param_oscillation, seconds.
+    One dict per run: layers, gradients (autodiff, corrected-1, corrected-2),
+    loss, transferred_loss, ratio, param_oscillation, seconds.
     """
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,8 @@ def _write_results(out: pathlib.Path, rows: list[dict], method: str, updates: in
     lines = [
         f"# Neural ODE on {method} layers: plain vs corrected gradients",
         "",
-        f"Time-1 flow of a damped pendulum, per-layer MLP vector field, {optimizer}, {updates} updates. "
+        f"Time-1 flow of a damped pendulum, per-layer MLP vector field, {optimizer}, "
+        f"{updates} updates. "
         "`transferred` re-evaluates the trained parameters with RK4 on a 4x finer grid, "
         "interpolated in time. `param zigzag` is the layer-axis oscillation index of the "
         "trained parameters (O(h^2) for a smooth theta(t), O(1) for a zigzag).",
