@@ -414,3 +414,26 @@ def test_interpolate_and_sample_round_trip(x64):
         for t in times[1:-1]:
             np.testing.assert_allclose(theta(jnp.asarray(t))["b"], check_theta(t)["b"],
                                        atol=1e-12)
+
+
+def test_equinox_layers_as_per_step_parameters(x64, quiet):
+    """A stack of eqx.nn.Linear layers (one per step) as the parameters of a vector field."""
+    import equinox as eqx
+
+    steps = 8
+    keys = jax.random.split(jax.random.PRNGKey(0), steps)
+    layers = eqx.filter_vmap(lambda k: eqx.nn.Linear(2, 2, key=k))(keys)
+
+    def field(x, layer):
+        return jnp.tanh(layer(x))
+
+    def objective(p, mode):
+        return check_loss(integrate(field, p, jnp.array([0.5, -0.8]), t1=T1, steps=steps,
+                                    method="leapfrog", layout="per_step", gradients=mode).x1)
+
+    raw = eqx.filter_grad(lambda p: objective(p, "autodiff"))(layers)
+    fixed = eqx.filter_grad(lambda p: objective(p, "corrected"))(layers)
+    again = correct_gradients(raw, method="leapfrog", steps=steps)
+    np.testing.assert_allclose(again.weight, fixed.weight, rtol=1e-12)
+    np.testing.assert_allclose(again.bias, fixed.bias, rtol=1e-12)
+    assert not np.allclose(raw.weight, fixed.weight)
