@@ -362,6 +362,9 @@ def test_configuration_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         with _quiet():
             jax.grad(run)(params)
+    with pytest.raises(ConfigError, match=message):  # already in the forward call
+        with _quiet():
+            run(params)
 
 
 # ------------------------------------------------ diagnostics

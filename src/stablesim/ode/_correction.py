@@ -26,6 +26,7 @@ import dataclasses
 from typing import Any, Literal
 
 import jax.numpy as jnp
+import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, Float
 
@@ -176,12 +177,16 @@ def layer_stencil(method: str | Integrator, *, steps: int, kind: LayerKind = "pe
     )
 
 
-def correct_layer_cotangents(tree: Any, kinds: Any, integrator: Integrator, steps: int,
-                             order: int) -> Any:
+def layer_stencils(integrator: Integrator, kinds: Any, *, steps: int,
+                   order: int) -> dict[str, LayerStencil]:
+    """The stencil of every per-layer kind present in `kinds` (raises for impossible ones)."""
+    present = {kind for kind in jtu.tree_leaves(kinds) if kind != "shared"}
+    return {kind: layer_stencil(integrator, steps=steps, kind=kind, order=order)
+            for kind in sorted(present)}
+
+
+def correct_layer_cotangents(tree: Any, kinds: Any, stencils: dict[str, LayerStencil]) -> Any:
     """Apply the right stencil to every per-layer leaf of a cotangent tree."""
-    stencils = {kind: layer_stencil(integrator, steps=steps, kind=kind, order=order)
-                for kind in ("per_step", "per_stage")
-                if not (kind == "per_stage" and integrator.kind != "runge_kutta")}
 
     def fix(leaf, kind):
         flat = leaf.reshape((-1,) + leaf.shape[2:]) if kind == "per_stage" else leaf
@@ -214,7 +219,8 @@ def correct_gradients(grads: Any, *, method: str | Integrator, steps: int,
     if units not in ("autodiff", "rate"):
         raise ConfigError(f"units must be 'autodiff' or 'rate', got {units!r}")
     kinds = leaf_kinds(grads, layout)
-    corrected = correct_layer_cotangents(grads, kinds, integrator, steps, order)
+    stencils = layer_stencils(integrator, kinds, steps=steps, order=order)
+    corrected = correct_layer_cotangents(grads, kinds, stencils)
     if units == "autodiff":
         return corrected
     if t1 is None:

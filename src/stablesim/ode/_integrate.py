@@ -14,7 +14,7 @@ import numpy as np
 from jaxtyping import Array, PyTree
 
 from .._errors import ConfigError
-from ._correction import correct_layer_cotangents
+from ._correction import LayerStencil, correct_layer_cotangents, layer_stencils
 from ._layout import check_layout, leaf_kinds, split_by_kind
 from ._methods import Integrator, Multistep, RungeKutta, get_integrator
 
@@ -111,8 +111,7 @@ def _warn_if_inconsistent(integrator: Integrator, has_step: bool, has_stage: boo
         )
 
 
-def _corrected_identity(tree: Any, kinds: Any, integrator: Integrator, steps: int,
-                        order: int) -> Any:
+def _corrected_identity(tree: Any, kinds: Any, stencils: dict[str, LayerStencil]) -> Any:
     """Identity forward; on the way back, replace per-layer cotangents by corrected ones."""
 
     @jax.custom_vjp
@@ -123,7 +122,7 @@ def _corrected_identity(tree: Any, kinds: Any, integrator: Integrator, steps: in
         return t, None
 
     def backward(_, cotangent):
-        return (correct_layer_cotangents(cotangent, kinds, integrator, steps, order),)
+        return (correct_layer_cotangents(cotangent, kinds, stencils),)
 
     identity.defvjp(forward, backward)
     return identity(tree)
@@ -186,8 +185,10 @@ def integrate(
         _warn_if_inconsistent(integrator, has_step, has_stage)
     shared, per_step, per_stage = split_by_kind(params, kinds)
     if gradients == "corrected" and (has_step or has_stage):
+        # built here, not in the backward pass, so an impossible correction fails at once
+        stencils = layer_stencils(integrator, kinds, steps=steps, order=order)
         layered = eqx.combine(per_step, per_stage)
-        layered = _corrected_identity(layered, kinds, integrator, steps, order)
+        layered = _corrected_identity(layered, kinds, stencils)
         _, per_step, per_stage = split_by_kind(layered, kinds)
     h = (t1 - t0) / steps
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import pathlib
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +22,7 @@ import optax
 from tqdm.auto import tqdm
 
 from .._errors import ConfigError
-from ..ode import integrate, oscillation_index, transfer_check
+from ..ode import InconsistentGradientWarning, integrate, oscillation_index, transfer_check
 
 TARGET_T1 = 1.0
 
@@ -82,10 +83,6 @@ def train_neural_ode(x0, y, *, layers: int, gradients: str, updates: int,
 
     `(params, losses)`: the trained parameters and the loss per update.
     """
-    import warnings
-
-    from ..ode import InconsistentGradientWarning
-
     params = init_layers(jax.random.PRNGKey(seed), layers, hidden)
     if optimizer == "sgd":
         optimizer = optax.sgd(learning_rate * layers / TARGET_T1, momentum=0.9)
