@@ -15,11 +15,91 @@ SYSTEM_CHOICES = ("ks", "burgers", "kolmogorov")
 
 
 def _cmd_run(args) -> None:
-    from .studies import run_default_study
+    from .studies import default_study, run_study
 
-    run_default_study(args.out, updates=args.updates, unroll=args.unroll,
-                      seeds=tuple(args.seeds), progress=not args.quiet)
-    print(f"report: {args.out}/report.md, long-format results: {args.out}/results.csv")
+    report = run_study(default_study(), args.out, overrides=tuple(args.set),
+                       progress=not args.quiet, max_cells=args.max_cells)
+    _print_report_paths(report)
+
+
+def _print_report_paths(report) -> None:
+    if report.exists():
+        print(f"report: {report} and {report.with_suffix('.html')}; long-format results: "
+              f"{report.parent / 'results.csv'}")
+
+
+def _cmd_config_show(args) -> None:
+    from .config import load_run_config, to_yaml
+
+    if args.study:
+        import yaml
+
+        from .studies import DEFAULT_STUDY
+        print(yaml.safe_dump(DEFAULT_STUDY, sort_keys=False), end="")
+        return
+    print(to_yaml(load_run_config(args.config, args.set)), end="")
+
+
+def _cmd_train(args) -> None:
+    from .config import load_run_config
+    from .runs import resume_run, run_progress, train_run
+
+    if args.resume:
+        if args.config or args.out or args.set:
+            raise StablesimError("--resume RUN takes no CONFIG, --out or --set: a run "
+                                 "continues with the config it was started with")
+        done, total = run_progress(args.resume)
+        if done >= total:
+            print(f"{args.resume}: already trained ({done} of {total} updates)")
+            return
+        print(f"resuming {args.resume} at update {done} of {total}", flush=True)
+        result = resume_run(args.resume, stop_after=args.stop_after, progress=not args.quiet)
+        run = args.resume
+    else:
+        if not args.out:
+            raise StablesimError("train needs --out RUN (a new run directory), or --resume RUN")
+        config = load_run_config(args.config, args.set)
+        result = train_run(config, args.out, stop_after=args.stop_after, progress=not args.quiet)
+        run = args.out
+    done, total = run_progress(run)
+    if done < total:
+        print(f"stopped at update {done} of {total}; continue with `stablesim train --resume {run}`")
+    else:
+        skipped = ", ".join(str(s) for s in result.skipped)
+        print(f"trained {run}: {done} updates, skipped updates per seed: {skipped}; "
+              f"next: `stablesim evaluate {run}`")
+
+
+def _cmd_evaluate(args) -> None:
+    from .runs import evaluate_run
+
+    metrics = evaluate_run(args.run, plots=False if args.no_plots else None)
+    h = metrics["horizon"]
+    print(f"{'test set':14} {'rel_error@' + str(h):>18} {'correlation@' + str(h):>16} "
+          f"{'decorrelation':>13} {'diverged':>9}")
+    for test_set, s in metrics["summary"].items():
+        print(f"{test_set:14} {s['rel_error']['mean']:10.4f} ± {s['rel_error']['std']:.4f} "
+              f"{s['correlation']['mean']:16.3f} {s['decorrelation_time']['mean']:13.1f} "
+              f"{s['divergences']['total']:>4} / {s['cases']}")
+    print(f"wrote {args.run}/metrics.json")
+
+
+def _cmd_study(args) -> None:
+    from .studies import load_study, run_study
+
+    study, _, _ = load_study(args.study, args.set)
+    import pathlib
+
+    report = run_study(study, args.out, base_dir=pathlib.Path(args.study).parent,
+                       overrides=tuple(args.set), progress=not args.quiet,
+                       max_cells=args.max_cells)
+    _print_report_paths(report)
+
+
+def _cmd_report(args) -> None:
+    from .studies import build_report
+
+    _print_report_paths(build_report(args.dir))
 
 
 def _cmd_data_generate(args) -> None:
@@ -72,13 +152,48 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="the main job on its built-in default (KS: ONE/NOG/WIG x "
-                                     "prediction/correction)")
-    run.add_argument("--out", default="stablesim-run", help="output directory")
-    run.add_argument("--updates", type=int, default=1500, help="updates per run")
-    run.add_argument("--unroll", type=int, default=4, help="unroll length m of NOG and WIG")
-    run.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds (vmapped)")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+                                     "prediction/correction), ending with the report")
+    run.add_argument("--out", default="stablesim-run", help="study directory (default: "
+                                                            "stablesim-run)")
+    _add_study_options(run)
     run.set_defaults(func=_cmd_run)
+
+    config = sub.add_parser("config", help="show the resolved configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    show = config_sub.add_parser("show", help="print a run config with defaults filled in "
+                                              "(default: the built-in one)")
+    show.add_argument("config", nargs="?", help="a run config YAML file")
+    show.add_argument("--study", action="store_true", help="print the built-in default study")
+    _add_set(show)
+    show.set_defaults(func=_cmd_config_show)
+
+    tr = sub.add_parser("train", help="train a run from a config into a run directory, or "
+                                      "resume one")
+    tr.add_argument("config", nargs="?", help="run config YAML (default: the built-in one)")
+    tr.add_argument("--out", help="new run directory")
+    tr.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
+    tr.add_argument("--stop-after", type=int, metavar="N",
+                    help="stop with a checkpoint after N updates in total (split long runs)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_set(tr)
+    tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("evaluate", help="roll out a trained run on its test sets; write "
+                                         "metrics.json and plots")
+    ev.add_argument("run", help="run directory")
+    ev.add_argument("--no-plots", action="store_true")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    st = sub.add_parser("study", help="a grid of runs over config keys; resumable; ends with "
+                                      "results.csv and the report")
+    st.add_argument("study", help="study YAML (name, base, config, grid)")
+    st.add_argument("--out", required=True, help="study directory")
+    _add_study_options(st)
+    st.set_defaults(func=_cmd_study)
+
+    rep = sub.add_parser("report", help="rebuild results.csv, plots and report of a study")
+    rep.add_argument("dir", help="study directory")
+    rep.set_defaults(func=_cmd_report)
 
     data = sub.add_parser("data", help="generate or inspect datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -126,8 +241,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_set(parser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key (dotted, e.g. training.steps=200); "
+                             "repeatable")
+
+
+def _add_study_options(parser) -> None:
+    _add_set(parser)
+    parser.add_argument("--max-cells", type=int, metavar="N",
+                        help="train at most N cells now; the same command continues")
+    parser.add_argument("--quiet", action="store_true", help="no per-run progress bars")
+
+
 def _positive(args) -> None:
-    for name in ("updates", "unroll", "per_value", "frames", "steps"):
+    for name in ("updates", "unroll", "per_value", "frames", "steps", "stop_after", "max_cells"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise StablesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -145,11 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _positive(args)
         args.func(args)
-    except StablesimError as err:
+    except (StablesimError, OSError) as err:
         print(f"stablesim: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("stablesim: interrupted", file=sys.stderr)
+        print("stablesim: interrupted; the last checkpoint is kept (train --resume RUN, or run "
+              "the same study command again, continues)", file=sys.stderr)
         return 130
     return 0
 

@@ -1,5 +1,16 @@
-"""Rollouts and metrics."""
+"""Rollouts and their metrics."""
 
-from ._metrics import relative_error, rollout_batch
+from ._metrics import (
+    decorrelation_time,
+    divergence_step,
+    frame_correlation,
+    mean_squared_error,
+    relative_error,
+    relative_error_curve,
+    rollout_batch,
+)
 
-__all__ = ["relative_error", "rollout_batch"]
+__all__ = [
+    "rollout_batch", "relative_error", "relative_error_curve", "mean_squared_error",
+    "frame_correlation", "decorrelation_time", "divergence_step",
+]

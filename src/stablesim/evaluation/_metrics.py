@@ -39,6 +39,108 @@ def relative_error(
     return jnp.where(jnp.isfinite(err), jnp.minimum(err, clamp), clamp)
 
 
+def relative_error_curve(
+    prediction: Float[Array, "B T *S"],
+    reference: Float[Array, "B T *S"],
+    *,
+    clamp: float = 1.0,
+) -> Float[Array, "B T"]:
+    """`relative_error` for every horizon H = 1..T at once (cumulative sums).
+
+    **Arguments:**
+
+    - `prediction`, `reference`: rollouts `(trajectories, time, *state)`.
+    - `clamp`: largest value reported (also for non-finite values).
+
+    **Returns:**
+
+    `(trajectories, T)`; column H-1 is the relative error over H frames.
+    """
+    axes = tuple(range(2, prediction.ndim))
+    num = jnp.cumsum(jnp.sum((prediction - reference) ** 2, axis=axes), axis=1)
+    den = jnp.cumsum(jnp.sum(reference**2, axis=axes), axis=1)
+    err = num / den
+    return jnp.where(jnp.isfinite(err), jnp.minimum(err, clamp), clamp)
+
+
+def mean_squared_error(
+    prediction: Float[Array, "B T *S"], reference: Float[Array, "B T *S"], *, horizon: int
+) -> Float[Array, " B"]:
+    """Mean squared error over the first `horizon` frames, per trajectory (inf if diverged)."""
+    p, r = prediction[:, :horizon], reference[:, :horizon]
+    err = jnp.mean((p - r) ** 2, axis=tuple(range(1, p.ndim)))
+    return jnp.where(jnp.isfinite(err), err, jnp.inf)
+
+
+def frame_correlation(
+    prediction: Float[Array, "B T *S"], reference: Float[Array, "B T *S"]
+) -> Float[Array, "B T"]:
+    """Pearson correlation of each predicted frame with the reference frame.
+
+    Each frame is flattened over channels and space; a non-finite or constant
+    frame has correlation 0.
+
+    **Returns:**
+
+    `(trajectories, T)`.
+    """
+    b, t = prediction.shape[:2]
+    p = prediction.reshape(b, t, -1)
+    r = reference.reshape(b, t, -1)
+    p = p - p.mean(axis=-1, keepdims=True)
+    r = r - r.mean(axis=-1, keepdims=True)
+    cov = jnp.sum(p * r, axis=-1)
+    norm = jnp.sqrt(jnp.sum(p**2, axis=-1) * jnp.sum(r**2, axis=-1))
+    corr = cov / norm
+    return jnp.where(jnp.isfinite(corr) & (norm > 0), corr, 0.0)
+
+
+def decorrelation_time(correlation: Float[Array, "B T"], *, threshold: float = 0.8) -> Float[Array, " B"]:
+    """Frames before the correlation first drops below `threshold`.
+
+    A rollout that stays above the threshold gets T (censored at the rollout
+    length).
+
+    **Arguments:**
+
+    - `correlation`: per-frame correlations from `frame_correlation`.
+    - `threshold`: correlation level.
+
+    **Returns:**
+
+    One count of frames per trajectory.
+    """
+    below = correlation < threshold
+    t = correlation.shape[1]
+    return jnp.where(below.any(axis=1), jnp.argmax(below, axis=1), t)
+
+
+def divergence_step(
+    prediction: Float[Array, "B T *S"], reference: Float[Array, "B T *S"], *, factor: float = 10.0
+) -> Float[Array, " B"]:
+    """The first rollout step (1-based) at which a rollout has diverged.
+
+    Diverged: a frame is not finite, or its 2-norm exceeds `factor` times the
+    largest frame norm of the reference trajectory. A rollout that never
+    diverges gets T + 1 (beyond the rollout).
+
+    **Arguments:**
+
+    - `prediction`, `reference`: rollouts `(trajectories, time, *state)`.
+    - `factor`: allowed growth over the reference's largest norm.
+
+    **Returns:**
+
+    One step per trajectory.
+    """
+    b, t = prediction.shape[:2]
+    p = prediction.reshape(b, t, -1)
+    norms = jnp.sqrt(jnp.sum(p**2, axis=-1))
+    bound = factor * jnp.max(jnp.sqrt(jnp.sum(reference.reshape(b, t, -1) ** 2, axis=-1)), axis=1)
+    bad = ~jnp.isfinite(norms) | (norms > bound[:, None])
+    return jnp.where(bad.any(axis=1), jnp.argmax(bad, axis=1) + 1, t + 1)
+
+
 @eqx.filter_jit
 def rollout_batch(
     simulator: AbstractSimulator,

@@ -1,6 +1,7 @@
 """Training: modalities (ONE, NOG, WIG), configuration, trainer, checkpoints."""
 
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
+from ._gradients import gradient_alignment
 from ._config import ModalityConfig, StageConfig, TrainConfig
 from ._modalities import NOG, ONE, WIG, Unroll
 from ._trainer import TrainResult, load_trained, make_optimizer, train
@@ -8,6 +9,7 @@ from ._trainer import TrainResult, load_trained, make_optimizer, train
 __all__ = [
     "ONE", "NOG", "WIG", "Unroll",
     "ModalityConfig", "StageConfig", "TrainConfig",
+    "gradient_alignment",
     "train", "load_trained", "TrainResult", "make_optimizer",
     "save_checkpoint", "load_checkpoint", "read_checkpoint_header",
 ]

@@ -1,0 +1,31 @@
+"""Typed configurations read from YAML, with `--set` overrides."""
+
+from ._load import (
+    apply_overrides,
+    get_dotted,
+    load_run_config,
+    parse_override,
+    read_yaml,
+    set_dotted,
+    to_yaml,
+    validate,
+    write_yaml,
+)
+from ._schema import (
+    CurriculumStage,
+    DataSection,
+    EvaluationSection,
+    ModalitySection,
+    ModelSection,
+    RunConfig,
+    SimulatorSection,
+    SystemSection,
+    TrainingSection,
+)
+
+__all__ = [
+    "RunConfig", "SystemSection", "DataSection", "ModelSection", "SimulatorSection",
+    "ModalitySection", "TrainingSection", "CurriculumStage", "EvaluationSection",
+    "load_run_config", "apply_overrides", "parse_override", "set_dotted", "get_dotted",
+    "read_yaml", "validate", "to_yaml", "write_yaml",
+]

@@ -1,0 +1,230 @@
+"""The typed run configuration: every section of a `stablesim train` config.
+
+A run config is a YAML mapping with the sections `system`, `data`, `model`,
+`simulator`, `modality`, `training` and `evaluation`. Every field has a
+default, so an empty file is the built-in default run. Cross-section checks
+(WIG with an external solver, windows longer than the trajectories, test
+parameters outside the system's range) name the offending dotted key.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
+
+from ..models._initializers import INITIALIZERS
+from ..models._networks import Architecture
+from ..training import ModalityConfig, StageConfig, TrainConfig
+
+SystemName = Literal["ks", "burgers", "kolmogorov"]
+Initializer = Literal[tuple(INITIALIZERS)]  # type: ignore[valid-type]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SystemSection(_Section):
+    """Which built-in system (None: the user's own data, prediction only)."""
+
+    name: SystemName | None = "ks"
+    num_points: PositiveInt | None = Field(None, description="data grid size (system default)")
+
+
+class DataSection(_Section):
+    """Where trajectories come from and how they split into train and test."""
+
+    file: str | None = Field(None, description="HDF5 or .npz file of trajectories")
+    train_values: list[float] | None = None
+    interpolation_values: list[float] | None = None
+    extrapolation_values: list[float] | None = None
+    trajectories_per_value: PositiveInt = 4
+    frames: int = Field(60, ge=2)
+    warmup: NonNegativeInt = 200
+    seed: int = 0
+
+
+class ModelSection(_Section):
+    """The network architecture and its initialisation."""
+
+    architecture: Architecture = "resnet"
+    width: PositiveInt = 16
+    depth: PositiveInt = 3
+    activation: str = "relu"
+    initializer: Initializer = "default"
+
+
+class SimulatorSection(_Section):
+    """How the network advances a state: alone or on top of a solver."""
+
+    setup: Literal["prediction", "correction"] = "prediction"
+    residual: bool = Field(True, description="prediction: u' = u + net(u)")
+    mode: Literal["sequential", "parallel"] = "sequential"
+    solver: Literal["coarse", "external"] = Field(
+        "coarse", description="coarse: the system's JAX solver; external: a NumPy solver "
+        "through a host callback (no derivatives)")
+    solver_function: str | None = Field(
+        None, description="'module:function' of a NumPy solver fn(state[, params]) "
+        "(implies solver=external)")
+
+
+class ModalitySection(_Section):
+    """The unrolled loss: ONE, NOG or WIG over m steps."""
+
+    name: Literal["ONE", "NOG", "WIG"] = "ONE"
+    unroll: PositiveInt = Field(4, description="m: loss steps per window (ONE: teacher forced)")
+    warmup: NonNegativeInt = 0
+    cut_every: PositiveInt | None = None
+    weights: list[NonNegativeFloat] | None = None
+    noise: NonNegativeFloat = 0.0
+
+    def to_modality_config(self) -> ModalityConfig:
+        return ModalityConfig(name=self.name, steps=self.unroll, warmup=self.warmup,
+                              cut_every=self.cut_every, weights=self.weights, noise=self.noise)
+
+    @model_validator(mode="after")
+    def _check(self):
+        self.to_modality_config()
+        return self
+
+
+class CurriculumStage(_Section):
+    """One stage of an unroll curriculum (replaces the single stage)."""
+
+    modality: ModalitySection = ModalitySection()
+    steps: PositiveInt = 500
+    learning_rate: PositiveFloat = 1e-3
+    ramp: NonNegativeInt = 0
+
+
+class TrainingSection(_Section):
+    """Optimizer, schedule, batch, seeds, logging."""
+
+    steps: PositiveInt = Field(1500, description="parameter updates")
+    learning_rate: PositiveFloat = 1e-3
+    ramp: NonNegativeInt = 0
+    batch_size: PositiveInt = 16
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    schedule: Literal["constant", "cosine"] = "cosine"
+    weight_decay: NonNegativeFloat = 0.0
+    momentum: NonNegativeFloat = 0.9
+    clip_norm: PositiveFloat | None = None
+    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1)
+    log_every: PositiveInt = 100
+    checkpoint_every: PositiveInt = 500
+    curriculum: list[CurriculumStage] = Field(default_factory=list)
+
+
+class EvaluationSection(_Section):
+    """Test rollouts and their metrics."""
+
+    horizon: PositiveInt = Field(12, description="frames of the headline relative error")
+    steps: PositiveInt = Field(48, description="rollout length")
+    correlation_threshold: float = Field(0.8, gt=0.0, lt=1.0)
+    divergence_factor: float = Field(10.0, gt=1.0, description="diverged: |u_t| > factor "
+                                     "x max |reference|, or not finite")
+    gradient_unrolls: list[PositiveInt] = Field(
+        default_factory=lambda: [1, 2, 4, 8, 16],
+        description="m values of the WIG-to-NOG gradient diagnostic (empty: skip)")
+    plots: bool = True
+
+
+class RunConfig(_Section):
+    """Everything one training run needs; round-trips through YAML."""
+
+    system: SystemSection = SystemSection()
+    data: DataSection = DataSection()
+    model: ModelSection = ModelSection()
+    simulator: SimulatorSection = SimulatorSection()
+    modality: ModalitySection = ModalitySection()
+    training: TrainingSection = TrainingSection()
+    evaluation: EvaluationSection = EvaluationSection()
+
+    @model_validator(mode="after")
+    def _check(self):
+        check_combinations(self)
+        return self
+
+    @property
+    def stages(self) -> list[tuple[ModalitySection, int, float, int]]:
+        """(modality, updates, learning rate, ramp) per curriculum stage."""
+        t = self.training
+        if t.curriculum:
+            return [(s.modality, s.steps, s.learning_rate, s.ramp) for s in t.curriculum]
+        return [(self.modality, t.steps, t.learning_rate, t.ramp)]
+
+    @property
+    def external_solver(self) -> bool:
+        s = self.simulator
+        return s.setup == "correction" and (s.solver == "external" or s.solver_function is not None)
+
+    def train_config(self) -> TrainConfig:
+        """The trainer's `TrainConfig` of this run."""
+        t = self.training
+        stages = [StageConfig(modality=m.to_modality_config(), updates=n, learning_rate=lr,
+                              ramp=ramp) for m, n, lr, ramp in self.stages]
+        return TrainConfig(stages=stages, batch_size=t.batch_size, optimizer=t.optimizer,
+                           weight_decay=t.weight_decay, momentum=t.momentum,
+                           schedule=t.schedule, clip_norm=t.clip_norm, seeds=t.seeds,
+                           log_every=t.log_every, checkpoint_every=t.checkpoint_every)
+
+
+def _fail(key: str, message: str):
+    raise ValueError(f"{key}: {message}")
+
+
+def check_combinations(cfg: RunConfig) -> None:
+    """Raise `ValueError("dotted.key: problem")` for impossible combinations."""
+    from ..systems import SYSTEMS
+
+    t, d, e, s = cfg.training, cfg.data, cfg.evaluation, cfg.simulator
+    if t.checkpoint_every % t.log_every:
+        _fail("training.checkpoint_every", f"{t.checkpoint_every} is not a multiple of "
+              f"training.log_every ({t.log_every})")
+    if len(set(t.seeds)) != len(t.seeds):
+        _fail("training.seeds", f"seeds must be distinct, got {t.seeds}")
+    for i, (modality, *_rest) in enumerate(cfg.stages):
+        key = f"training.curriculum[{i}].modality" if t.curriculum else "modality"
+        if modality.name == "WIG" and cfg.external_solver:
+            _fail(f"{key}.name", "WIG back-propagates through the solver, but "
+                  "simulator.solver is external (not differentiable); use NOG or ONE")
+        window = modality.warmup + modality.unroll + 1
+        if d.file is None and window > d.frames:
+            _fail(f"{key}.unroll", f"windows of {window} frames (warmup + unroll + 1) do not "
+                  f"fit in trajectories of data.frames={d.frames}")
+    if e.horizon > e.steps:
+        _fail("evaluation.horizon", f"{e.horizon} is longer than the rollout "
+              f"(evaluation.steps={e.steps})")
+    if d.file is None and e.steps > d.frames - 1:
+        _fail("evaluation.steps", f"{e.steps} rollout steps need data.frames >= {e.steps + 1}, "
+              f"got {d.frames}")
+    if cfg.system.name is None:
+        if d.file is None:
+            _fail("data.file", "needed when system.name is null (the user's own data)")
+        if s.setup == "correction" and s.solver_function is None:
+            _fail("simulator.setup", "correction needs a solver: a built-in system "
+                  "(system.name) or simulator.solver_function")
+        if d.train_values is None:
+            _fail("data.train_values", "needed to split the user's own data (system.name is null)")
+        return
+    system = SYSTEMS[cfg.system.name]()
+    lo, hi = system.parameter_range
+    for field in ("train_values", "interpolation_values", "extrapolation_values"):
+        values = getattr(d, field)
+        if values is not None:
+            for v in values:
+                if not lo <= v <= hi:
+                    _fail(f"data.{field}", f"{v} is outside what {type(system).__name__} "
+                          f"supports ({system.parameter_names[0]} in [{lo}, {hi}])")
+    if d.train_values is not None and not d.train_values:
+        _fail("data.train_values", "at least one training value is needed")

@@ -1,0 +1,16 @@
+"""Reports: curves from metric rows, matplotlib figures, markdown + HTML documents."""
+
+from ._curves import band, seed_curves, training_curve
+from ._document import Document
+from ._plots import (
+    plot_gradient_alignment,
+    plot_metric_curves,
+    plot_rollouts,
+    plot_run,
+    plot_training,
+)
+
+__all__ = [
+    "Document", "seed_curves", "band", "training_curve", "plot_metric_curves",
+    "plot_rollouts", "plot_training", "plot_gradient_alignment", "plot_run",
+]

@@ -1,0 +1,172 @@
+"""Matplotlib figures of runs and studies, written as PNG files."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ._curves import band, seed_curves, training_curve  # noqa: E402
+
+
+def _save(fig, path: pathlib.Path) -> pathlib.Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_metric_curves(
+    panels: Mapping[str, Mapping[str, tuple]],
+    path: pathlib.Path,
+    *,
+    ylabel: str,
+    log: bool = False,
+) -> pathlib.Path:
+    """One panel per key of `panels`; in each, one line (and seed band) per label.
+
+    **Arguments:**
+
+    - `panels`: `{panel title: {line label: (steps, mean, low, high)}}`.
+    - `path`: the PNG file.
+    - `ylabel`: the y-axis label.
+    - `log`: logarithmic y axis.
+
+    **Returns:**
+
+    The path written.
+    """
+    n = max(len(panels), 1)
+    cols = min(n, 2)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
+    for ax, (title, lines) in zip(axes.flat, panels.items()):
+        for label, (steps, mean, low, high) in lines.items():
+            (line,) = ax.plot(steps, mean, label=label)
+            if not np.allclose(low, high):
+                ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("rollout step")
+        ax.set_ylabel(ylabel)
+        if log:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    return _save(fig, path)
+
+
+def plot_rollouts(panels: Sequence[tuple[str, np.ndarray]], path: pathlib.Path) -> pathlib.Path:
+    """Space-time images (1D states) or snapshots (2D states) side by side.
+
+    **Arguments:**
+
+    - `panels`: `(title, rollout (T, C, *N))` pairs; the first is usually the
+        reference. Only the first channel is shown.
+    - `path`: the PNG file.
+
+    **Returns:**
+
+    The path written.
+    """
+    first = panels[0][1]
+    finite = np.concatenate([np.ravel(a[np.isfinite(a)]) for _, a in panels[:1]])
+    vmax = float(np.abs(finite).max()) if finite.size else 1.0
+    if first.ndim == 3:  # (T, C, N): space-time images
+        cols = min(len(panels), 4)
+        rows = -(-len(panels) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+        for ax, (title, arr) in zip(axes.flat, panels):
+            ax.imshow(np.asarray(arr)[:, 0].T, aspect="auto", origin="lower", cmap="RdBu_r",
+                      vmin=-vmax, vmax=vmax, interpolation="nearest")
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("step")
+            ax.set_ylabel("x")
+        for ax in list(axes.flat)[len(panels):]:
+            ax.axis("off")
+    else:  # (T, C, Nx, Ny): snapshots at a few times
+        t = first.shape[0]
+        times = sorted({0, t // 3, 2 * t // 3, t - 1})
+        fig, axes = plt.subplots(len(panels), len(times), figsize=(2.4 * len(times), 2.4 * len(panels)),
+                                 squeeze=False)
+        for i, (title, arr) in enumerate(panels):
+            for j, k in enumerate(times):
+                ax = axes[i, j]
+                ax.imshow(np.asarray(arr)[k, 0], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(f"{title}, step {k + 1}", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_training(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: pathlib.Path) -> pathlib.Path:
+    """Training loss against update, one line per label (log scale)."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    for label, (steps, loss) in curves.items():
+        if len(steps):
+            ax.plot(steps, loss, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("update")
+    ax.set_ylabel("training loss (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_gradient_alignment(curves: Mapping[str, Sequence[dict]], path: pathlib.Path) -> pathlib.Path:
+    """WIG/NOG gradient norm ratio and cosine against the unroll length m."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 3.6))
+    for label, rows in curves.items():
+        m = [r["m"] for r in rows]
+        left.plot(m, [r["ratio"] for r in rows], marker="o", label=label)
+        right.plot(m, [r["cosine"] for r in rows], marker="o", label=label)
+    left.set_yscale("log")
+    left.set_ylabel("|g_WIG| / |g_NOG|")
+    right.set_ylabel("cosine(g_WIG, g_NOG)")
+    right.set_ylim(-1.05, 1.05)
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("unroll m")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_run(run_dir, metrics: dict, history: Sequence[dict], examples: Mapping) -> list[pathlib.Path]:
+    """The plots of one evaluated run, into `run_dir/plots`.
+
+    **Arguments:**
+
+    - `run_dir`: the run directory.
+    - `metrics`: its metrics dictionary (with `rows`).
+    - `history`: its training log rows.
+    - `examples`: `{test set: (prediction, reference)}` of one test case.
+
+    **Returns:**
+
+    The paths written.
+    """
+    out = pathlib.Path(run_dir) / "plots"
+    rows = metrics["rows"]
+    written = []
+    for metric, name, log in (("rel_error", "error.png", True), ("correlation", "correlation.png", False)):
+        panels = {}
+        for test_set in metrics["summary"]:
+            curves = seed_curves(rows, metric, test_set)
+            panels[test_set] = {f"seed {s}": band({s: c}) for s, c in curves.items()}
+        written.append(plot_metric_curves(panels, out / name, ylabel=metric, log=log))
+    for test_set, (pred, ref) in examples.items():
+        written.append(plot_rollouts([("reference", ref), ("prediction (seed "
+                                      f"{metrics['seeds'][0]})", pred)], out / f"rollout_{test_set}.png"))
+    written.append(plot_training({"loss": training_curve(history)}, out / "training.png"))
+    if metrics.get("gradient_alignment"):
+        written.append(plot_gradient_alignment({metrics["run"]: metrics["gradient_alignment"]},
+                                               out / "gradient_alignment.png"))
+    return written

@@ -1,0 +1,24 @@
+"""Run directories: build from a config, train, resume, evaluate."""
+
+from ._build import (
+    build_system,
+    make_dataset,
+    run_paths,
+    simulator_factory,
+    split_dataset,
+)
+from ._run import (
+    TEST_SETS,
+    evaluate_run,
+    read_metrics,
+    read_run_config,
+    resume_run,
+    run_progress,
+    train_run,
+)
+
+__all__ = [
+    "train_run", "resume_run", "evaluate_run", "read_run_config", "read_metrics",
+    "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
+    "simulator_factory", "TEST_SETS",
+]

@@ -1,0 +1,225 @@
+"""Run directories: train (or resume) from a config, evaluate on the test sets."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+
+import jax.numpy as jnp
+import numpy as np
+
+from .._atomic import atomic_write_json
+from .._errors import ConfigError, DataError
+from ..config import RunConfig, read_yaml, validate, write_yaml
+from ..data import TrajectoryDataset, load_dataset, save_hdf5
+from ..evaluation import (
+    decorrelation_time,
+    divergence_step,
+    frame_correlation,
+    mean_squared_error,
+    relative_error_curve,
+    rollout_batch,
+)
+from ..training import TrainResult, gradient_alignment, load_trained, read_checkpoint_header, train
+from ._build import build_system, make_dataset, run_paths, simulator_factory, split_dataset
+
+TEST_SETS = ("interpolation", "extrapolation")
+
+
+def read_run_config(run_dir: str | os.PathLike) -> RunConfig:
+    """The resolved `config.yaml` of a run directory."""
+    paths = run_paths(run_dir)
+    if not paths["config"].exists():
+        raise ConfigError(f"{run_dir}: not a run directory (no config.yaml)")
+    return validate(RunConfig, read_yaml(paths["config"]), source=str(paths["config"]))
+
+
+def run_progress(run_dir: str | os.PathLike) -> tuple[int, int]:
+    """(updates done, updates planned) of a run directory (0 done: no checkpoint)."""
+    paths = run_paths(run_dir)
+    total = read_run_config(run_dir).train_config().total_updates
+    if not paths["checkpoint"].exists():
+        return 0, total
+    return int(read_checkpoint_header(paths["checkpoint"])["step"]), total
+
+
+def train_run(
+    config: RunConfig,
+    run_dir: str | os.PathLike,
+    *,
+    dataset: TrajectoryDataset | None = None,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a new run into `run_dir` (config.yaml, dataset.h5, checkpoint, log).
+
+    **Arguments:**
+
+    - `config`: the run config.
+    - `run_dir`: a new (or empty) directory.
+    - `dataset`: the full dataset, if already made (studies share one).
+    - `stop_after`: stop with a checkpoint after this many updates.
+    - `progress`: show a progress bar.
+
+    **Returns:**
+
+    The `TrainResult`.
+    """
+    paths = run_paths(run_dir)
+    if paths["checkpoint"].exists():
+        raise ConfigError(f"{run_dir} already holds a trained run; continue it with "
+                          f"`stablesim train --resume {run_dir}` or choose another --out")
+    data = dataset if dataset is not None else make_dataset(config)
+    parts = split_dataset(config, data)
+    pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
+    save_hdf5(data, paths["dataset"])
+    write_yaml(config, paths["config"])
+    return _train(config, run_dir, data, parts, resume=False, stop_after=stop_after,
+                  progress=progress)
+
+
+def resume_run(run_dir: str | os.PathLike, *, stop_after: int | None = None,
+               progress: bool = True) -> TrainResult:
+    """Continue an interrupted run from its checkpoint (exactly where it stopped)."""
+    config = read_run_config(run_dir)
+    data = load_dataset(run_paths(run_dir)["dataset"])
+    parts = split_dataset(config, data)
+    return _train(config, run_dir, data, parts, resume=run_paths(run_dir)["checkpoint"].exists(),
+                  stop_after=stop_after, progress=progress)
+
+
+def _train(config, run_dir, data, parts, *, resume, stop_after, progress):
+    make = simulator_factory(config, build_system(config), data)
+    return train(make, parts["train"], config.train_config(), out_dir=run_dir, resume=resume,
+                 stop_after=stop_after, run_config=config.model_dump(mode="json"),
+                 progress=progress)
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None) -> dict:
+    """Roll out every test trajectory with every seed's model; write `metrics.json`.
+
+    Metrics per seed and test case (see `stablesim.evaluation`): `rel_error`
+    at every horizon 1..steps, `correlation` at every frame, `mse` over the
+    headline horizon, `decorrelation_time`, `divergence_step` and `diverged`.
+    The summary holds, per test set and metric, the mean over test cases per
+    seed and the mean and standard deviation over seeds. For differentiable
+    simulators it also holds the WIG-to-NOG gradient diagnostic.
+
+    **Arguments:**
+
+    - `run_dir`: a trained run directory.
+    - `plots`: write PNG plots into `run_dir/plots` (default: `evaluation.plots`).
+
+    **Returns:**
+
+    The metrics dictionary (as written to `metrics.json`).
+    """
+    config = read_run_config(run_dir)
+    paths = run_paths(run_dir)
+    done, total = run_progress(run_dir)
+    if done < total:
+        raise ConfigError(f"{run_dir}: training stopped at update {done} of {total}; "
+                          f"resume it first (`stablesim train --resume {run_dir}`)")
+    data = load_dataset(paths["dataset"])
+    parts = split_dataset(config, data)
+    make = simulator_factory(config, build_system(config), data)
+    result = load_trained(make, run_dir)
+    ev = config.evaluation
+    steps, horizon = ev.steps, ev.horizon
+    rows, per_seed, examples = [], {}, {}
+    for test_set in TEST_SETS:
+        if test_set not in parts:
+            continue
+        test = parts[test_set]
+        ref = jnp.asarray(test.trajectories[:, 1 : steps + 1])
+        initial, phys = jnp.asarray(test.trajectories[:, 0]), jnp.asarray(test.params)
+        per_seed[test_set] = {}
+        for i, seed in enumerate(result.seeds):
+            pred = rollout_batch(result.simulator_for(i), initial, phys, steps)
+            curve = np.asarray(relative_error_curve(pred, ref))
+            corr = np.asarray(frame_correlation(pred, ref))
+            mse = np.asarray(mean_squared_error(pred, ref, horizon=horizon))
+            decor = np.asarray(decorrelation_time(jnp.asarray(corr), threshold=ev.correlation_threshold))
+            div = np.asarray(divergence_step(pred, ref, factor=ev.divergence_factor))
+            if i == 0:
+                examples[test_set] = (np.asarray(pred[0]), np.asarray(ref[0]))
+            for case in range(curve.shape[0]):
+                base = {"test_set": test_set, "case": case, "seed": seed}
+                rows += [dict(base, metric="rel_error", horizon=h + 1, value=float(curve[case, h]))
+                         for h in range(steps)]
+                rows += [dict(base, metric="correlation", horizon=h + 1, value=float(corr[case, h]))
+                         for h in range(steps)]
+                rows += [dict(base, metric="mse", horizon=horizon, value=_finite(mse[case])),
+                         dict(base, metric="decorrelation_time", horizon=None, value=float(decor[case])),
+                         dict(base, metric="divergence_step", horizon=None, value=float(div[case])),
+                         dict(base, metric="diverged", horizon=None, value=float(div[case] <= steps))]
+            per_seed[test_set][seed] = {
+                "rel_error": float(curve[:, horizon - 1].mean()),
+                "mse": _finite(float(mse.mean())),
+                "correlation": float(corr[:, horizon - 1].mean()),
+                "decorrelation_time": float(decor.mean()),
+                "divergences": int((div <= steps).sum()),
+                "cases": int(curve.shape[0]),
+            }
+    summary = {}
+    for test_set, seeds in per_seed.items():
+        summary[test_set] = {}
+        for metric in ("rel_error", "mse", "correlation", "decorrelation_time", "divergences"):
+            values = [v[metric] for v in seeds.values()]
+            finite = [v for v in values if v is not None]
+            summary[test_set][metric] = {
+                "mean": float(np.mean(finite)) if finite else None,
+                "std": float(np.std(finite)) if finite else None,
+                "per_seed": values,
+            }
+        summary[test_set]["divergences"]["total"] = int(sum(v["divergences"] for v in seeds.values()))
+        summary[test_set]["cases"] = int(sum(v["cases"] for v in seeds.values()))
+    metrics = {
+        "run": pathlib.Path(run_dir).name,
+        "horizon": horizon,
+        "steps": steps,
+        "seeds": list(result.seeds),
+        "updates": result.steps,
+        "summary": summary,
+        "gradient_alignment": _gradient_diagnostic(config, result, parts["train"]),
+        "rows": rows,
+    }
+    atomic_write_json(paths["metrics"], metrics)
+    np.savez_compressed(pathlib.Path(run_dir) / "rollout_example.npz",
+                        **{f"{k}_{name}": arr for k, (p, r) in examples.items()
+                           for name, arr in (("prediction", p), ("reference", r))})
+    if config.evaluation.plots if plots is None else plots:
+        from ..reporting import plot_run
+
+        plot_run(run_dir, metrics, result.history, examples)
+    return metrics
+
+
+def _gradient_diagnostic(config: RunConfig, result: TrainResult, train_set) -> list[dict]:
+    unrolls = [m for m in config.evaluation.gradient_unrolls if m + 1 <= train_set.num_frames]
+    simulator = result.simulator_for(0)
+    if not unrolls or not simulator.differentiable:
+        return []
+    count = min(8, train_set.num_trajectories)
+    windows = jnp.asarray(train_set.trajectories[:count, : max(unrolls) + 1])
+    return gradient_alignment(simulator, windows, jnp.asarray(train_set.params[:count]),
+                              unrolls=unrolls)
+
+
+def read_metrics(run_dir: str | os.PathLike) -> dict:
+    """The `metrics.json` of an evaluated run."""
+    path = run_paths(run_dir)["metrics"]
+    if not path.exists():
+        raise DataError(f"{run_dir}: not evaluated yet (no metrics.json); run `stablesim "
+                        f"evaluate {run_dir}`")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise DataError(f"{path}: corrupt metrics file") from None
+

@@ -1,0 +1,208 @@
+"""The report of a study: headline table, comparisons, plots; markdown and HTML."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pathlib
+
+import numpy as np
+
+from ..reporting import (
+    Document,
+    band,
+    plot_gradient_alignment,
+    plot_metric_curves,
+    plot_rollouts,
+    plot_training,
+    seed_curves,
+    training_curve,
+)
+from ..runs import TEST_SETS, read_metrics, run_paths
+from ..training._trainer import _read_log
+from ._study import Cell, study_cells, write_results
+
+MODALITY_KEY = "modality.name"
+SETUP_KEY = "simulator.setup"
+
+
+def _fmt(stats: dict | None) -> str:
+    if not stats or stats.get("mean") is None:
+        return "n/a"
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+
+
+def _label(cell: Cell, skip: tuple[str, ...] = ()) -> str:
+    parts = [str(v) for k, v in cell.varied.items() if k not in skip]
+    return " / ".join(parts) or cell.name
+
+
+def _one_partner(cell: Cell, cells: list[Cell]) -> Cell | None:
+    if MODALITY_KEY not in cell.varied:
+        return None
+    for other in cells:
+        if other.varied.get(MODALITY_KEY) == "ONE" and all(
+                other.varied[k] == v for k, v in cell.varied.items() if k != MODALITY_KEY):
+            return other
+    return None
+
+
+def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
+    """(Re)build `results.csv`, the plots, `report.md` and `report.html` of a study.
+
+    Reads only files: `study.yaml` and each run's `metrics.json`,
+    `train_log.csv` and `rollout_example.npz`; no training or evaluation.
+
+    **Arguments:**
+
+    - `out_dir`: the study directory.
+
+    **Returns:**
+
+    The path of `report.md`.
+    """
+    out = pathlib.Path(out_dir)
+    record, cells = study_cells(out)
+    write_results(out, cells)
+    done = [c for c in cells if run_paths(out / "runs" / c.name)["metrics"].exists()]
+    metrics = {c.name: read_metrics(out / "runs" / c.name) for c in done}
+    horizon = next(iter(metrics.values()))["horizon"] if metrics else None
+    doc = Document()
+    title = f"stablesim study: {record.get('name', 'study')}"
+    doc.heading(title, 1)
+    grid = ", ".join(f"`{k}` in {v}" for k, v in record.get("grid", {}).items()) or "one cell"
+    doc.paragraph(f"{len(done)} of {len(cells)} cells evaluated ({grid}). Built "
+                  f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}. Long-format results: "
+                  "`results.csv`; each run's files are under `runs/`.")
+    if not done:
+        doc.paragraph("No cell has been evaluated yet.")
+        md, _ = doc.write(out, title=title)
+        return md
+    test_sets = [t for t in TEST_SETS if t in next(iter(metrics.values()))["summary"]]
+    _headline(doc, cells, done, metrics, horizon, test_sets)
+    _setup_comparison(doc, done, metrics, horizon, test_sets)
+    _plots(doc, out, done, metrics, test_sets)
+    md, _ = doc.write(out, title=title)
+    return md
+
+
+def _headline(doc, cells, done, metrics, horizon, test_sets):
+    keys = list(done[0].varied)
+    doc.heading("Headline", 2)
+    doc.paragraph(
+        f"Relative error over the first {horizon} frames of the test rollouts (sum of squared "
+        "errors over sum of squared reference values; diverged rollouts count as 1.0): mean "
+        "over test trajectories per seed, then mean ± standard deviation over seeds. "
+        "`vs ONE` is the error divided by that of ONE with the same other settings (below 1 "
+        "is better). `diverged` counts rollouts that left the reference's range, over all "
+        "seeds and test cases.")
+    header = [k for k in keys] + [f"{t} error" for t in test_sets]
+    has_one = MODALITY_KEY in keys
+    if has_one:
+        header += [f"vs ONE ({t[:6]}.)" for t in test_sets]
+    header += ["diverged", "decorrelation (frames)"]
+    rows = []
+    for cell in done:
+        s = metrics[cell.name]["summary"]
+        row = [str(cell.varied[k]) for k in keys] + [_fmt(s[t]["rel_error"]) for t in test_sets]
+        if has_one:
+            partner = _one_partner(cell, cells)
+            for t in test_sets:
+                if partner is None or partner.name not in metrics:
+                    row.append("n/a")
+                else:
+                    base = metrics[partner.name]["summary"][t]["rel_error"]["mean"]
+                    row.append(f"{s[t]['rel_error']['mean'] / base:.2f}x" if base else "n/a")
+        div = sum(s[t]["divergences"]["total"] for t in test_sets)
+        cases = sum(s[t]["cases"] for t in test_sets)
+        decor = np.mean([s[t]["decorrelation_time"]["mean"] for t in test_sets])
+        row += [f"{div} / {cases}", f"{decor:.1f}"]
+        rows.append(row)
+    doc.table(header, rows)
+
+
+def _setup_comparison(doc, done, metrics, horizon, test_sets):
+    """Correction against prediction with every other setting equal."""
+    if SETUP_KEY not in done[0].varied:
+        return
+    others = [k for k in done[0].varied if k != SETUP_KEY]
+    pairs = {}
+    for cell in done:
+        key = tuple(cell.varied[k] for k in others)
+        pairs.setdefault(key, {})[cell.varied[SETUP_KEY]] = metrics[cell.name]["summary"]
+    rows, wins, compared = [], [], 0
+    for key, by_setup in pairs.items():
+        if {"prediction", "correction"} <= set(by_setup):
+            compared += 1
+            row = [" / ".join(map(str, key)) or "-"]
+            better = True
+            for t in test_sets:
+                p = by_setup["prediction"][t]["rel_error"]["mean"]
+                c = by_setup["correction"][t]["rel_error"]["mean"]
+                row += [f"{p:.4f}", f"{c:.4f}", f"{p / c:.1f}x" if c else "inf"]
+                better &= c < p
+            row.append("yes" if better else "no")
+            wins.append(better)
+            rows.append(row)
+    if not rows:
+        return
+    doc.heading("Correction against prediction", 2)
+    header = [" / ".join(others) or "cell"]
+    for t in test_sets:
+        header += [f"{t} prediction", f"{t} correction", "gain"]
+    header.append("correction better on all test sets")
+    doc.table(header, rows)
+    doc.paragraph(f"Correction beats prediction in {sum(wins)} of {compared} comparisons "
+                  f"(relative error at {horizon} frames, mean over seeds).")
+
+
+def _plots(doc, out, done, metrics, test_sets):
+    group_by = SETUP_KEY if SETUP_KEY in done[0].varied else None
+    doc.heading("Plots", 2)
+    for metric, name, log, caption in (
+        ("rel_error", "error_vs_step.png", True,
+         "Relative error over the first H frames against H (mean over seeds, band: seed range)"),
+        ("correlation", "correlation_vs_step.png", False,
+         "Pearson correlation of each predicted frame with the reference"),
+    ):
+        panels: dict[str, dict] = {}
+        for t in test_sets:
+            for cell in done:
+                group = f"{cell.varied[group_by]}, {t}" if group_by else t
+                curves = seed_curves(metrics[cell.name]["rows"], metric, t)
+                if curves:
+                    panels.setdefault(group, {})[_label(cell, (group_by,))] = band(curves)
+        plot_metric_curves(panels, out / "plots" / name, ylabel=metric, log=log)
+        doc.image(f"plots/{name}", caption)
+    examples = []
+    for cell in done:
+        path = out / "runs" / cell.name / "rollout_example.npz"
+        if path.exists():
+            with np.load(path) as arrays:
+                if "interpolation_prediction" in arrays:
+                    if not examples:
+                        examples.append(("reference", arrays["interpolation_reference"]))
+                    examples.append((_label(cell), arrays["interpolation_prediction"]))
+    if examples:
+        plot_rollouts(examples, out / "plots" / "rollouts.png")
+        doc.image("plots/rollouts.png", "First interpolation test trajectory: reference and "
+                                        "each cell's rollout (first seed)")
+    curves = {}
+    for cell in done:
+        run = out / "runs" / cell.name
+        header_step = metrics[cell.name].get("updates", 10**12)
+        curves[_label(cell)] = training_curve(_read_log(run_paths(run)["log"], header_step))
+    plot_training(curves, out / "plots" / "training.png")
+    doc.image("plots/training.png", "Training loss (mean over seeds) against update")
+    alignment = {_label(c): metrics[c.name]["gradient_alignment"] for c in done
+                 if metrics[c.name].get("gradient_alignment")}
+    if alignment:
+        plot_gradient_alignment(alignment, out / "plots" / "gradient_alignment.png")
+        doc.image("plots/gradient_alignment.png",
+                  "WIG-to-NOG gradient norm ratio and cosine against the unroll m, for each "
+                  "trained model (first seed, 8 training windows)")
+        rows = []
+        for label, values in alignment.items():
+            rows.append([label] + [f"{r['ratio']:.2f} / {r['cosine']:.2f}" for r in values])
+        ms = [r["m"] for r in next(iter(alignment.values()))]
+        doc.table(["model"] + [f"m={m}: ratio / cos" for m in ms], rows)
