@@ -31,7 +31,11 @@ def test_data_generate_and_info(tmp_path, capsys):
         (["data", "info", "missing.h5"], "no such file"),
         (["data", "generate", "ks", "--out", "x.h5", "--values", "30"], "outside the supported"),
         (["data", "generate", "ks", "--out", "x.h5", "--frames", "0"], "--frames must be >= 1"),
-        (["run", "--updates", "0"], "--updates must be >= 1"),
+        (["run", "--max-cells", "0"], "--max-cells must be >= 1"),
+        (["run", "--set", "training.steps=-3"], "training.steps"),
+        (["train", "--stop-after", "0", "--out", "r"], "--stop-after must be >= 1"),
+        (["train"], "train needs --out RUN"),
+        (["evaluate", "nowhere"], "not a run directory"),
         (["ode", "check", "--steps", "0"], "--steps must be >= 1"),
         (["ode", "check", "--steps", "2"], "--steps must be >= 4"),
         (["ode", "check", "--t1", "-1"], "--t1 must be > 0"),
@@ -48,43 +52,20 @@ def test_user_mistakes_end_in_one_line_and_exit_2(tmp_path, capsys, monkeypatch,
 
 def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
     out = tmp_path / "run"
-    code, stdout, _ = run_cli(capsys, "run", "--out", str(out), "--updates", "20", "--unroll",
-                              "2", "--seeds", "0", "--quiet")
-    assert code == 0
+    small = ["training.steps=20", "training.seeds=[0]", "training.log_every=10",
+             "training.checkpoint_every=10", "data.trajectories_per_value=1", "data.warmup=20",
+             "evaluation.steps=12", "evaluation.gradient_unrolls=[2]", "evaluation.plots=false"]
+    argv = ["run", "--out", str(out), "--quiet"]
+    for item in small:
+        argv += ["--set", item]
+    code, stdout, _ = run_cli(capsys, *argv)
+    assert code == 0 and "report.html" in stdout
     report = (out / "report.md").read_text()
     for setup in ("prediction", "correction"):
         for modality in ("ONE", "NOG", "WIG"):
             assert f"| {setup} | {modality} |" in report
     header = (out / "results.csv").read_text().splitlines()[0].split(",")
-    assert header[:6] == ["run", "test_set", "case", "metric", "horizon", "value"]
+    assert header == ["run", "test_set", "case", "metric", "horizon", "value", "seed",
+                      "simulator.setup", "modality.name"]
     assert (out / "runs" / "correction-NOG" / "checkpoint.eqx").exists()
-
-
-def test_ode_check_table_and_files(tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "ode", "check", "--method", "leapfrog", "ralston",
-                           "nystrom3", "--steps", "16", "--out", str(tmp_path))
-    assert code == 0
-    rows = {tuple(line.split()[:3]): line.split() for line in out.splitlines()
-            if line.split()[:1] in (["leapfrog"], ["ralston"], ["nystrom3"])}
-    raw = float(rows[("leapfrog", "per_step", "autodiff")][3])
-    fixed = float(rows[("leapfrog", "per_step", "corrected")][3])
-    assert raw > 1.0 and fixed < 0.3
-    assert float(rows[("ralston", "per_stage", "autodiff")][-1]) == pytest.approx(1 / 3, abs=0.05)
-    assert "n/a" in " ".join(rows[("nystrom3", "per_step", "corrected")])
-    assert (tmp_path / "ode_check.csv").exists() and (tmp_path / "ode_check.png").exists()
-
-
-def test_ode_example_small(tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "ode", "example", "--out", str(tmp_path), "--layers", "16",
-                           "--updates", "300", "--quiet")
-    assert code == 0
-    import csv
-
-    rows = {r["gradients"]: r for r in csv.DictReader(open(tmp_path / "results.csv"))}
-    assert set(rows) == {"autodiff", "corrected-1", "corrected-2"}
-    # plain autodiff leaves a zigzag in the parameters; the corrections do not
-    assert float(rows["autodiff"]["param_oscillation"]) > 3 * float(
-        rows["corrected-2"]["param_oscillation"])
-    assert float(rows["autodiff"]["ratio"]) > float(rows["corrected-2"]["ratio"])
-    for name in ("report.md", "zigzag.png", "transfer.png", "training.png"):
-        assert (tmp_path / name).exists()
+    assert (out / "runs" / "correction-NOG" / "config.yaml").exists()

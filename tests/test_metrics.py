@@ -3,7 +3,14 @@
 import jax.numpy as jnp
 import numpy as np
 
-from stablesim.evaluation import relative_error
+from stablesim.evaluation import (
+    decorrelation_time,
+    divergence_step,
+    frame_correlation,
+    mean_squared_error,
+    relative_error,
+    relative_error_curve,
+)
 
 
 def test_relative_error_by_hand():
@@ -16,3 +23,48 @@ def test_relative_error_by_hand():
     err3 = np.asarray(relative_error(pred[:1], ref[:1], horizon=3))
     np.testing.assert_allclose(err3, [2 / 6])
     np.testing.assert_allclose(relative_error(ref, ref, horizon=4), 0.0)
+
+
+def test_relative_error_curve_is_the_cumulative_relative_error():
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(2, 5, 1, 3))
+    pred = ref + 0.3 * rng.normal(size=ref.shape)
+    curve = np.asarray(relative_error_curve(jnp.asarray(pred), jnp.asarray(ref)))
+    for h in range(1, 6):  # naive loop over horizons
+        np.testing.assert_allclose(curve[:, h - 1], relative_error(pred, ref, horizon=h), rtol=1e-6)
+
+
+def test_mse_by_hand_and_inf_when_diverged():
+    ref = jnp.zeros((2, 3, 2))
+    pred = ref.at[0, 0, 0].set(2.0).at[0, 2, 1].set(1.0).at[1, 1, 0].set(jnp.inf)
+    # trajectory 0 over 2 frames: (4 + 0 + 0 + 0) / 4 entries = 1; over 3: 5 / 6
+    np.testing.assert_allclose(mean_squared_error(pred, ref, horizon=2)[0], 1.0)
+    np.testing.assert_allclose(mean_squared_error(pred, ref, horizon=3)[0], 5 / 6)
+    assert np.isinf(mean_squared_error(pred, ref, horizon=2)[1])
+
+
+def test_frame_correlation_by_hand():
+    ref = jnp.asarray([[[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]])
+    pred = jnp.asarray([[[2.0, 4.0, 6.0],    # scaled: r = 1
+                         [3.0, 2.0, 1.0],    # reversed: r = -1
+                         [1.0, 3.0, 2.0],    # r = (-1*-1 + 1*0 + 0*1) / 2 = 0.5
+                         [5.0, 5.0, 5.0]]])  # constant: defined as 0
+    np.testing.assert_allclose(frame_correlation(pred, ref)[0], [1.0, -1.0, 0.5, 0.0], atol=1e-6)
+    nan = pred.at[0, 0, 0].set(jnp.nan)
+    assert float(frame_correlation(nan, ref)[0, 0]) == 0.0
+
+
+def test_decorrelation_time_counts_frames_above_threshold():
+    corr = jnp.asarray([[0.99, 0.9, 0.7, 0.95],   # drops at frame index 2: 2 frames
+                        [0.5, 0.9, 0.9, 0.9],     # drops at once: 0
+                        [0.9, 0.85, 0.81, 0.8]])  # never below 0.8: censored at T = 4
+    np.testing.assert_array_equal(decorrelation_time(corr, threshold=0.8), [2, 0, 4])
+
+
+def test_divergence_step_by_hand():
+    ref = jnp.ones((3, 4, 1, 2))  # frame norm sqrt(2); bound with factor 10: 10 sqrt(2)
+    pred = jnp.ones((3, 4, 1, 2))
+    pred = pred.at[0, 2].set(20.0)   # norm 20 sqrt(2) > bound at step 3
+    pred = pred.at[1, 1].set(jnp.nan)  # non-finite at step 2
+    pred = pred.at[2, 3].set(9.0)    # norm 9 sqrt(2) < bound: never diverges -> T + 1
+    np.testing.assert_array_equal(divergence_step(pred, ref, factor=10.0), [3, 2, 5])

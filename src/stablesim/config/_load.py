@@ -90,6 +90,11 @@ def parse_override(text: str) -> tuple[str, Any]:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError:
         parsed = value
+    if isinstance(parsed, str):  # YAML 1.1 reads 3e-4 as a string
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
     return key, parsed
 
 

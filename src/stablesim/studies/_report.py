@@ -50,7 +50,7 @@ def _one_partner(cell: Cell, cells: list[Cell]) -> Cell | None:
 def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     """(Re)build `results.csv`, the plots, `report.md` and `report.html` of a study.
 
-    Reads only files: `study.yaml` and each run's `metrics.json`,
+    Reads only files: `study.resolved.yaml` and each run's `metrics.json`,
     `train_log.csv` and `rollout_example.npz`; no training or evaluation.
 
     **Arguments:**

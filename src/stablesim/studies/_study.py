@@ -21,6 +21,7 @@ from ..data import TrajectoryDataset
 from ..runs import evaluate_run, read_metrics, read_run_config, resume_run, run_paths, train_run
 from ..runs._build import data_key, make_dataset
 
+STUDY_RECORD = "study.resolved.yaml"
 RESULT_COLUMNS = ("run", "test_set", "case", "metric", "horizon", "value", "seed")
 
 
@@ -140,12 +141,12 @@ def run_study(
 
     Cells already evaluated are skipped, an interrupted cell resumes from its
     checkpoint, so running the same command again continues the study. The
-    output directory refuses a different study (its `study.yaml` differs).
+    output directory refuses a different study (its `study.resolved.yaml` differs).
 
     **Arguments:**
 
     - `study`: the study config.
-    - `out_dir`: the study directory (`study.yaml`, `runs/CELL/`, results, report).
+    - `out_dir`: the study directory (`study.resolved.yaml`, `runs/CELL/`, results, report).
     - `base_dir`: where `study.base` is relative to.
     - `overrides`: `--set` overrides of the base config.
     - `progress`: per-run progress bars.
@@ -159,11 +160,11 @@ def run_study(
     out = pathlib.Path(out_dir)
     base, cells = resolve_study(study, base_dir=base_dir, overrides=overrides)
     record = _study_record(study, base)
-    record_path = out / "study.yaml"
+    record_path = out / STUDY_RECORD
     if record_path.exists():
         previous = read_yaml(record_path)
         if previous != yaml.safe_load(yaml.safe_dump(record)):
-            raise ConfigError(f"{out} holds a different study (its study.yaml differs); "
+            raise ConfigError(f"{out} holds a different study (its study.resolved.yaml differs); "
                               "choose another --out to keep both")
     elif out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out} exists and is not a study directory; choose another --out")
@@ -212,9 +213,9 @@ def run_study(
 def study_cells(out_dir: str | os.PathLike) -> tuple[dict, list[Cell]]:
     """The recorded study of a study directory and its cells."""
     out = pathlib.Path(out_dir)
-    path = out / "study.yaml"
+    path = out / STUDY_RECORD
     if not path.exists():
-        raise ConfigError(f"{out}: not a study directory (no study.yaml)")
+        raise ConfigError(f"{out}: not a study directory (no study.resolved.yaml)")
     record = read_yaml(path)
     if not isinstance(record, dict) or "config" not in record:
         raise ConfigError(f"{path}: not a stablesim study record")

@@ -1,0 +1,131 @@
+"""Run configs: YAML, --set overrides, and one-line errors for every user mistake."""
+
+import pytest
+import yaml
+
+from stablesim import ConfigError
+from stablesim.cli import main
+from stablesim.config import RunConfig, load_run_config, parse_override, set_dotted, to_yaml
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_set_parses_values_as_yaml_and_applies_dotted_keys():
+    assert parse_override("training.steps=200") == ("training.steps", 200)
+    assert parse_override("training.seeds=[3, 4]") == ("training.seeds", [3, 4])
+    assert parse_override("simulator.solver_function=null") == ("simulator.solver_function", None)
+    assert parse_override("modality.name=WIG") == ("modality.name", "WIG")
+    assert parse_override("training.learning_rate=3e-4") == ("training.learning_rate", 3e-4)
+    raw = set_dotted({"training": {"steps": 5}}, "training.batch_size", 7)
+    assert raw == {"training": {"steps": 5, "batch_size": 7}}
+    cfg = load_run_config(overrides=["training.steps=200", "modality.name=WIG",
+                                     "modality.unroll=6", "training.steps=300"])
+    assert cfg.training.steps == 300  # the later override wins
+    assert cfg.modality.name == "WIG" and cfg.modality.unroll == 6
+    assert cfg.train_config().stages[0].modality.steps == 6
+
+
+def test_set_overrides_a_file_and_show_round_trips(tmp_path, capsys):
+    path = tmp_path / "run.yaml"
+    path.write_text("training:\n  steps: 50\nmodality:\n  name: NOG\n")
+    code, out, _ = run_cli(capsys, "config", "show", str(path), "--set", "training.steps=70")
+    assert code == 0
+    shown = yaml.safe_load(out)
+    assert shown["training"]["steps"] == 70 and shown["modality"]["name"] == "NOG"
+    assert RunConfig.model_validate(shown) == load_run_config(path, ["training.steps=70"])
+    code, out, _ = run_cli(capsys, "config", "show")
+    assert RunConfig.model_validate(yaml.safe_load(out)) == RunConfig()
+
+
+def test_curriculum_becomes_trainer_stages():
+    cfg = load_run_config(overrides=[("training.curriculum", [
+        {"modality": {"name": "ONE", "unroll": 1}, "steps": 10},
+        {"modality": {"name": "WIG", "unroll": 4}, "steps": 20, "learning_rate": 1e-4}])])
+    stages = cfg.train_config().stages
+    assert [(s.modality.name, s.modality.steps, s.updates) for s in stages] == \
+        [("ONE", 1, 10), ("WIG", 4, 20)]
+    assert stages[1].learning_rate == 1e-4
+    assert RunConfig.model_validate(yaml.safe_load(to_yaml(cfg))) == cfg
+
+
+BAD_SETS = [
+    ("training.stepz=3", "unknown key training.stepz"),
+    ("training.steps=abc", "training.steps"),
+    ("training.steps=0", "training.steps"),
+    ("modality.unroll=0", "modality.unroll"),
+    ("data.extrapolation_values=[30]", "data.extrapolation_values"),
+    ("training.seeds=[1, 1]", "training.seeds"),
+    ("evaluation.horizon=100", "evaluation.horizon"),
+    ("model.architecture=transformer", "model.architecture"),
+    ("modality.cut_every=2", "cut_every"),
+    ("training.checkpoint_every=150", "training.checkpoint_every"),
+    ("training.steps.x=1", "training.steps"),
+    ("modality.unroll=80", "modality.unroll"),
+    ("system.name=null", "data.file"),
+    ("system.name=heat", "system.name"),
+    ("training.optimizer=lbfgs", "training.optimizer"),
+    ("training", "expected KEY=VALUE"),
+    ("evaluation.correlation_threshold=1.5", "evaluation.correlation_threshold"),
+]
+
+
+@pytest.mark.parametrize("override, message", BAD_SETS)
+def test_bad_values_end_in_one_line_naming_the_key(capsys, override, message):
+    code, out, err = run_cli(capsys, "config", "show", "--set", override)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("stablesim: error:"), err
+    assert message in err and "Traceback" not in err
+
+
+def test_wig_with_an_external_solver_is_refused_naming_the_key(capsys):
+    code, _, err = run_cli(capsys, "config", "show", "--set", "simulator.setup=correction",
+                           "--set", "simulator.solver=external", "--set", "modality.name=WIG")
+    assert code == 2 and err.count("\n") == 1
+    assert "modality.name" in err and "external" in err
+    with pytest.raises(ConfigError, match="modality.name"):
+        load_run_config(overrides=["simulator.setup=correction",
+                                   "simulator.solver_function=numpy:roll", "modality.name=WIG"])
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("training: [1, 2\n", "malformed YAML (line"),
+        ("- 1\n- 2\n", "expected a mapping"),
+        ("foo: 1\n", "unknown key foo"),
+        ("training:\n  steps: -5\n", "training.steps"),
+        ("modality:\n  name: WIGGLE\n", "modality.name"),
+    ],
+)
+def test_bad_files_end_in_one_line(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    code, _, err = run_cli(capsys, "train", str(path), "--out", str(tmp_path / "run"))
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert str(path) in err
+    assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_missing_config_and_study_files(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "train", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "r"))
+    assert code == 2 and "no such config file" in err
+    code, _, err = run_cli(capsys, "study", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "s"))
+    assert code == 2 and "no such config file" in err
+
+
+def test_study_with_a_bad_grid_key_fails_before_training(tmp_path, capsys):
+    path = tmp_path / "study.yaml"
+    path.write_text("grid:\n  modality.nme: [ONE, NOG]\n")
+    code, _, err = run_cli(capsys, "study", str(path), "--out", str(tmp_path / "s"))
+    assert code == 2 and err.count("\n") == 1 and "unknown key modality.nme" in err
+    assert not (tmp_path / "s").exists()
+    path.write_text("grid:\n  modality.unroll: [2, 0]\n")
+    code, _, err = run_cli(capsys, "study", str(path), "--out", str(tmp_path / "s"))
+    assert code == 2 and "modality.unroll" in err and "cell" in err
+    path.write_text("grdi:\n  modality.name: [ONE]\n")
+    code, _, err = run_cli(capsys, "study", str(path), "--out", str(tmp_path / "s"))
+    assert code == 2 and "unknown key grdi" in err
