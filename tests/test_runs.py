@@ -121,6 +121,16 @@ def test_evaluate_matches_a_naive_rollout(tmp_path, capsys):
         summary = metrics["summary"]["interpolation"]["rel_error"]["per_seed"][i]
         np.testing.assert_allclose(summary, np.mean(expect), rtol=1e-4)
     assert [r["m"] for r in metrics["gradient_alignment"]] == [1, 2]
+    # Evaluation keys may change after training; the others may not.
+    code, _, _ = run_cli(capsys, "evaluate", run, "--no-plots", "--set", "evaluation.steps=10",
+                         "--set", "evaluation.horizon=10")
+    again = json.loads((run / "metrics.json").read_text())
+    assert code == 0 and again["horizon"] == 10 and again["evaluation"]["steps"] == 10
+    assert max(r["horizon"] or 0 for r in again["rows"] if r["metric"] == "rel_error") == 10
+    code, _, err = run_cli(capsys, "evaluate", run, "--set", "training.steps=3")
+    assert code == 2 and "only evaluation.* keys" in err
+    code, _, err = run_cli(capsys, "evaluate", run, "--set", "evaluation.steps=50")
+    assert code == 2 and "evaluation.steps" in err and err.count("\n") == 1
     np.testing.assert_allclose(metrics["gradient_alignment"][0]["ratio"], 1.0, rtol=1e-5)
 
 

@@ -73,7 +73,8 @@ def _cmd_train(args) -> None:
 def _cmd_evaluate(args) -> None:
     from .runs import evaluate_run
 
-    metrics = evaluate_run(args.run, plots=False if args.no_plots else None)
+    metrics = evaluate_run(args.run, plots=False if args.no_plots else None,
+                           overrides=tuple(args.set))
     h = metrics["horizon"]
     print(f"{'test set':14} {'rel_error@' + str(h):>18} {'correlation@' + str(h):>16} "
           f"{'decorrelation':>13} {'diverged':>9}")
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "metrics.json and plots")
     ev.add_argument("run", help="run directory")
     ev.add_argument("--no-plots", action="store_true")
+    _add_set(ev)
     ev.set_defaults(func=_cmd_evaluate)
 
     st = sub.add_parser("study", help="a grid of runs over config keys; resumable; ends with "

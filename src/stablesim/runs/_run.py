@@ -6,13 +6,14 @@ import json
 import math
 import os
 import pathlib
+from collections.abc import Sequence
 
 import jax.numpy as jnp
 import numpy as np
 
 from .._atomic import atomic_write_json
 from .._errors import ConfigError, DataError
-from ..config import RunConfig, read_yaml, validate, write_yaml
+from ..config import RunConfig, apply_overrides, parse_override, read_yaml, validate, write_yaml
 from ..data import TrajectoryDataset, load_dataset, save_hdf5
 from ..evaluation import (
     decorrelation_time,
@@ -101,7 +102,8 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None) -> dict:
+def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
+                 overrides: Sequence[str | tuple] = ()) -> dict:
     """Roll out every test trajectory with every seed's model; write `metrics.json`.
 
     Metrics per seed and test case (see `stablesim.evaluation`): `rel_error`
@@ -115,12 +117,22 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None) -> di
 
     - `run_dir`: a trained run directory.
     - `plots`: write PNG plots into `run_dir/plots` (default: `evaluation.plots`).
+    - `overrides`: `--set` overrides of `evaluation.*` keys (the trained
+        model's keys cannot change after training).
 
     **Returns:**
 
     The metrics dictionary (as written to `metrics.json`).
     """
     config = read_run_config(run_dir)
+    if overrides:
+        for item in overrides:
+            key = parse_override(item)[0] if isinstance(item, str) else item[0]
+            if not key.startswith("evaluation."):
+                raise ConfigError(f"--set {key}: only evaluation.* keys can change after "
+                                  "training; train a new run for the others")
+        raw = apply_overrides(config.model_dump(mode="json"), overrides)
+        config = validate(RunConfig, raw, source=f"{run_dir}: evaluation override")
     paths = run_paths(run_dir)
     done, total = run_progress(run_dir)
     if done < total:
@@ -186,6 +198,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None) -> di
         "steps": steps,
         "seeds": list(result.seeds),
         "updates": result.steps,
+        "evaluation": config.evaluation.model_dump(mode="json"),
         "summary": summary,
         "gradient_alignment": _gradient_diagnostic(config, result, parts["train"]),
         "rows": rows,
