@@ -97,6 +97,31 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
         train(make_simulator, data, cfg, out_dir=tmp_path, resume=True, progress=False)
     assert (tmp_path / "checkpoint.eqx").read_bytes() == before
     assert not list(tmp_path.glob(".*.tmp"))
+    monkeypatch.undo()
+
+
+def test_a_kill_between_log_and_checkpoint_loses_no_log_rows(tmp_path, monkeypatch):
+    from stablesim.training import _trainer
+
+    data, cfg = toy_dataset(), config()
+    train(make_simulator, data, cfg, out_dir=tmp_path, stop_after=20, progress=False)
+    write_log = _trainer._write_log
+
+    def killed_after_log(*args, **kwargs):
+        write_log(*args, **kwargs)
+        raise KeyboardInterrupt("killed between the log and the checkpoint")
+
+    monkeypatch.setattr(_trainer, "_write_log", killed_after_log)
+    with pytest.raises(KeyboardInterrupt):
+        train(make_simulator, data, cfg, out_dir=tmp_path, resume=True, progress=False)
+    monkeypatch.undo()
+    assert read_checkpoint_header(tmp_path / "checkpoint.eqx")["step"] == 20
+    done = train(make_simulator, data, cfg, out_dir=tmp_path, resume=True, progress=False)
+    for seed in (0, 1):
+        steps = [int(r["step"]) for r in done.history if int(r["seed"]) == seed]
+        assert steps == list(range(10, 61, 10))
+    logged = load_trained(make_simulator, tmp_path).history
+    assert [int(r["step"]) for r in logged if int(r["seed"]) == 0] == list(range(10, 61, 10))
 
 
 def test_seeds_in_parallel_equal_separate_runs(tmp_path):

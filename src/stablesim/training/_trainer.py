@@ -339,8 +339,10 @@ def _log_rows(done, stage_index, seeds, loss, gnorm, skipped, total_skipped, rat
 
 def _save(path, header, states, stage_index, step, done, history, out):
     header = dict(header, stage=stage_index, step_in_stage=step, step=done)
-    save_checkpoint(path, header, states)
+    # Log first: a kill between the two writes leaves log rows beyond the
+    # checkpoint, which resume drops, never a checkpoint whose rows are lost.
     _write_log(out / LOG_NAME, history)
+    save_checkpoint(path, header, states)
 
 
 def load_trained(
