@@ -1,7 +1,17 @@
 """Network architectures (PDEquinox and Equinox) and initializers by name."""
 
 from ._fast_conv import FastConvNet, FastResNet, PeriodicConv
-from ._initializers import INITIALIZERS, initialize
+from ._initializers import (
+    INITIALIZERS,
+    STABLE_INITIALIZERS,
+    dissipative_weights,
+    gershgorin_weights,
+    initialize,
+)
 from ._networks import ARCHITECTURES, ParametricNetwork, count_parameters, make_network
 
-__all__ = ["FastConvNet", "FastResNet", "PeriodicConv", "ARCHITECTURES", "INITIALIZERS", "ParametricNetwork", "count_parameters", "initialize", "make_network"]
+__all__ = [
+    "FastConvNet", "FastResNet", "PeriodicConv", "ARCHITECTURES", "ParametricNetwork",
+    "count_parameters", "make_network", "INITIALIZERS", "STABLE_INITIALIZERS", "initialize",
+    "gershgorin_weights", "dissipative_weights",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import equinox as eqx
@@ -19,7 +20,83 @@ _VARIANCE_SCALING: dict[str, Callable] = {
     "orthogonal": lambda: jax.nn.initializers.orthogonal(column_axis=0),
 }
 
-INITIALIZERS = ("default", "zeros", "small", *_VARIANCE_SCALING)
+STABLE_INITIALIZERS = ("gershgorin_rows", "gershgorin", "dissipative")
+INITIALIZERS = ("default", "zeros", "small", *_VARIANCE_SCALING, *STABLE_INITIALIZERS)
+
+
+def _abs_sums(w: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Absolute row and column sums of the layer as a linear operator.
+
+    A weight (out, in, *kernel) acts on periodic fields as a block-circulant
+    matrix whose row i (output channel) holds every tap of w[i] once, and
+    whose columns likewise; with zero padding the sums are upper bounds.
+    """
+    a = jnp.abs(w)
+    taps = tuple(range(2, w.ndim))
+    return a.sum(axis=(1, *taps)), a.sum(axis=(0, *taps))
+
+
+def gershgorin_weights(key: PRNGKeyArray, shape: tuple[int, ...], *, radius: float = 0.9,
+                       columns: bool = True, dtype=jnp.float32) -> jax.Array:
+    """Random weights whose absolute row sums (and column sums) are at most `radius`.
+
+    Row sums bound every eigenvalue by Gershgorin's theorem (|mu| <= radius)
+    but not the compressions onto subspaces; bounding the column sums too
+    gives ||W||_2 <= sqrt(||W||_1 ||W||_inf) <= radius, so every compression
+    (the unlearnable block included) has spectral radius at most `radius`.
+
+    **Arguments:**
+
+    - `key`: random key.
+    - `shape`: `(out, in, *kernel)`.
+    - `radius`: the bound rho.
+    - `columns`: also bound the column sums (the robust version).
+    - `dtype`: the dtype.
+
+    **Returns:**
+
+    The weights.
+    """
+    w = jax.random.normal(key, shape, dtype)
+    rows, cols = _abs_sums(w)
+    if columns:
+        return w * (radius / jnp.maximum(rows.max(), cols.max()))
+    return w * (radius / rows).reshape((-1,) + (1,) * (w.ndim - 1))
+
+
+def dissipative_weights(key: PRNGKeyArray, shape: tuple[int, ...], *, margin: float = 0.1,
+                        scale: float = 0.1, dtype=jnp.float32) -> jax.Array:
+    """Square-layer weights whose symmetric part is diagonally dominant, <= -margin.
+
+    Off-diagonal entries are random (standard deviation `scale / sqrt(fan_in)`);
+    each diagonal entry (the centre tap of channel i -> i for convolutions)
+    is set to -margin - (row + column off-diagonal absolute sums) / 2. Then
+    every eigenvalue of (W + W^T)/2 is <= -margin, so dx/dt = W x and every
+    compression U^T W U have Re(lambda) <= -margin: a stable continuous-time
+    initialization.
+
+    **Arguments:**
+
+    - `key`: random key.
+    - `shape`: `(n, n, *kernel)` with odd kernel sizes.
+    - `margin`: delta > 0.
+    - `scale`: size of the off-diagonal part.
+    - `dtype`: the dtype.
+
+    **Returns:**
+
+    The weights.
+    """
+    if shape[0] != shape[1] or any(k % 2 == 0 for k in shape[2:]):
+        raise ConfigError(f"the dissipative initializer needs a square layer with odd kernels, "
+                          f"got weight shape {shape}")
+    fan_in = math.prod(shape[1:])
+    w = jax.random.normal(key, shape, dtype) * (scale / math.sqrt(fan_in))
+    centre = tuple(k // 2 for k in shape[2:])
+    idx = jnp.arange(shape[0])
+    w = w.at[(idx, idx, *centre)].set(0.0)
+    rows, cols = _abs_sums(w)
+    return w.at[(idx, idx, *centre)].set(-margin - 0.5 * (rows + cols))
 
 
 def _is_weight(x) -> bool:
@@ -37,7 +114,10 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
     - `model`: any Equinox module (our networks, PDEquinox's, eqx.nn's).
     - `name`: one of `default` (keep the architecture's own), `zeros`,
         `small` (the architecture's own times `scale`, default 0.01),
-        `he`, `glorot`, `lecun`, `orthogonal`.
+        `he`, `glorot`, `lecun`, `orthogonal`, and the stable ones:
+        `gershgorin_rows` (row sums <= rho), `gershgorin` (row and column
+        sums <= rho, so ||W||_2 <= rho), `dissipative` (square layers; symmetric
+        part <= -delta), with rho = 0.9 x `scale` and delta = 0.1 x `scale`.
     - `key`: random key.
     - `scale`: factor applied after initialization (`small` uses 0.01 if 1).
 
@@ -56,7 +136,9 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
         if name == "zeros" and eqx.is_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.floating):
             new.append(jnp.zeros_like(leaf))
         elif _is_weight(leaf):
-            if name in ("default", "small"):
+            if name in STABLE_INITIALIZERS:
+                new.append(_stable(name, k, leaf, scale))
+            elif name in ("default", "small"):
                 factor = 0.01 if (name == "small" and scale == 1.0) else scale
                 new.append(leaf * factor)
             else:
@@ -64,3 +146,10 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
         else:
             new.append(leaf)
     return jax.tree_util.tree_unflatten(treedef, new)
+
+
+def _stable(name: str, key, leaf, scale: float):
+    if name == "dissipative":
+        return dissipative_weights(key, leaf.shape, margin=0.1 * scale, dtype=leaf.dtype)
+    return gershgorin_weights(key, leaf.shape, radius=0.9 * scale,
+                              columns=name == "gershgorin", dtype=leaf.dtype)

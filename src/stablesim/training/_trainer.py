@@ -179,6 +179,7 @@ def _read_log(path: pathlib.Path, up_to: int) -> list[dict]:
 
 
 def _write_log(path: pathlib.Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=LOG_COLUMNS)

@@ -1,0 +1,30 @@
+"""Why learned simulators go unstable: data energy, linear theory, spectra, mitigations."""
+
+from ._continuous import (
+    SCHEMES,
+    continuous_to_discrete,
+    discrete_to_continuous,
+    finite_difference,
+    implied_eigenvalue,
+    implied_generator,
+)
+from ._energy import EnergySpectrum, energy_spectrum, fourier_spectrum
+from ._linear import LinearTraining, linear_training
+from ._mitigations import Projected, from_pod, noise_bias, recommend_noise, to_pod
+from ._spectrum import (
+    StabilitySummary,
+    classify,
+    jacobian,
+    max_real_part,
+    spectral_radius,
+    spectrum,
+)
+
+__all__ = [
+    "energy_spectrum", "EnergySpectrum", "fourier_spectrum",
+    "linear_training", "LinearTraining",
+    "spectrum", "jacobian", "spectral_radius", "max_real_part", "classify", "StabilitySummary",
+    "noise_bias", "recommend_noise", "Projected", "to_pod", "from_pod",
+    "finite_difference", "implied_generator", "implied_eigenvalue",
+    "discrete_to_continuous", "continuous_to_discrete", "SCHEMES",
+]

@@ -1,0 +1,141 @@
+"""How the data's energy is spread over directions: POD energies and rank."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from jaxtyping import Float
+
+from .._errors import DataError
+
+
+@dataclasses.dataclass(frozen=True)
+class EnergySpectrum:
+    """POD (uncentred PCA) energies of snapshots, as the linear theory uses them.
+
+    **Fields:**
+
+    - `energies`: eigenvalues of C = X^T X / N, descending, one per feature.
+    - `directions`: the eigenvectors as columns, `(features, features)`.
+    - `rank`: numerical rank (energies above `tolerance`).
+    - `tolerance`: the energy below which a direction counts as empty.
+    - `fourier`: for periodic fields, the mean Fourier power spectrum per
+        wavenumber shell `(channels, N // 2 + 1)` (Exponax), else None.
+    """
+
+    energies: np.ndarray
+    directions: np.ndarray
+    rank: int
+    tolerance: float
+    fourier: np.ndarray | None = None
+
+    @property
+    def num_features(self) -> int:
+        return int(self.energies.shape[0])
+
+    @property
+    def unlearnable_dimension(self) -> int:
+        """Directions without energy: gradient descent never changes them."""
+        return self.num_features - self.rank
+
+    @property
+    def condition_number(self) -> float:
+        """lambda_1 / lambda_r over the learnable directions (sets training time)."""
+        return float(self.energies[0] / self.energies[self.rank - 1]) if self.rank else float("inf")
+
+    @property
+    def cumulative(self) -> np.ndarray:
+        """Fraction of the total energy in the first k directions, k = 1..n."""
+        total = self.energies.sum()
+        return np.cumsum(self.energies) / total if total > 0 else np.zeros_like(self.energies)
+
+    @property
+    def learnable_basis(self) -> np.ndarray:
+        """U_r: orthonormal basis of the data subspace, `(features, rank)`."""
+        return self.directions[:, : self.rank]
+
+    @property
+    def unlearnable_basis(self) -> np.ndarray:
+        """U_perp: orthonormal basis of its complement, `(features, n - rank)`."""
+        return self.directions[:, self.rank :]
+
+    def projector(self) -> np.ndarray:
+        """P = U_r U_r^T, the orthogonal projector onto the data subspace."""
+        u = self.learnable_basis
+        return u @ u.T
+
+    def dimension_for(self, fraction: float) -> int:
+        """The fewest directions holding `fraction` of the energy."""
+        return int(np.searchsorted(self.cumulative, fraction - 1e-12) + 1)
+
+
+def as_snapshot_matrix(snapshots) -> np.ndarray:
+    """Flatten `(samples, features)` or `(trajectories, time, channels, *space)` to rows."""
+    x = np.asarray(snapshots)
+    if x.dtype.kind not in "fiu":
+        raise DataError(f"snapshots must be numeric, got dtype {x.dtype}")
+    if x.ndim == 2:
+        rows = x
+    elif x.ndim >= 4:
+        rows = x.reshape(x.shape[0] * x.shape[1], -1)
+    else:
+        raise DataError("snapshots must be shaped (samples, features) or (trajectories, time, "
+                        f"channels, *space), got shape {x.shape}")
+    if not np.isfinite(rows).all():
+        raise DataError("snapshots contain non-finite values")
+    return rows.astype(np.float64)
+
+
+def energy_spectrum(
+    snapshots: Float[np.ndarray, "samples features"] | Float[np.ndarray, "B T C *N"],
+    *,
+    rtol: float | None = None,
+    fourier: bool | None = None,
+) -> EnergySpectrum:
+    """POD energies, directions, rank and (for fields) the Fourier spectrum of data.
+
+    The energies are the eigenvalues of C = X^T X / N (not mean-centred: the
+    linear theory's covariance), computed in float64 from the SVD of X.
+
+    **Arguments:**
+
+    - `snapshots`: `(samples, features)`, or trajectories
+        `(trajectories, time, channels, *space)` whose frames are the samples.
+    - `rtol`: relative tolerance of the rank (default: `max(N, n)` times
+        float64 epsilon on singular values, as `numpy.linalg.matrix_rank`).
+    - `fourier`: also compute the Fourier power spectrum (default: for
+        fields with one to three equal spatial axes).
+
+    **Returns:**
+
+    An `EnergySpectrum`.
+    """
+    x = as_snapshot_matrix(snapshots)
+    n_samples, n_features = x.shape
+    _, s, vt = np.linalg.svd(x / np.sqrt(n_samples), full_matrices=True)
+    energies = np.zeros(n_features)
+    energies[: s.size] = s**2
+    if rtol is None:
+        rtol = max(x.shape) * np.finfo(np.float64).eps
+    tol_sv = rtol * (s[0] if s.size else 0.0)
+    rank = int((s > tol_sv).sum())
+    spectrum = None
+    field = np.asarray(snapshots)
+    is_field = field.ndim >= 4 and 1 <= field.ndim - 3 <= 3 and len(set(field.shape[3:])) == 1
+    if fourier if fourier is not None else is_field:
+        if not is_field:
+            raise DataError("a Fourier spectrum needs fields (trajectories, time, channels, *space) "
+                            "with equal spatial axes")
+        spectrum = fourier_spectrum(field)
+    return EnergySpectrum(energies, vt.T, rank, float(tol_sv**2), spectrum)
+
+
+def fourier_spectrum(trajectories: Float[np.ndarray, "B T C *N"]) -> np.ndarray:
+    """Mean Fourier power per wavenumber shell over all frames (Exponax's spectrum)."""
+    import exponax as ex
+    import jax
+    import jax.numpy as jnp
+
+    frames = jnp.asarray(np.asarray(trajectories).reshape((-1,) + trajectories.shape[2:]))
+    return np.asarray(jnp.mean(jax.vmap(ex.get_spectrum)(frames), axis=0))

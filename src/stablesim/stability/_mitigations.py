@@ -1,0 +1,101 @@
+"""Mitigations: projection onto the data subspace, noise with its bias made explicit."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from .._errors import ConfigError
+from ..simulators import AbstractSimulator
+
+
+def noise_bias(energies, noise: float) -> np.ndarray:
+    """lambda_i / (lambda_i + sigma^2): how much noise injection shrinks each direction.
+
+    1 means unbiased; the weakest directions are shrunk most. Directions with
+    no energy get 0 (noise damps them to zero, which is the point).
+    """
+    lam = np.asarray(energies, np.float64)
+    rate = lam + float(noise) ** 2
+    return np.where(rate > 0, lam / np.where(rate > 0, rate, 1.0), 0.0)
+
+
+def recommend_noise(energies, *, tolerated_bias: float = 0.05, keep: int | None = None,
+                    rank: int | None = None) -> float:
+    """The largest sigma whose shrinkage of every kept direction stays within tolerance.
+
+    Solves lambda_k / (lambda_k + sigma^2) >= 1 - tolerated_bias for the
+    weakest kept energy lambda_k: sigma = sqrt(lambda_k tol / (1 - tol)).
+
+    **Arguments:**
+
+    - `energies`: POD energies, descending.
+    - `tolerated_bias`: allowed relative shrinkage of the kept directions.
+    - `keep`: how many leading directions must be learned faithfully
+        (default: `rank`, all directions with energy).
+    - `rank`: the numerical rank (default: energies above 1e-12 of the first).
+
+    **Returns:**
+
+    sigma.
+    """
+    lam = np.asarray(energies, np.float64)
+    if not 0 < tolerated_bias < 1:
+        raise ConfigError(f"tolerated_bias must be in (0, 1), got {tolerated_bias}")
+    if rank is None:
+        rank = int((lam > 1e-12 * lam[0]).sum())
+    k = rank if keep is None else keep
+    if not 1 <= k <= rank:
+        raise ConfigError(f"keep must be in [1, rank={rank}], got {k}")
+    return float(np.sqrt(lam[k - 1] * tolerated_bias / (1 - tolerated_bias)))
+
+
+class Projected(AbstractSimulator):
+    """A simulator followed by the projection x <- P x onto the data subspace.
+
+    The learned map's action on directions the data never visit (which only
+    the initialization decided) is removed from every rollout step.
+
+    **Arguments:**
+
+    - `simulator`: the simulator to wrap.
+    - `basis`: orthonormal columns U_r `(n, r)` of the data subspace (flattened
+        states), e.g. `energy_spectrum(data).learnable_basis`.
+    """
+
+    simulator: AbstractSimulator
+    basis: Float[Array, "n r"]
+
+    def __init__(self, simulator: AbstractSimulator, basis):
+        basis = jnp.asarray(basis)
+        if basis.ndim != 2:
+            raise ConfigError(f"basis must be (features, rank), got shape {basis.shape}")
+        self.simulator = simulator
+        self.basis = basis
+
+    @property
+    def network(self):
+        return self.simulator.network
+
+    @property
+    def differentiable(self) -> bool:
+        return self.simulator.differentiable
+
+    def __call__(self, state, params):
+        out = self.simulator(state, params)
+        flat = out.reshape(-1)
+        if flat.shape[0] != self.basis.shape[0]:
+            raise ConfigError(f"basis has {self.basis.shape[0]} features, states have {flat.shape[0]}")
+        return (self.basis @ (self.basis.T @ flat)).reshape(out.shape)
+
+
+def to_pod(states: Float[Array, "K *S"], basis: Float[Array, "n r"]) -> Float[Array, "K r"]:
+    """POD coordinates U_r^T x of flattened states (train a model in these)."""
+    return jnp.asarray(states).reshape(states.shape[0], -1) @ jnp.asarray(basis)
+
+
+def from_pod(coords: Float[Array, "K r"], basis: Float[Array, "n r"], shape: tuple[int, ...]) -> Array:
+    """States U_r a from POD coordinates, reshaped to `(K, *shape)`."""
+    return (jnp.asarray(coords) @ jnp.asarray(basis).T).reshape((coords.shape[0],) + tuple(shape))
+

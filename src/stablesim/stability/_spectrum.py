@@ -1,0 +1,140 @@
+"""Eigenvalues of learned simulators: exact for linear maps, Jacobians otherwise."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from .._errors import ConfigError
+
+
+def _as_function(simulator, params) -> Callable:
+    if isinstance(simulator, eqx.Module) or callable(simulator):
+        p = jnp.zeros(0) if params is None else jnp.asarray(params)
+        try:
+            import inspect
+
+            nargs = len([q for q in inspect.signature(simulator).parameters.values()
+                         if q.default is q.empty and q.kind in (q.POSITIONAL_ONLY,
+                                                                q.POSITIONAL_OR_KEYWORD)])
+        except (TypeError, ValueError):
+            nargs = 2
+        return (lambda u: simulator(u, p)) if nargs >= 2 else simulator
+    raise ConfigError(f"spectrum needs a matrix or a simulator, got {type(simulator).__name__}")
+
+
+def jacobian(simulator, state: Float[Array, "*S"], params=None) -> np.ndarray:
+    """The dense Jacobian of one step at a state, flattened to `(n, n)` (forward mode)."""
+    fn = _as_function(simulator, params)
+    shape = jnp.shape(state)
+    flat = lambda v: jnp.ravel(fn(v.reshape(shape)))  # noqa: E731
+    return np.asarray(jax.jacfwd(flat)(jnp.ravel(jnp.asarray(state))))
+
+
+def _arnoldi_eigs(simulator, state, params, k: int, basis=None) -> np.ndarray:
+    """k largest-magnitude Jacobian eigenvalues by implicitly restarted Arnoldi (SciPy)."""
+    from scipy.sparse.linalg import LinearOperator, eigs
+
+    fn = _as_function(simulator, params)
+    shape = jnp.shape(state)
+    x = jnp.ravel(jnp.asarray(state))
+    jvp = jax.jit(lambda v: jax.jvp(lambda z: jnp.ravel(fn(z.reshape(shape))), (x,), (v,))[1])
+    n = x.size
+    if basis is None:
+        op = LinearOperator((n, n), matvec=lambda v: np.asarray(jvp(jnp.asarray(v, x.dtype))),
+                            dtype=np.float64)
+    else:
+        q = np.asarray(basis)
+        op = LinearOperator((q.shape[1],) * 2, dtype=np.float64,
+                            matvec=lambda v: q.T @ np.asarray(jvp(jnp.asarray(q @ v, x.dtype))))
+    return eigs(op, k=k, which="LM", return_eigenvectors=False)
+
+
+def spectrum(
+    simulator_or_matrix,
+    states: Float[Array, "K *S"] | None = None,
+    *,
+    params=None,
+    basis: Float[np.ndarray, "n k"] | None = None,
+    k: int | None = None,
+) -> np.ndarray:
+    """Eigenvalues of a linear map, or of a simulator's Jacobian at given states.
+
+    **Arguments:**
+
+    - `simulator_or_matrix`: a square matrix (exact eigenvalues), or a
+        simulator `f(state, params)` / function `f(state)`.
+    - `states`: states to linearise at, `(K, *state)`; None for a linear
+        simulator (its Jacobian at zero is the map itself).
+    - `params`: physical parameters passed to a simulator.
+    - `basis`: orthonormal columns Q `(n, k)`; the eigenvalues of the
+        compression Q^T J Q, e.g. the directions normal to the data subspace
+        (`EnergySpectrum.unlearnable_basis`).
+    - `k`: only the k largest in magnitude, by Arnoldi iteration on
+        Jacobian-vector products (for large states); None: dense.
+
+    **Returns:**
+
+    Complex eigenvalues: `(n,)` for a matrix or a single linearisation,
+    `(K, n)` (or `(K, k)`) for K states.
+    """
+    if isinstance(simulator_or_matrix, np.ndarray | jax.Array) and not callable(simulator_or_matrix):
+        m = np.asarray(simulator_or_matrix, np.float64)
+        if m.ndim != 2 or m.shape[0] != m.shape[1]:
+            raise ConfigError(f"spectrum of a matrix needs a square one, got shape {m.shape}")
+        if basis is not None:
+            m = basis.T @ m @ basis
+        return np.linalg.eigvals(m).astype(complex)
+    single = states is None
+    if single:
+        raise ConfigError("spectrum of a simulator needs states to linearise at (a linear "
+                          "simulator: pass one state of zeros)")
+    out = []
+    for state in states:
+        if k is not None:
+            out.append(_arnoldi_eigs(simulator_or_matrix, state, params, k, basis))
+            continue
+        jac = jacobian(simulator_or_matrix, state, params)
+        if basis is not None:
+            jac = basis.T @ jac @ basis
+        out.append(np.linalg.eigvals(jac))
+    return np.asarray(out, complex)
+
+
+def spectral_radius(eigenvalues) -> float:
+    """max |mu|: a discrete map is stable when below 1."""
+    return float(np.max(np.abs(eigenvalues)))
+
+
+def max_real_part(eigenvalues) -> float:
+    """max Re(lambda): a continuous-time generator is stable when below 0."""
+    return float(np.max(np.real(eigenvalues)))
+
+
+@dataclasses.dataclass(frozen=True)
+class StabilitySummary:
+    """Stability of a spectrum in discrete or continuous time."""
+
+    eigenvalues: np.ndarray
+    time: str
+    bound: float
+    stable: bool
+    unstable_count: int
+
+
+def classify(eigenvalues, *, time: str = "discrete", tol: float = 1e-9) -> StabilitySummary:
+    """Spectral radius (discrete) or max real part (continuous), and the unstable count."""
+    ev = np.ravel(np.asarray(eigenvalues))
+    if time == "discrete":
+        bound, unstable = spectral_radius(ev), int((np.abs(ev) > 1 + tol).sum())
+        return StabilitySummary(ev, time, bound, bound <= 1 + tol, unstable)
+    if time == "continuous":
+        bound, unstable = max_real_part(ev), int((ev.real > tol).sum())
+        return StabilitySummary(ev, time, bound, bound <= tol, unstable)
+    raise ConfigError(f"time must be 'discrete' or 'continuous', got {time!r}")
