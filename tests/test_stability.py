@@ -21,6 +21,7 @@ from stablesim.stability import (
     linear_training,
     noise_bias,
     recommend_noise,
+    residual_noise_limit,
     spectrum,
 )
 
@@ -347,3 +348,38 @@ def test_projection_removes_growth_off_the_data_subspace(x64):
     exact = np.linalg.matrix_power(a, 200) @ (ur @ ur.T @ start)
     assert np.linalg.norm(free) > 1e3 * np.linalg.norm(start)
     np.testing.assert_allclose(np.asarray(proj), exact, atol=1e-5)  # one O(1e-6) leak, then stable
+
+
+def test_residual_models_need_the_clean_target_under_noise(x64):
+    """x + W x with input noise: clean targets damp the empty directions, noisy ones do not."""
+    x, y, _, _ = subspace_data(samples=100)
+    sigma = 0.3
+    up = energy_spectrum(x).unlearnable_basis
+    rng = jax.random.key(8)
+    w0 = np.zeros((8, 8))
+    opt = optax.sgd(0.05)
+
+    def train(clean):
+        def loss(w, k):
+            eps = sigma * jax.random.normal(k, (16,) + x.shape)
+            noisy = jnp.asarray(x)[None] + eps
+            pred = noisy + jnp.einsum("ij,csj->csi", w, noisy)
+            target = jnp.asarray(y)[None] if clean else jnp.asarray(y)[None] + eps
+            return 0.5 * jnp.mean(jnp.sum((target - pred) ** 2, -1))
+
+        @jax.jit
+        def step(carry, k):
+            w, s = carry
+            upd, s = opt.update(jax.grad(loss)(w, k), s, w)
+            return (optax.apply_updates(w, upd), s), None
+
+        (w, _), _ = jax.lax.scan(step, (jnp.asarray(w0), opt.init(jnp.asarray(w0))),
+                                 jax.random.split(rng, 3000))
+        return np.asarray(w)
+
+    for clean in (True, False):
+        w = train(clean)
+        theory = residual_noise_limit(x, y, noise=sigma, clean_target=clean)
+        assert np.linalg.norm(w - theory) / np.linalg.norm(theory) < 0.05
+        block = up.T @ (np.eye(8) + theory) @ up  # the residual map on the empty directions
+        np.testing.assert_allclose(block, 0.0 if clean else np.eye(5), atol=1e-10)

@@ -10,7 +10,14 @@ from ._continuous import (
 )
 from ._energy import EnergySpectrum, energy_spectrum, fourier_spectrum
 from ._linear import LinearTraining, linear_training
-from ._mitigations import Projected, from_pod, noise_bias, recommend_noise, to_pod
+from ._mitigations import (
+    Projected,
+    from_pod,
+    noise_bias,
+    recommend_noise,
+    residual_noise_limit,
+    to_pod,
+)
 from ._spectrum import (
     StabilitySummary,
     classify,
@@ -24,7 +31,8 @@ __all__ = [
     "energy_spectrum", "EnergySpectrum", "fourier_spectrum",
     "linear_training", "LinearTraining",
     "spectrum", "jacobian", "spectral_radius", "max_real_part", "classify", "StabilitySummary",
-    "noise_bias", "recommend_noise", "Projected", "to_pod", "from_pod",
+    "noise_bias", "recommend_noise", "residual_noise_limit", "Projected", "to_pod",
+    "from_pod",
     "finite_difference", "implied_generator", "implied_eigenvalue",
     "discrete_to_continuous", "continuous_to_discrete", "SCHEMES",
 ]

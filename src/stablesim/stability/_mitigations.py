@@ -99,3 +99,38 @@ def from_pod(coords: Float[Array, "K r"], basis: Float[Array, "n r"], shape: tup
     """States U_r a from POD coordinates, reshaped to `(K, *shape)`."""
     return (jnp.asarray(coords) @ jnp.asarray(basis).T).reshape((coords.shape[0],) + tuple(shape))
 
+
+
+def residual_noise_limit(
+    X: Float[np.ndarray, "samples n"],
+    Y: Float[np.ndarray, "samples n"],
+    *,
+    noise: float,
+    clean_target: bool = True,
+) -> np.ndarray:
+    """Converged W of a residual model y = x + W x trained with input noise sigma.
+
+    With the clean target (predict the clean next state y from the noisy
+    input x + eps), W regresses (y - x - eps) on x + eps:
+    W = (S - C - sigma^2 I)(C + sigma^2 I)^-1, so on directions without
+    energy x + W x = 0 (damped). Without the correction (the increment y - x
+    as the target, noise only on the input), W = (S - C)(C + sigma^2 I)^-1 and
+    those directions keep x + W x = x (marginal).
+
+    **Arguments:**
+
+    - `X`, `Y`: states and next states, `(samples, n)`.
+    - `noise`: sigma > 0.
+    - `clean_target`: the corrected target.
+
+    **Returns:**
+
+    W, `(n, n)`.
+    """
+    x, y = np.asarray(X, np.float64), np.asarray(Y, np.float64)
+    n = x.shape[0]
+    c = x.T @ x / n
+    s = y.T @ x / n
+    eye = np.eye(c.shape[0])
+    rhs = s - c - (noise**2) * eye if clean_target else s - c
+    return np.linalg.solve((c + noise**2 * eye).T, rhs.T).T

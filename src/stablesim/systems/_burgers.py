@@ -6,7 +6,6 @@ import math
 
 import equinox as eqx
 import exponax as ex
-import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._base import System

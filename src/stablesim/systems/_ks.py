@@ -7,7 +7,6 @@ import math
 import equinox as eqx
 import exponax as ex
 import jax
-import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._base import System
