@@ -254,3 +254,68 @@ def test_gradient_alignment_against_a_hand_derived_affine_map(x64):
         cosine = g_wig @ g_nog / np.linalg.norm(g_wig) / np.linalg.norm(g_nog)
         np.testing.assert_allclose([row["ratio"], row["cosine"]], [ratio, cosine], rtol=1e-10)
     assert rows[0]["ratio"] == pytest.approx(1.0) and rows[2]["ratio"] > 1.0
+
+
+def test_diagnose_a_linear_run_against_its_weights(tmp_path, capsys):
+    """Linear data in a 3-dim invariant subspace of R^10, a linear model with He init."""
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(10, 10)))
+    ur = q[:, :3]
+    a = ur @ np.diag([0.97, 0.9, 0.8]) @ ur.T
+    traj = []
+    for _ in range(12):
+        x, rows = ur @ rng.normal(size=3), []
+        for _ in range(30):
+            rows.append(x)
+            x = a @ x
+        traj.append(rows)
+    np.savez(tmp_path / "lin.npz", trajectories=np.asarray(traj, np.float32),
+             params=np.repeat([[1.0], [2.0]], 6, axis=0))
+    config = write(tmp_path / "lin.yaml", {
+        "system": {"name": None},
+        "data": {"file": str(tmp_path / "lin.npz"), "train_values": [1.0],
+                 "interpolation_values": [2.0], "extrapolation_values": []},
+        "model": {"architecture": "linear", "initializer": "he"},
+        "simulator": {"setup": "prediction", "residual": False},
+        "modality": {"name": "ONE", "unroll": 1},
+        "training": {"steps": 300, "seeds": [0], "optimizer": "sgd", "momentum": 0.0,
+                     "learning_rate": 0.05, "schedule": "constant", "log_every": 100,
+                     "checkpoint_every": 300, "batch_size": 8},
+        "evaluation": {"steps": 20, "horizon": 5, "gradient_unrolls": [], "plots": False},
+    })
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", config, "--out", run, "--quiet")[0] == 0
+    code, out, _ = run_cli(capsys, "diagnose", run)
+    assert code == 0 and "unlearnable dimension 7" in out and "Project onto" in out
+    figures = json.loads((run / "diagnose" / "diagnose.json").read_text())
+    cfg = read_run_config(run)
+    data = load_dataset(run / "dataset.h5")
+    trained = load_trained(simulator_factory(cfg, None, data), run)
+    w = np.asarray(trained.simulator_for(0).network.core.mlp.layers[0].weight)[:, :10]
+    up = q[:, 3:]
+    assert figures["rank"] == 3 and figures["unlearnable_dimension"] == 7
+    np.testing.assert_allclose(figures["spectral_radius"], np.abs(np.linalg.eigvals(w)).max(),
+                               rtol=1e-4)
+    np.testing.assert_allclose(figures["normal_spectral_radius"],
+                               np.abs(np.linalg.eigvals(up.T @ w @ up)).max(), rtol=1e-4)
+    lam = np.linalg.svd(np.asarray(traj)[:6].reshape(-1, 10), compute_uv=False) ** 2 / 180
+    np.testing.assert_allclose(figures["recommended_noise"], np.sqrt(lam[2] * 0.05 / 0.95),
+                               rtol=1e-4)
+    # the untouched complement: the trained map on the empty directions is the He draw
+    init = simulator_factory(cfg, None, data)(jax.random.key(0)).network.core.mlp.layers[0].weight
+    np.testing.assert_allclose(w @ up, np.asarray(init)[:, :10] @ up, atol=1e-5)
+    for name in ("diagnose.md", "diagnose.html", "energy.png", "eigenvalues.png", "growth.png"):
+        assert (run / "diagnose" / name).exists()
+    code, _, err = run_cli(capsys, "diagnose", run, "--offset", "0")
+    assert code == 2 and "--offset" in err
+
+
+def test_diagnose_a_field_run(tmp_path, capsys):
+    config = write(tmp_path / "run.yaml", TINY)
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", config, "--out", run, "--quiet")[0] == 0
+    code, out, _ = run_cli(capsys, "diagnose", run, "--out", tmp_path / "diag", "--states", "2")
+    assert code == 0 and "spectral radius" in out
+    figures = json.loads((tmp_path / "diag" / "diagnose.json").read_text())
+    assert figures["features"] == 48 and len(figures["unstable_eigenvalues_per_state"]) == 2
+    assert "data:image/png;base64," in (tmp_path / "diag" / "diagnose.html").read_text()

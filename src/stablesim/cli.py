@@ -85,6 +85,23 @@ def _cmd_evaluate(args) -> None:
     print(f"wrote {args.run}/metrics.json")
 
 
+def _cmd_diagnose(args) -> None:
+    from .stability import diagnose_run
+
+    figures = diagnose_run(args.run, out_dir=args.out, seed_index=args.seed_index,
+                           states=args.states, offset=args.offset,
+                           tolerated_bias=args.tolerated_bias)
+    print(f"data: rank {figures['rank']} of {figures['features']} "
+          f"(unlearnable dimension {figures['unlearnable_dimension']})")
+    print(f"spectral radius at data states: {figures['spectral_radius']:.4g}"
+          + (f"; normal to the data: {figures['normal_spectral_radius']:.4g}"
+             if figures["normal_spectral_radius"] is not None else ""))
+    for line in figures["recommendations"]:
+        print("- " + line)
+    out = args.out or f"{args.run}/diagnose"
+    print(f"report: {out}/diagnose.md and {out}/diagnose.html")
+
+
 def _cmd_study(args) -> None:
     from .studies import load_study, run_study
 
@@ -186,6 +203,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(ev)
     ev.set_defaults(func=_cmd_evaluate)
 
+    dg = sub.add_parser("diagnose", help="why a trained run is (un)stable: data energy, "
+                                         "spectra, off-data growth, recommendations")
+    dg.add_argument("run", help="trained run directory")
+    dg.add_argument("--out", help="report directory (default: RUN/diagnose)")
+    dg.add_argument("--seed-index", type=int, default=0, help="which seed's model (position)")
+    dg.add_argument("--states", type=int, default=4, help="data states to linearize at")
+    dg.add_argument("--offset", type=float, default=1e-3,
+                    help="relative size of the off-data perturbations")
+    dg.add_argument("--tolerated-bias", type=float, default=0.05,
+                    help="noise bias allowed by the recommended sigma")
+    dg.set_defaults(func=_cmd_diagnose)
+
     st = sub.add_parser("study", help="a grid of runs over config keys; resumable; ends with "
                                       "results.csv and the report")
     st.add_argument("study", help="study YAML (name, base, config, grid)")
@@ -257,12 +286,17 @@ def _add_study_options(parser) -> None:
 
 
 def _positive(args) -> None:
-    for name in ("updates", "unroll", "per_value", "frames", "steps", "stop_after", "max_cells"):
+    for name in ("updates", "unroll", "per_value", "frames", "steps", "stop_after", "max_cells",
+                 "states"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise StablesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if getattr(args, "warmup", 0) < 0:
         raise StablesimError(f"--warmup must be >= 0, got {args.warmup}")
+    if getattr(args, "offset", 1.0) <= 0:
+        raise StablesimError(f"--offset must be > 0, got {args.offset}")
+    if not 0 < getattr(args, "tolerated_bias", 0.5) < 1:
+        raise StablesimError(f"--tolerated-bias must be in (0, 1), got {args.tolerated_bias}")
     if getattr(args, "t1", 1.0) <= 0:
         raise StablesimError(f"--t1 must be > 0, got {args.t1}")
     if any(n < 2 for n in getattr(args, "layers", None) or []):

@@ -8,6 +8,7 @@ from ._continuous import (
     implied_eigenvalue,
     implied_generator,
 )
+from ._diagnose import diagnose_run, off_data_growth
 from ._energy import EnergySpectrum, energy_spectrum, fourier_spectrum
 from ._linear import LinearTraining, linear_training
 from ._mitigations import (
@@ -35,4 +36,5 @@ __all__ = [
     "from_pod",
     "finite_difference", "implied_generator", "implied_eigenvalue",
     "discrete_to_continuous", "continuous_to_discrete", "SCHEMES",
+    "diagnose_run", "off_data_growth",
 ]

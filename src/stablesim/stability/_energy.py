@@ -77,11 +77,11 @@ def as_snapshot_matrix(snapshots) -> np.ndarray:
         raise DataError(f"snapshots must be numeric, got dtype {x.dtype}")
     if x.ndim == 2:
         rows = x
-    elif x.ndim >= 4:
+    elif x.ndim >= 3:
         rows = x.reshape(x.shape[0] * x.shape[1], -1)
     else:
         raise DataError("snapshots must be shaped (samples, features) or (trajectories, time, "
-                        f"channels, *space), got shape {x.shape}")
+                        f"*state), got shape {x.shape}")
     if not np.isfinite(rows).all():
         raise DataError("snapshots contain non-finite values")
     return rows.astype(np.float64)
@@ -101,9 +101,10 @@ def energy_spectrum(
     **Arguments:**
 
     - `snapshots`: `(samples, features)`, or trajectories
-        `(trajectories, time, channels, *space)` whose frames are the samples.
-    - `rtol`: relative tolerance of the rank (default: `max(N, n)` times
-        float64 epsilon on singular values, as `numpy.linalg.matrix_rank`).
+        `(trajectories, time, *state)` whose frames are the samples.
+    - `rtol`: relative tolerance of the rank (default: `max(N, n)` times the
+        epsilon of the data's dtype on singular values, as
+        `numpy.linalg.matrix_rank`: float32 data have float32 round-off).
     - `fourier`: also compute the Fourier power spectrum (default: for
         fields with one to three equal spatial axes).
 
@@ -111,13 +112,15 @@ def energy_spectrum(
 
     An `EnergySpectrum`.
     """
-    x = as_snapshot_matrix(snapshots)
+    raw = np.asarray(snapshots)
+    x = as_snapshot_matrix(raw)
     n_samples, n_features = x.shape
     _, s, vt = np.linalg.svd(x / np.sqrt(n_samples), full_matrices=True)
     energies = np.zeros(n_features)
     energies[: s.size] = s**2
     if rtol is None:
-        rtol = max(x.shape) * np.finfo(np.float64).eps
+        precision = raw.dtype if raw.dtype.kind == "f" else np.dtype(np.float64)
+        rtol = max(x.shape) * np.finfo(precision).eps
     tol_sv = rtol * (s[0] if s.size else 0.0)
     rank = int((s > tol_sv).sum())
     spectrum = None
