@@ -102,6 +102,17 @@ def _cmd_diagnose(args) -> None:
     print(f"report: {out}/diagnose.md and {out}/diagnose.html")
 
 
+def _cmd_stability_example(args) -> None:
+    from .studies import run_stability_study
+
+    results = run_stability_study(args.out, steps=args.steps, progress=not args.quiet)
+    counts = {}
+    for row in results["linear"]:
+        counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
+    print("linear models: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    print(f"report: {args.out}/report.md and {args.out}/report.html")
+
+
 def _cmd_study(args) -> None:
     from .studies import load_study, run_study
 
@@ -214,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--tolerated-bias", type=float, default=0.05,
                     help="noise bias allowed by the recommended sigma")
     dg.set_defaults(func=_cmd_diagnose)
+
+    stab = sub.add_parser("stability", help="the stability example study (linear theory, "
+                                            "initializations, noise, time forms)")
+    stab_sub = stab.add_subparsers(dest="stability_command", required=True, metavar="ACTION")
+    sx = stab_sub.add_parser("example", help="train linear and limit-cycle simulators under "
+                                             "different initializations, noise and forms; report "
+                                             "which end up unstable and why")
+    sx.add_argument("--out", default="stablesim-stability", help="output directory")
+    sx.add_argument("--steps", type=int, default=3000, help="gradient-descent updates per model")
+    sx.add_argument("--quiet", action="store_true")
+    sx.set_defaults(func=_cmd_stability_example)
 
     st = sub.add_parser("study", help="a grid of runs over config keys; resumable; ends with "
                                       "results.csv and the report")
