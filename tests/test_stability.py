@@ -383,3 +383,26 @@ def test_residual_models_need_the_clean_target_under_noise(x64):
         assert np.linalg.norm(w - theory) / np.linalg.norm(theory) < 0.05
         block = up.T @ (np.eye(8) + theory) @ up  # the residual map on the empty directions
         np.testing.assert_allclose(block, 0.0 if clean else np.eye(5), atol=1e-10)
+
+
+def test_gradient_flow_is_the_small_step_limit_of_descent(x64):
+    x, y, _, _ = subspace_data()
+    w0 = np.random.default_rng(10).normal(size=(8, 8))
+    flow = linear_training(x, y, w0, lr=1e-3, steps=2000, flow=True)  # time 2
+    fine = gd(x, y, w0, lr=1e-4, steps=20000)  # the same time in ten times smaller steps
+    assert np.abs(fine - flow.weights).max() < 2e-3 * np.abs(w0).max()
+    lam = flow.energy.energies
+    np.testing.assert_allclose(flow.direction_factors[:3], np.exp(-2.0 * lam[:3]))
+    coarse = linear_training(x, y, w0, lr=1e-3, steps=2000).weights
+    assert np.abs(fine - flow.weights).max() < np.abs(coarse - flow.weights).max()
+
+
+def test_pod_coordinates_round_trip_on_the_data_subspace(x64):
+    from stablesim.stability import from_pod, to_pod
+
+    x, _, _, _ = subspace_data()
+    e = energy_spectrum(x)
+    coords = to_pod(jnp.asarray(x), e.learnable_basis)
+    assert coords.shape == (x.shape[0], 3)
+    np.testing.assert_allclose(from_pod(coords, e.learnable_basis, (8,)), x, atol=1e-10)
+    np.testing.assert_allclose(np.sum(np.asarray(coords) ** 2) / x.shape[0], e.energies.sum())
