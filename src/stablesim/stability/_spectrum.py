@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,18 +14,15 @@ from .._errors import ConfigError
 
 
 def _as_function(simulator, params) -> Callable:
-    if isinstance(simulator, eqx.Module) or callable(simulator):
-        p = jnp.zeros(0) if params is None else jnp.asarray(params)
-        try:
-            import inspect
+    """One step as a function of the state alone."""
+    from ..simulators import AbstractSimulator
 
-            nargs = len([q for q in inspect.signature(simulator).parameters.values()
-                         if q.default is q.empty and q.kind in (q.POSITIONAL_ONLY,
-                                                                q.POSITIONAL_OR_KEYWORD)])
-        except (TypeError, ValueError):
-            nargs = 2
-        return (lambda u: simulator(u, p)) if nargs >= 2 else simulator
-    raise ConfigError(f"spectrum needs a matrix or a simulator, got {type(simulator).__name__}")
+    if not callable(simulator):
+        raise ConfigError(f"spectrum needs a matrix or a simulator, got {type(simulator).__name__}")
+    if isinstance(simulator, AbstractSimulator) or params is not None:
+        p = jnp.zeros(0) if params is None else jnp.asarray(params)
+        return lambda u: simulator(u, p)
+    return simulator
 
 
 def jacobian(simulator, state: Float[Array, "*S"], params=None) -> np.ndarray:
