@@ -319,3 +319,15 @@ def test_diagnose_a_field_run(tmp_path, capsys):
     figures = json.loads((tmp_path / "diag" / "diagnose.json").read_text())
     assert figures["features"] == 48 and len(figures["unstable_eigenvalues_per_state"]) == 2
     assert "data:image/png;base64," in (tmp_path / "diag" / "diagnose.html").read_text()
+
+
+def test_rollout_plots_for_one_and_two_dimensional_states(tmp_path):
+    from stablesim.reporting import plot_rollouts
+
+    rng = np.random.default_rng(0)
+    for name, shape in (("line", (10, 1, 16)), ("plane", (10, 2, 8, 8))):
+        ref = rng.normal(size=shape)
+        pred = ref + 0.1 * rng.normal(size=shape)
+        pred[-1] = np.nan  # a diverged last frame must not break the figure
+        path = plot_rollouts([("reference", ref), ("model", pred)], tmp_path / f"{name}.png")
+        assert path.stat().st_size > 2000
