@@ -27,3 +27,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> pathlib.Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> pathlib.Path:
     """`atomic_write_text` of `obj` as indented JSON."""
     return atomic_write_text(path, json.dumps(obj, indent=1))
+
+
+def finite_or_none(x: float) -> float | None:
+    """`x` as a float, or None (JSON null) where it is not finite."""
+    x = float(x)
+    return x if x == x and abs(x) != float("inf") else None

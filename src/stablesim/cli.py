@@ -114,11 +114,11 @@ def _cmd_stability_example(args) -> None:
 
 
 def _cmd_study(args) -> None:
-    from .studies import load_study, run_study
-
-    study, _, _ = load_study(args.study, args.set)
     import pathlib
 
+    from .studies import read_study, run_study
+
+    study = read_study(args.study)  # run_study resolves and validates every cell
     report = run_study(study, args.out, base_dir=pathlib.Path(args.study).parent,
                        overrides=tuple(args.set), progress=not args.quiet,
                        max_cells=args.max_cells)

@@ -2,7 +2,6 @@
 
 from ._load import (
     apply_overrides,
-    get_dotted,
     load_run_config,
     parse_override,
     read_yaml,
@@ -26,6 +25,6 @@ from ._schema import (
 __all__ = [
     "RunConfig", "SystemSection", "DataSection", "ModelSection", "SimulatorSection",
     "ModalitySection", "TrainingSection", "CurriculumStage", "EvaluationSection",
-    "load_run_config", "apply_overrides", "parse_override", "set_dotted", "get_dotted",
+    "load_run_config", "apply_overrides", "parse_override", "set_dotted",
     "read_yaml", "validate", "to_yaml", "write_yaml",
 ]

@@ -123,14 +123,6 @@ def apply_overrides(raw: dict | None, overrides: Sequence[str | tuple[str, Any]]
     return out
 
 
-def get_dotted(raw: dict, key: str) -> Any:
-    """The value at a dotted key of a nested mapping (KeyError if absent)."""
-    node: Any = raw
-    for part in key.split("."):
-        node = node[part]
-    return node
-
-
 def load_run_config(path: str | os.PathLike | None = None,
                     overrides: Sequence[str | tuple[str, Any]] = ()) -> RunConfig:
     """Read a run config (None: the built-in default) and apply `--set` overrides.

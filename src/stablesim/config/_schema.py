@@ -12,8 +12,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -25,13 +23,10 @@ from pydantic import (
 from ..models._initializers import INITIALIZERS
 from ..models._networks import Architecture
 from ..training import ModalityConfig, StageConfig, TrainConfig
+from ..training._config import _Strict as _Section
 
 SystemName = Literal["ks", "burgers", "kolmogorov"]
 Initializer = Literal[tuple(INITIALIZERS)]  # type: ignore[valid-type]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SystemSection(_Section):

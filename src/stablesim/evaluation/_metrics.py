@@ -33,10 +33,8 @@ def relative_error(
 
     One value per trajectory.
     """
-    p, r = prediction[:, :horizon], reference[:, :horizon]
-    axes = tuple(range(1, p.ndim))
-    err = jnp.sum((p - r) ** 2, axis=axes) / jnp.sum(r**2, axis=axes)
-    return jnp.where(jnp.isfinite(err), jnp.minimum(err, clamp), clamp)
+    return relative_error_curve(prediction[:, :horizon], reference[:, :horizon],
+                                clamp=clamp)[:, -1]
 
 
 def relative_error_curve(

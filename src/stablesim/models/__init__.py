@@ -6,12 +6,13 @@ from ._initializers import (
     STABLE_INITIALIZERS,
     dissipative_weights,
     gershgorin_weights,
+    initial_weights,
     initialize,
 )
 from ._networks import ARCHITECTURES, ParametricNetwork, count_parameters, make_network
 
 __all__ = [
     "FastConvNet", "FastResNet", "PeriodicConv", "ARCHITECTURES", "ParametricNetwork",
-    "count_parameters", "make_network", "INITIALIZERS", "STABLE_INITIALIZERS", "initialize",
+    "count_parameters", "make_network", "INITIALIZERS", "STABLE_INITIALIZERS", "initialize", "initial_weights",
     "gershgorin_weights", "dissipative_weights",
 ]

@@ -136,20 +136,47 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
         if name == "zeros" and eqx.is_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.floating):
             new.append(jnp.zeros_like(leaf))
         elif _is_weight(leaf):
-            if name in STABLE_INITIALIZERS:
-                new.append(_stable(name, k, leaf, scale))
-            elif name in ("default", "small"):
+            if name in ("default", "small"):
                 factor = 0.01 if (name == "small" and scale == 1.0) else scale
                 new.append(leaf * factor)
             else:
-                new.append(scale * _VARIANCE_SCALING[name]()(k, leaf.shape, leaf.dtype))
+                new.append(initial_weights(name, k, leaf.shape, scale=scale, dtype=leaf.dtype))
         else:
             new.append(leaf)
     return jax.tree_util.tree_unflatten(treedef, new)
 
 
-def _stable(name: str, key, leaf, scale: float):
+def initial_weights(name: str, key: PRNGKeyArray, shape: tuple[int, ...], *,
+                    scale: float = 1.0, dtype=jnp.float32) -> jax.Array:
+    """Fresh weights of one layer `(out, in, *kernel)` by initializer name.
+
+    `zeros`; `small` (LeCun normal x 0.01 x `scale`); `he`, `glorot`, `lecun`,
+    `orthogonal` (x `scale`); `gershgorin_rows`, `gershgorin` (radius
+    0.9 x `scale`); `dissipative` (margin 0.1 x `scale`). `default` has no
+    shape-only meaning (it keeps an architecture's own weights).
+
+    **Arguments:**
+
+    - `name`: the initializer.
+    - `key`: random key.
+    - `shape`: the weight shape.
+    - `scale`: the factor described above.
+    - `dtype`: the dtype.
+
+    **Returns:**
+
+    The weights.
+    """
+    if name == "zeros":
+        return jnp.zeros(shape, dtype)
+    if name == "small":
+        return 0.01 * scale * _VARIANCE_SCALING["lecun"]()(key, shape, dtype)
+    if name in _VARIANCE_SCALING:
+        return scale * _VARIANCE_SCALING[name]()(key, shape, dtype)
     if name == "dissipative":
-        return dissipative_weights(key, leaf.shape, margin=0.1 * scale, dtype=leaf.dtype)
-    return gershgorin_weights(key, leaf.shape, radius=0.9 * scale,
-                              columns=name == "gershgorin", dtype=leaf.dtype)
+        return dissipative_weights(key, shape, margin=0.1 * scale, dtype=dtype)
+    if name in ("gershgorin_rows", "gershgorin"):
+        return gershgorin_weights(key, shape, radius=0.9 * scale, columns=name == "gershgorin",
+                                  dtype=dtype)
+    raise ConfigError(f"initializer {name!r} has no shape-only form; choose from "
+                      f"{', '.join(n for n in INITIALIZERS if n != 'default')}")

@@ -77,7 +77,7 @@ def plot_rollouts(panels: Sequence[tuple[str, np.ndarray]], path: pathlib.Path) 
     The path written.
     """
     first = panels[0][1]
-    finite = np.concatenate([np.ravel(a[np.isfinite(a)]) for _, a in panels[:1]])
+    finite = first[np.isfinite(first)]  # colour range from the first panel (the reference)
     vmax = float(np.abs(finite).max()) if finite.size else 1.0
     if first.ndim == 3:  # (T, C, N): space-time images
         cols = min(len(panels), 4)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import pathlib
 from collections.abc import Sequence
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._atomic import atomic_write_json
+from .._atomic import atomic_write_json, finite_or_none
 from .._errors import ConfigError, DataError
 from ..config import RunConfig, apply_overrides, parse_override, read_yaml, validate, write_yaml
 from ..data import TrajectoryDataset, load_dataset, save_hdf5
@@ -23,6 +23,7 @@ from ..evaluation import (
     relative_error_curve,
     rollout_batch,
 )
+from ..simulators import with_network
 from ..training import TrainResult, gradient_alignment, load_trained, read_checkpoint_header, train
 from ._build import build_system, make_dataset, run_paths, simulator_factory, split_dataset
 
@@ -98,9 +99,6 @@ def _train(config, run_dir, data, parts, *, resume, stop_after, progress):
                  progress=progress)
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
 
 def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
                  overrides: Sequence[str | tuple] = ()) -> dict:
@@ -152,8 +150,9 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
         ref = jnp.asarray(test.trajectories[:, 1 : steps + 1])
         initial, phys = jnp.asarray(test.trajectories[:, 0]), jnp.asarray(test.params)
         per_seed[test_set] = {}
+        every = _rollout_seeds(result, initial, phys, steps)  # seeds as a vmap axis
         for i, seed in enumerate(result.seeds):
-            pred = rollout_batch(result.simulator_for(i), initial, phys, steps)
+            pred = every[i]
             curve = np.asarray(relative_error_curve(pred, ref))
             corr = np.asarray(frame_correlation(pred, ref))
             mse = np.asarray(mean_squared_error(pred, ref, horizon=horizon))
@@ -167,13 +166,13 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
                          for h in range(steps)]
                 rows += [dict(base, metric="correlation", horizon=h + 1, value=float(corr[case, h]))
                          for h in range(steps)]
-                rows += [dict(base, metric="mse", horizon=horizon, value=_finite(mse[case])),
+                rows += [dict(base, metric="mse", horizon=horizon, value=finite_or_none(mse[case])),
                          dict(base, metric="decorrelation_time", horizon=None, value=float(decor[case])),
                          dict(base, metric="divergence_step", horizon=None, value=float(div[case])),
                          dict(base, metric="diverged", horizon=None, value=float(div[case] <= steps))]
             per_seed[test_set][seed] = {
                 "rel_error": float(curve[:, horizon - 1].mean()),
-                "mse": _finite(float(mse.mean())),
+                "mse": finite_or_none(float(mse.mean())),
                 "correlation": float(corr[:, horizon - 1].mean()),
                 "decorrelation_time": float(decor.mean()),
                 "divergences": int((div <= steps).sum()),
@@ -212,6 +211,14 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
 
         plot_run(run_dir, metrics, result.history, examples)
     return metrics
+
+
+def _rollout_seeds(result: TrainResult, initial, params, steps: int):
+    """Rollouts of every seed's network at once: `(seeds, B, steps, *state)`."""
+    template = result.simulator
+    return eqx.filter_vmap(
+        lambda net: rollout_batch(with_network(template, net), initial, params, steps)
+    )(result.networks)
 
 
 def _gradient_diagnostic(config: RunConfig, result: TrainResult, train_set) -> list[dict]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import pathlib
 
@@ -10,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._atomic import atomic_write_json
+from .._atomic import atomic_write_json, finite_or_none
 from ._energy import EnergySpectrum, energy_spectrum
 from ._mitigations import noise_bias, recommend_noise
 from ._spectrum import spectral_radius, spectrum
@@ -174,14 +173,14 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         "run": str(run_dir), "seed": result.seeds[seed_index],
         "features": energy.num_features, "rank": energy.rank,
         "unlearnable_dimension": energy.unlearnable_dimension,
-        "condition_number": _finite(energy.condition_number),
+        "condition_number": finite_or_none(energy.condition_number),
         "energies": energy.energies.tolist(),
         "spectral_radius": radius,
         "unstable_eigenvalues_per_state": (np.abs(eigs) > 1 + 1e-9).sum(axis=1).tolist(),
         "normal_spectral_radius": normal_radius,
-        "growth_any_max": _finite(float(np.max(growth_any))),
-        "growth_any_final_median": _finite(float(np.median(growth_any[:, -1]))),
-        "growth_normal_max": None if growth_normal is None else _finite(float(np.max(growth_normal))),
+        "growth_any_max": finite_or_none(float(np.max(growth_any))),
+        "growth_any_final_median": finite_or_none(float(np.median(growth_any[:, -1]))),
+        "growth_normal_max": None if growth_normal is None else finite_or_none(float(np.max(growth_normal))),
         "recommended_noise": recommend_noise(energy.energies, tolerated_bias=tolerated_bias,
                                              rank=energy.rank),
         "recommendations": advice,
@@ -192,6 +191,3 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     write_diagnose_report(out, figures, energy, eigs, normal, growth_any, growth_normal)
     return figures
 
-
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None

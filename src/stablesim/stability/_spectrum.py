@@ -87,8 +87,7 @@ def spectrum(
         if basis is not None:
             m = basis.T @ m @ basis
         return np.linalg.eigvals(m).astype(complex)
-    single = states is None
-    if single:
+    if states is None:
         raise ConfigError("spectrum of a simulator needs states to linearise at (a linear "
                           "simulator: pass one state of zeros)")
     out = []

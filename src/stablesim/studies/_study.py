@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import itertools
 import os
 import pathlib
@@ -110,10 +111,15 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
     return base, cells
 
 
+def read_study(path: str | os.PathLike) -> StudyConfig:
+    """Read and validate a study file (its cells are resolved by `resolve_study`)."""
+    return validate(StudyConfig, read_yaml(path), source=str(path))
+
+
 def load_study(path: str | os.PathLike, overrides: tuple = ()) -> tuple[StudyConfig, dict, list[Cell]]:
     """Read and resolve a study file (see `resolve_study`)."""
     path = pathlib.Path(path)
-    study = validate(StudyConfig, read_yaml(path), source=str(path))
+    study = read_study(path)
     base, cells = resolve_study(study, base_dir=path.parent, overrides=tuple(overrides),
                                 source=str(path))
     return study, base, cells
@@ -253,5 +259,4 @@ def write_results(out_dir: str | os.PathLike, cells: list[Cell]) -> pathlib.Path
 
 
 def _csv_value(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip() \
-        if isinstance(value, list | dict) else str(value)
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
