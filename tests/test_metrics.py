@@ -64,10 +64,37 @@ def test_decorrelation_time_counts_frames_above_threshold():
     np.testing.assert_array_equal(decorrelation_time(corr, threshold=0.8), [2, 0, 4])
 
 
-def test_divergence_step_by_hand():
-    ref = jnp.ones((3, 4, 1, 2))  # frame norm sqrt(2); bound with factor 10: 10 sqrt(2)
-    pred = jnp.ones((3, 4, 1, 2))
-    pred = pred.at[0, 2].set(20.0)   # norm 20 sqrt(2) > bound at step 3
-    pred = pred.at[1, 1].set(jnp.nan)  # non-finite at step 2
-    pred = pred.at[2, 3].set(9.0)    # norm 9 sqrt(2) < bound: never diverges -> T + 1
-    np.testing.assert_array_equal(divergence_step(pred, ref, factor=10.0), [3, 2, 5])
+def _naive_divergence_step(pred, ref, margin):
+    """The documented rule, one frame at a time in plain Python."""
+    pred, ref = np.asarray(pred), np.asarray(ref)
+    steps = []
+    for p, r in zip(pred, ref):
+        lo, hi = r.min(), r.max()
+        lower, upper = lo - margin * (hi - lo), hi + margin * (hi - lo)
+        step = len(p) + 1
+        for t, frame in enumerate(p):
+            if not np.isfinite(frame).all() or frame.min() < lower or frame.max() > upper:
+                step = t + 1
+                break
+        steps.append(step)
+    return steps
+
+
+def test_divergence_flags_a_finite_checkerboard_that_grows_to_five_times_the_range():
+    x = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    t = np.arange(1, 49)
+    ref = 0.6 * np.sin(x)[None, None, :] * np.exp(-0.01 * t)[:, None, None]  # (T, 1, N)
+    checker = (-1.0) ** np.arange(64)
+    growth = np.minimum(0.6 * 1.06 ** t, 3.0)  # reaches 5x the range's half-width, finite
+    pred = ref + growth[:, None, None] * checker[None, None, :]
+    pred = np.stack([pred, ref + 1e-3, ref.copy()])
+    pred[2, 10, 0, 5] = np.nan  # non-finite at step 11
+    refs = np.stack([ref, ref, ref])
+    got = np.asarray(divergence_step(jnp.asarray(pred), jnp.asarray(refs), margin=1.0))
+    assert np.isfinite(pred[0]).all() and np.abs(pred[0]).max() > 5 * np.abs(ref).max() * 0.99
+    assert got[0] <= 48 and got[1] == 49 and got[2] == 11
+    np.testing.assert_array_equal(got, _naive_divergence_step(pred, refs, 1.0))
+    # A margin of 0 flags any excursion beyond the reference's range, none never does.
+    np.testing.assert_array_equal(divergence_step(jnp.asarray(pred), jnp.asarray(refs), margin=0.0),
+                                  _naive_divergence_step(pred, refs, 0.0))
+    assert _naive_divergence_step(pred, refs, 0.0)[1] == 1

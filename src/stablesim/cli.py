@@ -10,8 +10,8 @@ import argparse
 import sys
 
 from ._errors import StablesimError
-
-SYSTEM_CHOICES = ("ks", "burgers", "kolmogorov")
+from ._options import INTEGRATOR_NAMES as INTEGRATORS
+from ._options import SYSTEM_NAMES as SYSTEM_CHOICES
 
 
 def _cmd_run(args) -> None:
@@ -264,8 +264,6 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("file")
     info.set_defaults(func=_cmd_data_info)
 
-    from .ode import INTEGRATORS
-
     ode = sub.add_parser("ode", help="neural ODE integrators and their per-layer gradients")
     ode_sub = ode.add_subparsers(dest="ode_command", required=True, metavar="ACTION")
     check = ode_sub.add_parser(
@@ -334,11 +332,25 @@ def main(argv: list[str] | None = None) -> int:
     except (StablesimError, OSError) as err:
         print(f"stablesim: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("stablesim: interrupted; the last checkpoint is kept (train --resume RUN, or run "
-              "the same study command again, continues)", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"stablesim: {_interrupted_message(args, err)}", file=sys.stderr)
         return 130
     return 0
+
+
+def _interrupted_message(args, err: KeyboardInterrupt) -> str:
+    """Where the interrupted work is and the command that continues it."""
+    done = getattr(err, "done", None)
+    saved = (f"checkpoint written at update {done} of {err.total}" if done is not None
+             else "the last checkpoint is kept")
+    if args.command in ("run", "study"):
+        again = "stablesim run" if args.command == "run" else f"stablesim study {args.study}"
+        return (f"interrupted; {saved} in {getattr(err, 'run', None) or args.out}; "
+                f"`{again} --out {args.out}` continues the study")
+    if args.command == "train":
+        run = args.resume or args.out
+        return f"interrupted; {saved} in {run}; `stablesim train --resume {run}` continues"
+    return "interrupted"
 
 
 if __name__ == "__main__":

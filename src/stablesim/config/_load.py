@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import pathlib
 from collections.abc import Sequence
+import typing
 from typing import Any, TypeVar
 
 import yaml
@@ -28,7 +30,39 @@ def _location(loc: Sequence[Any]) -> str:
     return text
 
 
-def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
+def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The field names of the section that holds the key at `loc`."""
+    node: Any = model
+    for part in list(loc)[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(node, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        args = [a for a in typing.get_args(annotation) if isinstance(a, type)]
+        candidates = [annotation] + args
+        node = next((c for c in candidates if isinstance(c, type)
+                     and issubclass(c, BaseModel)), None)
+        if node is None:
+            return []
+    return list(getattr(node, "model_fields", {}))
+
+
+def error_key(err: ValidationError) -> str:
+    """The dotted key of the first problem of a pydantic error ('' if cross-section)."""
+    first = err.errors()[0]
+    key = _location(first["loc"])
+    if not key and first["type"] == "value_error":
+        message = first["msg"].removeprefix("Value error, ")
+        head = message.split(":", 1)[0]
+        if " " not in head:
+            key = head
+    return key
+
+
+def describe_validation_error(err: ValidationError, prefix: str = "",
+                              model: type[BaseModel] | None = None) -> str:
     """One line naming the first problem of a pydantic error by dotted key."""
     first = err.errors()[0]
     key = _location(first["loc"])
@@ -37,6 +71,11 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         text = f"unknown key {key}"
+        if model is not None:
+            name = str(first["loc"][-1])
+            close = difflib.get_close_matches(name, _known_keys(model, first["loc"]), n=1)
+            if close:
+                text += f" (did you mean {key.rsplit('.', 1)[0] + '.' if '.' in key else ''}{close[0]}?)"
     elif not key:  # a cross-section check: its message starts with the key
         text = message
     else:
@@ -57,7 +96,7 @@ def validate(model: type[M], raw: Any, *, source: str = "config", prefix: str = 
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(f"{source}: {describe_validation_error(err, prefix)}") from None
+        raise ConfigError(f"{source}: {describe_validation_error(err, prefix, model)}") from None
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
@@ -123,25 +162,122 @@ def apply_overrides(raw: dict | None, overrides: Sequence[str | tuple[str, Any]]
     return out
 
 
+def resolve_paths(raw: dict, base_dir: str | os.PathLike | None) -> dict:
+    """A copy of a raw run config with its relative paths resolved against `base_dir`.
+
+    One rule for every path a config names (`data.file`, the file of
+    `simulator.solver_function`): relative to the folder of the file that
+    names it; given with `--set` on the command line, relative to the working
+    directory (`base_dir=None`).
+
+    **Arguments:**
+
+    - `raw`: the raw mapping (sections).
+    - `base_dir`: the folder of the file it was read from (None: the cwd).
+
+    **Returns:**
+
+    The mapping with absolute paths.
+    """
+    from .._paths import resolve_data_path, resolve_solver_spec
+
+    out = copy.deepcopy(raw)
+    data, sim = out.get("data"), out.get("simulator")
+    if isinstance(data, dict) and isinstance(data.get("file"), str):
+        data["file"] = resolve_data_path(data["file"], base_dir)
+    if isinstance(sim, dict) and isinstance(sim.get("solver_function"), str):
+        sim["solver_function"] = resolve_solver_spec(sim["solver_function"], base_dir)
+    return out
+
+
+def _override_pairs(overrides: Sequence[str | tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [parse_override(item) if isinstance(item, str) else tuple(item) for item in overrides]
+
+
 def load_run_config(path: str | os.PathLike | None = None,
-                    overrides: Sequence[str | tuple[str, Any]] = ()) -> RunConfig:
+                    overrides: Sequence[str | tuple[str, Any]] = (),
+                    *, check_data: bool = True) -> RunConfig:
     """Read a run config (None: the built-in default) and apply `--set` overrides.
+
+    Relative paths in the file resolve against its folder, those given with
+    `--set` against the working directory. A problem in an override is blamed
+    on `--set KEY`, one in the file on the file.
 
     **Arguments:**
 
     - `path`: a YAML file, or None for the defaults.
     - `overrides`: `KEY=VALUE` strings or `(key, value)` pairs.
+    - `check_data`: also check the config against its data file (unroll and
+        rollout lengths against the trajectories, the split parameter).
 
     **Returns:**
 
     The validated `RunConfig`. Every problem is a one-line `ConfigError`
-    naming the file and the dotted key.
+    naming the file (or `--set`) and the dotted key.
     """
     raw = read_yaml(path) if path is not None else {}
     source = str(path) if path is not None else "config"
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
-    return validate(RunConfig, apply_overrides(raw or {}, overrides), source=source)
+    raw = resolve_paths(raw or {}, pathlib.Path(path).parent if path is not None else None)
+    pairs = _override_pairs(overrides)
+    for key, value in pairs:
+        raw = resolve_paths(set_dotted(raw, key, value), None) if key in (
+            "data.file", "simulator.solver_function") else set_dotted(raw, key, value)
+    config = validate_blaming(raw, source, [k for k, _ in pairs])
+    if check_data:
+        check_against_data(config, source)
+    return config
+
+
+def validate_blaming(raw: dict, source: str, override_keys: Sequence[str]) -> RunConfig:
+    """Validate a run config; a problem in a key given with `--set` is blamed on `--set`."""
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as err:
+        key = error_key(err)
+        blamed = next((k for k in override_keys
+                       if key and (key == k or key.startswith(k + ".") or k.startswith(key + ".")
+                                   or k.startswith(key + "["))), None)
+        where = f"--set {blamed}" if blamed else source
+        raise ConfigError(f"{where}: {describe_validation_error(err, model=RunConfig)}") from None
+
+
+def check_against_data(config: RunConfig, source: str = "config") -> None:
+    """Check a config against its data file without loading the trajectories.
+
+    Windows (`modality.unroll` + warm-up + 1) and the rollout
+    (`evaluation.steps` + 1) must fit in the file's trajectories; with
+    several physical parameters, `data.split_parameter` must say which one
+    the split values refer to. Raises a one-line `ConfigError` naming the key.
+    """
+    d = config.data
+    if d.file is None:
+        return
+    from .._dataset_files import peek_dataset
+
+    shape, names = peek_dataset(d.file)
+    frames = shape[1]
+    for i, (modality, *_rest) in enumerate(config.stages):
+        key = f"training.curriculum[{i}].modality" if config.training.curriculum else "modality"
+        window = modality.warmup + modality.unroll + 1
+        if window > frames:
+            raise ConfigError(f"{source}: {key}.unroll: windows of {window} frames (warmup + "
+                              f"unroll + 1) do not fit in the {frames} frames of {d.file}")
+    if config.evaluation.steps + 1 > frames:
+        raise ConfigError(f"{source}: evaluation.steps: {config.evaluation.steps} rollout steps "
+                          f"need {config.evaluation.steps + 1} frames, {d.file} has {frames}")
+    if d.split_parameter is None and len(names) > 1:
+        raise ConfigError(f"{source}: data.split_parameter: {d.file} has {len(names)} parameters "
+                          f"({', '.join(names)}); say which one the split values refer to")
+    if d.split_parameter is not None:
+        if isinstance(d.split_parameter, int):
+            if not 0 <= d.split_parameter < len(names):
+                raise ConfigError(f"{source}: data.split_parameter: column {d.split_parameter} "
+                                  f"does not exist ({d.file} has {len(names)} parameters)")
+        elif d.split_parameter not in names:
+            raise ConfigError(f"{source}: data.split_parameter: {d.split_parameter!r} is not a "
+                              f"parameter of {d.file} (it has: {', '.join(names) or 'none'})")
 
 
 def to_yaml(config: BaseModel) -> str:

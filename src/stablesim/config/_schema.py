@@ -20,13 +20,20 @@ from pydantic import (
     model_validator,
 )
 
-from ..models._initializers import INITIALIZERS
-from ..models._networks import Architecture
-from ..training import ModalityConfig, StageConfig, TrainConfig
-from ..training._config import _Strict as _Section
+from pydantic import BaseModel, ConfigDict
 
-SystemName = Literal["ks", "burgers", "kolmogorov"]
-Initializer = Literal[tuple(INITIALIZERS)]  # type: ignore[valid-type]
+from .._options import ARCHITECTURES, INITIALIZERS, MODALITIES, SYSTEM_NAMES, SYSTEMS, modality_problem
+
+SystemName = Literal[SYSTEM_NAMES]  # type: ignore[valid-type]
+Initializer = Literal[INITIALIZERS]  # type: ignore[valid-type]
+Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
+ModalityName = Literal[MODALITIES]  # type: ignore[valid-type]
+
+
+class _Section(BaseModel):
+    """A config section: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SystemSection(_Section):
@@ -39,7 +46,11 @@ class SystemSection(_Section):
 class DataSection(_Section):
     """Where trajectories come from and how they split into train and test."""
 
-    file: str | None = Field(None, description="HDF5 or .npz file of trajectories")
+    file: str | None = Field(None, description="HDF5 or .npz file of trajectories (a relative "
+                             "path resolves against the folder of the file that names it)")
+    split_parameter: str | int | None = Field(
+        None, description="the parameter (name or column index) whose values the split lists "
+        "give; needed when the data have several parameters")
     train_values: list[float] | None = None
     interpolation_values: list[float] | None = None
     extrapolation_values: list[float] | None = None
@@ -69,27 +80,45 @@ class SimulatorSection(_Section):
         "coarse", description="coarse: the system's JAX solver; external: a NumPy solver "
         "through a host callback (no derivatives)")
     solver_function: str | None = Field(
-        None, description="'module:function' of a NumPy solver fn(state[, params]) "
-        "(implies solver=external)")
+        None, description="a NumPy solver fn(state[, params]) as 'module:function' or "
+        "'path/to/file.py:function' (relative to the config file); correction runs on it "
+        "(implies solver=external), prediction runs use it as the solver-alone baseline")
+    solver_batched: bool = Field(
+        False, description="solver_function takes a batch: states (B, C, *N) and params (B, P)")
+    projection: bool = Field(
+        False, description="project every step onto the training data's subspace (POD, "
+        "numerical rank): directions without data energy cannot grow")
+    projection_rank: PositiveInt | None = Field(
+        None, description="dimension of the projection subspace (default: the numerical rank)")
 
 
 class ModalitySection(_Section):
     """The unrolled loss: ONE, NOG or WIG over m steps."""
 
-    name: Literal["ONE", "NOG", "WIG"] = "ONE"
+    name: ModalityName = "ONE"
     unroll: PositiveInt = Field(4, description="m: loss steps per window (ONE: teacher forced)")
     warmup: NonNegativeInt = 0
     cut_every: PositiveInt | None = None
     weights: list[NonNegativeFloat] | None = None
     noise: NonNegativeFloat = 0.0
 
-    def to_modality_config(self) -> ModalityConfig:
+    def to_modality_config(self):
+        """The trainer's `ModalityConfig` of this section."""
+        from ..training import ModalityConfig
+
         return ModalityConfig(name=self.name, steps=self.unroll, warmup=self.warmup,
                               cut_every=self.cut_every, weights=self.weights, noise=self.noise)
 
     @model_validator(mode="after")
     def _check(self):
-        self.to_modality_config()
+        problem = modality_problem(self.name, cut_every=self.cut_every, warmup=self.warmup)
+        if problem:
+            raise ValueError(problem)
+        if self.weights is not None and len(self.weights) != self.unroll:
+            raise ValueError(f"weights: {len(self.weights)} weights for unroll={self.unroll} "
+                             "steps")
+        if self.weights is not None and sum(self.weights) <= 0:
+            raise ValueError("weights: need a positive sum")
         return self
 
 
@@ -126,11 +155,13 @@ class EvaluationSection(_Section):
     horizon: PositiveInt = Field(12, description="frames of the headline relative error")
     steps: PositiveInt = Field(48, description="rollout length")
     correlation_threshold: float = Field(0.8, gt=0.0, lt=1.0)
-    divergence_factor: float = Field(10.0, gt=1.0, description="diverged: |u_t| > factor "
-                                     "x max |reference|, or not finite")
+    divergence_margin: float = Field(
+        1.0, ge=0.0, description="diverged: a value not finite or outside the reference's "
+        "range [min, max] widened by margin x (max - min) on each side")
     gradient_unrolls: list[PositiveInt] = Field(
-        default_factory=lambda: [1, 2, 4, 8, 16],
-        description="m values of the WIG-to-NOG gradient diagnostic (empty: skip)")
+        default_factory=list,
+        description="m values of the WIG-to-NOG gradient diagnostic, e.g. [1, 2, 4, 8, 16] "
+        "(empty: skip; it costs two gradients per m)")
     plots: bool = True
 
 
@@ -163,8 +194,10 @@ class RunConfig(_Section):
         s = self.simulator
         return s.setup == "correction" and (s.solver == "external" or s.solver_function is not None)
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self):
         """The trainer's `TrainConfig` of this run."""
+        from ..training import StageConfig, TrainConfig
+
         t = self.training
         stages = [StageConfig(modality=m.to_modality_config(), updates=n, learning_rate=lr,
                               ramp=ramp) for m, n, lr, ramp in self.stages]
@@ -180,8 +213,6 @@ def _fail(key: str, message: str):
 
 def check_combinations(cfg: RunConfig) -> None:
     """Raise `ValueError("dotted.key: problem")` for impossible combinations."""
-    from ..systems import SYSTEMS
-
     t, d, e, s = cfg.training, cfg.data, cfg.evaluation, cfg.simulator
     if t.checkpoint_every % t.log_every:
         _fail("training.checkpoint_every", f"{t.checkpoint_every} is not a multiple of "
@@ -203,6 +234,9 @@ def check_combinations(cfg: RunConfig) -> None:
     if d.file is None and e.steps > d.frames - 1:
         _fail("evaluation.steps", f"{e.steps} rollout steps need data.frames >= {e.steps + 1}, "
               f"got {d.frames}")
+    if s.solver_batched and s.solver_function is None:
+        _fail("simulator.solver_batched", "applies to simulator.solver_function (the user's "
+              "NumPy solver), which is not set")
     if cfg.system.name is None:
         if d.file is None:
             _fail("data.file", "needed when system.name is null (the user's own data)")
@@ -212,14 +246,14 @@ def check_combinations(cfg: RunConfig) -> None:
         if d.train_values is None:
             _fail("data.train_values", "needed to split the user's own data (system.name is null)")
         return
-    system = SYSTEMS[cfg.system.name]()
-    lo, hi = system.parameter_range
+    facts = SYSTEMS[cfg.system.name]
+    lo, hi = facts.low, facts.high
     for field in ("train_values", "interpolation_values", "extrapolation_values"):
         values = getattr(d, field)
         if values is not None:
             for v in values:
                 if not lo <= v <= hi:
-                    _fail(f"data.{field}", f"{v} is outside what {type(system).__name__} "
-                          f"supports ({system.parameter_names[0]} in [{lo}, {hi}])")
+                    _fail(f"data.{field}", f"{v} is outside what {facts.class_name} "
+                          f"supports ({facts.parameter} in [{lo}, {hi}])")
     if d.train_values is not None and not d.train_values:
         _fail("data.train_values", "at least one training value is needed")

@@ -154,8 +154,13 @@ class TrajectoryDataset:
         """A few human-readable lines about the dataset."""
         lines = [
             f"trajectories: {self.num_trajectories}, frames: {self.num_frames}, "
-            f"state shape: {self.state_shape}",
+            f"state shape: {self.state_shape} (channels, *space)",
         ]
+        if len(self.state_shape) == 1:
+            n = self.state_shape[0]
+            lines.append(f"note: states are vectors of {n} channels with no spatial axis; if they "
+                         f"are {n} grid points of one field, add a channel axis "
+                         "(trajectories[:, :, None]) so convolutional networks apply")
         for j, name in enumerate(self.parameter_names):
             vals = _distinct(self.params[:, j])
             lines.append(f"parameter {name}: {vals}")
@@ -174,6 +179,7 @@ def split_by_parameter(
     train: Sequence[float],
     interpolation: Sequence[float] = (),
     extrapolation: Sequence[float] = (),
+    column: int = 0,
 ) -> dict[str, TrajectoryDataset]:
     """Split a dataset into train and test sets by the value of its parameter.
 
@@ -181,15 +187,16 @@ def split_by_parameter(
 
     - `dataset`: the full dataset.
     - `train`, `interpolation`, `extrapolation`: parameter values of each set.
+    - `column`: which parameter the values refer to.
 
     **Returns:**
 
     A dict with keys `"train"` and, where values were given, `"interpolation"`
     and `"extrapolation"`.
     """
-    out = {"train": dataset.with_parameter(train)}
+    out = {"train": dataset.with_parameter(train, column=column)}
     if interpolation:
-        out["interpolation"] = dataset.with_parameter(interpolation)
+        out["interpolation"] = dataset.with_parameter(interpolation, column=column)
     if extrapolation:
-        out["extrapolation"] = dataset.with_parameter(extrapolation)
+        out["extrapolation"] = dataset.with_parameter(extrapolation, column=column)
     return out

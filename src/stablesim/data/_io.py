@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
 
 import h5py
-import numpy as np
 
+from .._atomic import atomic_path
+from .._dataset_files import peek_dataset, read_dataset_file
 from .._errors import DataError
-from ._dataset import TrajectoryDataset
+from ._dataset import TrajectoryDataset, validate_trajectories
 
-_HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
+__all__ = ["save_hdf5", "load_dataset", "peek_dataset"]
 
 
 def save_hdf5(dataset: TrajectoryDataset, path: str | os.PathLike) -> pathlib.Path:
@@ -32,32 +32,12 @@ def save_hdf5(dataset: TrajectoryDataset, path: str | os.PathLike) -> pathlib.Pa
     The path written.
     """
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.create_dataset("trajectories", data=dataset.trajectories, compression="gzip")
-            f.create_dataset("params", data=dataset.params)
-            f.attrs["parameter_names"] = json.dumps(list(dataset.parameter_names))
-            f.attrs["metadata"] = json.dumps(dataset.metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("trajectories", data=dataset.trajectories, compression="gzip")
+        f.create_dataset("params", data=dataset.params)
+        f.attrs["parameter_names"] = json.dumps(list(dataset.parameter_names))
+        f.attrs["metadata"] = json.dumps(dataset.metadata)
     return path
-
-
-def _read_attr_json(attrs, name, default):
-    if name not in attrs:
-        return default
-    value = attrs[name]
-    if isinstance(value, bytes):
-        value = value.decode()
-    try:
-        return json.loads(value)
-    except (TypeError, json.JSONDecodeError):
-        return default
 
 
 def load_dataset(path: str | os.PathLike) -> TrajectoryDataset:
@@ -66,7 +46,8 @@ def load_dataset(path: str | os.PathLike) -> TrajectoryDataset:
     The file must hold `trajectories` shaped `(trajectories, time, channels,
     *space)`; `params` `(trajectories, P)` is optional. An `.npz` may also hold
     `parameter_names` and `dt`; an HDF5 file may carry them as attributes
-    (`parameter_names`, `dt`, or a JSON `metadata` attribute).
+    (`parameter_names` as a JSON list, a string or an array of strings; `dt`;
+    a JSON `metadata` attribute).
 
     **Arguments:**
 
@@ -78,46 +59,13 @@ def load_dataset(path: str | os.PathLike) -> TrajectoryDataset:
 
     **Raises:**
 
-    `DataError` for a missing, unreadable or malformed file.
+    `DataError` for a missing, damaged or malformed file.
     """
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory, expected an .h5 or .npz file")
-    suffix = path.suffix.lower()
-    if suffix in _HDF5_SUFFIXES:
-        try:
-            with h5py.File(path, "r") as f:
-                if "trajectories" not in f:
-                    raise DataError(
-                        f"{path}: no 'trajectories' dataset (found: {sorted(f.keys())})"
-                    )
-                traj = f["trajectories"][()]
-                params = f["params"][()] if "params" in f else None
-                names = _read_attr_json(f.attrs, "parameter_names", [])
-                metadata = _read_attr_json(f.attrs, "metadata", {})
-                if "dt" in f.attrs and "dt" not in metadata:
-                    metadata["dt"] = float(f.attrs["dt"])
-        except OSError as err:
-            raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
-    elif suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if "trajectories" not in z:
-                    raise DataError(f"{path}: no 'trajectories' array (found: {sorted(z.files)})")
-                traj = z["trajectories"]
-                params = z["params"] if "params" in z else None
-                names = [str(n) for n in z["parameter_names"]] if "parameter_names" in z else []
-                metadata = {"dt": float(z["dt"])} if "dt" in z else {}
-        except (OSError, ValueError) as err:
-            raise DataError(f"{path}: not a readable .npz file ({err})") from None
-    else:
-        raise DataError(f"{path}: unknown file type {suffix!r}; use .h5 or .npz")
+    raw = read_dataset_file(path)
+    metadata = dict(raw["metadata"])
     metadata.setdefault("source", str(path))
-    from ._dataset import validate_trajectories
-
-    traj, params = validate_trajectories(traj, params, source=str(path))
+    traj, params = validate_trajectories(raw["trajectories"], raw["params"], source=str(path))
+    names = raw["parameter_names"]
     if names and len(names) != params.shape[1]:
         raise DataError(f"{path}: {len(names)} parameter names for {params.shape[1]} parameters")
     return TrajectoryDataset(traj, params, tuple(names), metadata)

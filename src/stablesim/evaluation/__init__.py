@@ -1,6 +1,7 @@
 """Rollouts and their metrics."""
 
 from ._metrics import (
+    DIVERGENCE_RULE,
     decorrelation_time,
     divergence_step,
     frame_correlation,
@@ -12,5 +13,5 @@ from ._metrics import (
 
 __all__ = [
     "rollout_batch", "relative_error", "relative_error_curve", "mean_squared_error",
-    "frame_correlation", "decorrelation_time", "divergence_step",
+    "frame_correlation", "decorrelation_time", "divergence_step", "DIVERGENCE_RULE",
 ]

@@ -113,19 +113,29 @@ def decorrelation_time(correlation: Float[Array, "B T"], *, threshold: float = 0
     return jnp.where(below.any(axis=1), jnp.argmax(below, axis=1), t)
 
 
+DIVERGENCE_RULE = (
+    "a rollout has diverged at the first step where a value is not finite or lies outside the "
+    "reference trajectory's range [min, max] widened by {margin} x (max - min) on each side"
+)
+
+
 def divergence_step(
-    prediction: Float[Array, "B T *S"], reference: Float[Array, "B T *S"], *, factor: float = 10.0
+    prediction: Float[Array, "B T *S"], reference: Float[Array, "B T *S"], *, margin: float = 1.0
 ) -> Float[Array, " B"]:
     """The first rollout step (1-based) at which a rollout has diverged.
 
-    Diverged: a frame is not finite, or its 2-norm exceeds `factor` times the
-    largest frame norm of the reference trajectory. A rollout that never
-    diverges gets T + 1 (beyond the rollout).
+    Diverged: a value of the frame is not finite, or lies outside the range
+    [lo, hi] of the reference trajectory (all its frames and channels)
+    widened by `margin * (hi - lo)` on each side. With the default margin 1,
+    a field whose values reach twice the reference's extent has left it,
+    which is what a user sees in a plot (a checkerboard, a blow-up) long
+    before the values overflow. A rollout that never diverges gets T + 1.
 
     **Arguments:**
 
     - `prediction`, `reference`: rollouts `(trajectories, time, *state)`.
-    - `factor`: allowed growth over the reference's largest norm.
+    - `margin`: allowed excursion beyond the reference's range, in units of
+        its width.
 
     **Returns:**
 
@@ -133,9 +143,14 @@ def divergence_step(
     """
     b, t = prediction.shape[:2]
     p = prediction.reshape(b, t, -1)
-    norms = jnp.sqrt(jnp.sum(p**2, axis=-1))
-    bound = factor * jnp.max(jnp.sqrt(jnp.sum(reference.reshape(b, t, -1) ** 2, axis=-1)), axis=1)
-    bad = ~jnp.isfinite(norms) | (norms > bound[:, None])
+    r = reference.reshape(b, -1)
+    lo, hi = jnp.min(r, axis=1), jnp.max(r, axis=1)
+    width = jnp.maximum(hi - lo, jnp.finfo(r.dtype).tiny)
+    lower, upper = (lo - margin * width)[:, None], (hi + margin * width)[:, None]
+    finite = jnp.all(jnp.isfinite(p), axis=-1)
+    inside = finite & (jnp.min(jnp.where(jnp.isfinite(p), p, 0), axis=-1) >= lower) & (
+        jnp.max(jnp.where(jnp.isfinite(p), p, 0), axis=-1) <= upper)
+    bad = ~inside
     return jnp.where(bad.any(axis=1), jnp.argmax(bad, axis=1) + 1, t + 1)
 
 

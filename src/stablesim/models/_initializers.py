@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from .._errors import ConfigError
+from .._options import INITIALIZERS, STABLE_INITIALIZERS, VARIANCE_SCALING_INITIALIZERS
 
 # Weights are shaped (out, in, *kernel) for both eqx.nn.Linear and convolutions.
 _VARIANCE_SCALING: dict[str, Callable] = {
@@ -20,8 +21,7 @@ _VARIANCE_SCALING: dict[str, Callable] = {
     "orthogonal": lambda: jax.nn.initializers.orthogonal(column_axis=0),
 }
 
-STABLE_INITIALIZERS = ("gershgorin_rows", "gershgorin", "dissipative")
-INITIALIZERS = ("default", "zeros", "small", *_VARIANCE_SCALING, *STABLE_INITIALIZERS)
+assert tuple(_VARIANCE_SCALING) == VARIANCE_SCALING_INITIALIZERS
 
 
 def _abs_sums(w: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -11,14 +11,11 @@ import pdequinox as pdeqx
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import ConfigError
+from .._options import ARCHITECTURES
 from ._fast_conv import FastConvNet, FastResNet
 from ._initializers import initialize
 
-Architecture = Literal[
-    "conv", "resnet", "dilated_resnet", "unet", "fno", "mlp", "linear",
-    "pdeqx_conv", "pdeqx_resnet",
-]
-ARCHITECTURES: tuple[str, ...] = Architecture.__args__
+Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
 
 
 class ParametricNetwork(eqx.Module):
@@ -123,8 +120,11 @@ def make_network(
     else:
         if vector:
             raise ConfigError(
-                f"architecture {architecture!r} needs field states (channels, *space); "
-                "use 'mlp' or 'linear' for vectors"
+                f"architecture {architecture!r} needs field states (channels, *space), but the "
+                f"states are shaped {state_shape}: {state_shape[0]} channels and no spatial axis. "
+                f"If the {state_shape[0]} values are grid points of one field, the data lack "
+                "the channel axis: save trajectories[:, :, None] (trajectories, time, 1, "
+                f"{state_shape[0]}); for a state vector use 'mlp' or 'linear'"
             )
         channels, dims = state_shape[0], len(state_shape) - 1
         common = dict(in_channels=channels + num_parameters, out_channels=channels, key=key)

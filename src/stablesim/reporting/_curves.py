@@ -8,13 +8,21 @@ from collections.abc import Iterable
 import numpy as np
 
 
-def seed_curves(rows: Iterable[dict], metric: str, test_set: str) -> dict[int, np.ndarray]:
-    """Per seed: the metric at horizons 1..T, averaged over test cases."""
+def seed_curves(rows: Iterable[dict], metric: str, test_set: str, *,
+                model: str = "learned") -> dict[int, np.ndarray]:
+    """Per seed: the metric at horizons 1..T, averaged over test cases.
+
+    `model` picks the learned simulator's rows or the baseline's
+    (`"solver_alone"`, whose one curve has the key -1).
+    """
     acc: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
+        if r.get("model", "learned") != model:
+            continue
         if r["metric"] == metric and r["test_set"] == test_set and r["horizon"] not in (None, ""):
             value = r["value"]
-            acc[int(r["seed"])][int(r["horizon"])].append(np.nan if value in (None, "") else float(value))
+            seed = -1 if r["seed"] in (None, "", "None") else int(r["seed"])
+            acc[seed][int(r["horizon"])].append(np.nan if value in (None, "") else float(value))
     out = {}
     for seed, by_h in acc.items():
         hs = sorted(by_h)

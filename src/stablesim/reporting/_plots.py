@@ -147,7 +147,8 @@ def plot_run(run_dir, metrics: dict, history: Sequence[dict], examples: Mapping)
     - `run_dir`: the run directory.
     - `metrics`: its metrics dictionary (with `rows`).
     - `history`: its training log rows.
-    - `examples`: `{test set: (prediction, reference)}` of one test case.
+    - `examples`: `{test set: (prediction, reference)}` of one test case, and
+        `{test set + "_solver": (solver-alone rollout, None)}`.
 
     **Returns:**
 
@@ -161,10 +162,17 @@ def plot_run(run_dir, metrics: dict, history: Sequence[dict], examples: Mapping)
         for test_set in metrics["summary"]:
             curves = seed_curves(rows, metric, test_set)
             panels[test_set] = {f"seed {s}": band({s: c}) for s, c in curves.items()}
+            alone = seed_curves(rows, metric, test_set, model="solver_alone")
+            if alone:
+                panels[test_set]["solver alone"] = band(alone)
         written.append(plot_metric_curves(panels, out / name, ylabel=metric, log=log))
     for test_set, (pred, ref) in examples.items():
-        written.append(plot_rollouts([("reference", ref), ("prediction (seed "
-                                      f"{metrics['seeds'][0]})", pred)], out / f"rollout_{test_set}.png"))
+        if ref is None:
+            continue
+        shown = [("reference", ref), (f"prediction (seed {metrics['seeds'][0]})", pred)]
+        if f"{test_set}_solver" in examples:
+            shown.append(("solver alone", examples[f"{test_set}_solver"][0]))
+        written.append(plot_rollouts(shown, out / f"rollout_{test_set}.png"))
     written.append(plot_training({"loss": training_curve(history)}, out / "training.png"))
     if metrics.get("gradient_alignment"):
         written.append(plot_gradient_alignment({metrics["run"]: metrics["gradient_alignment"]},

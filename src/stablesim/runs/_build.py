@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import pathlib
 from collections.abc import Callable
@@ -14,7 +13,17 @@ from .._errors import ConfigError, DataError
 from ..config import RunConfig
 from ..data import TrajectoryDataset, generate_dataset, load_dataset, split_by_parameter
 from ..models import make_network
-from ..simulators import AbstractSimulator, Correction, Prediction, external_solver
+from ..simulators import (
+    AbstractSimulator,
+    Correction,
+    Prediction,
+    Solver,
+    SolverAlone,
+    as_solver,
+    external_solver,
+    load_solver_function,
+    probe_solver,
+)
 from ..systems import SYSTEMS, System
 
 
@@ -73,6 +82,26 @@ def make_dataset(config: RunConfig) -> TrajectoryDataset:
                             seed=config.data.seed)
 
 
+def split_column(config: RunConfig, data: TrajectoryDataset) -> int:
+    """The parameter column the split values refer to (`data.split_parameter`)."""
+    which = config.data.split_parameter
+    names = list(data.parameter_names)
+    if which is None:
+        if len(names) > 1:
+            raise ConfigError(f"data.split_parameter: the data have {len(names)} parameters "
+                              f"({', '.join(names)}); say which one the split values refer to")
+        return 0
+    if isinstance(which, int):
+        if not 0 <= which < len(names):
+            raise ConfigError(f"data.split_parameter: column {which} does not exist (the data "
+                              f"have {len(names)} parameters)")
+        return which
+    if which not in names:
+        raise ConfigError(f"data.split_parameter: {which!r} is not a parameter of the data "
+                          f"(they have: {', '.join(names) or 'none'})")
+    return names.index(which)
+
+
 def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, TrajectoryDataset]:
     """Train and test sets by parameter value (test sets only where values exist)."""
     values = split_values(config, build_system(config))
@@ -81,7 +110,8 @@ def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, Traje
                         "data.train_values with a parameter column in the file")
     parts = split_by_parameter(data, train=values["train"],
                                interpolation=values["interpolation"],
-                               extrapolation=values["extrapolation"])
+                               extrapolation=values["extrapolation"],
+                               column=split_column(config, data))
     needed = config.evaluation.steps + 1
     for name, part in parts.items():
         if name != "train" and part.num_frames < needed:
@@ -90,24 +120,69 @@ def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, Traje
     return parts
 
 
-def load_solver_function(spec: str) -> Callable:
-    """Import `module:function` (a NumPy solver) for `simulator.solver_function`."""
-    if spec.count(":") != 1:
-        raise ConfigError(f"simulator.solver_function: expected 'module:function', got {spec!r}")
-    module_name, name = spec.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(f"simulator.solver_function: cannot import {module_name!r} ({err})") from None
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        raise ConfigError(f"simulator.solver_function: {module_name} has no function {name!r}")
-    return fn
-
-
 def _host_coarse_solver(system: System) -> Callable:
     step = jax.jit(system.coarse_step)
     return lambda state, params: np.asarray(step(state, params))
+
+
+def solver_name(config: RunConfig) -> str | None:
+    """How reports name the run's solver (None: the run has none)."""
+    s = config.simulator
+    if s.solver_function is not None:
+        target, name = s.solver_function.rsplit(":", 1)
+        return f"{pathlib.Path(target).name}:{name}"
+    if config.system.name is None:
+        return None
+    system = SYSTEMS[config.system.name]
+    kind = "external " if s.setup == "correction" and s.solver == "external" else ""
+    return f"{kind}{system.__name__} coarse solver"
+
+
+def build_solver(config: RunConfig, system: System | None) -> Solver | None:
+    """The numerical solver of a run: what a correction corrects, the solver-alone baseline.
+
+    `simulator.solver_function` (the user's NumPy code, through a host
+    callback), else the built-in system's coarse solver (JAX, or through the
+    callback with `simulator.solver: external` in a correction), else None.
+    """
+    s = config.simulator
+    if s.solver_function is not None:
+        return external_solver(load_solver_function(s.solver_function),
+                               vectorized=s.solver_batched, name=solver_name(config))
+    if system is None:
+        return None
+    if s.setup == "correction" and s.solver == "external":
+        return external_solver(_host_coarse_solver(system), name=solver_name(config))
+    return as_solver(system.coarse_step)
+
+
+def check_solver(config: RunConfig, data: TrajectoryDataset) -> None:
+    """Call the user's solver once on a real training state (before anything compiles).
+
+    An exception, `None`, a wrong shape or non-finite values end in one
+    `ConfigError` line naming the solver; nothing is trained.
+    """
+    s = config.simulator
+    if s.solver_function is None:
+        return
+    fn = load_solver_function(s.solver_function)
+    probe_solver(fn, data.trajectories[0, 0], data.params[0], name=solver_name(config),
+                 batched=s.solver_batched)
+
+
+def projection_basis(config: RunConfig, train: TrajectoryDataset) -> np.ndarray | None:
+    """Orthonormal basis of the training data's subspace (`simulator.projection`), or None."""
+    s = config.simulator
+    if not s.projection:
+        return None
+    from ..stability import energy_spectrum
+
+    energy = energy_spectrum(train.trajectories, fourier=False)
+    rank = s.projection_rank or energy.rank
+    if rank > energy.num_features:
+        raise ConfigError(f"simulator.projection_rank: {rank} exceeds the state dimension "
+                          f"{energy.num_features}")
+    return energy.directions[:, :rank].astype(np.float32)
 
 
 def simulator_factory(
@@ -119,7 +194,8 @@ def simulator_factory(
 
     - `config`: the run config (model and simulator sections).
     - `system`: the built-in system (its coarse solver for correction), or None.
-    - `data`: the dataset (state shape, number of parameters).
+    - `data`: the dataset (state shape, number of parameters; the training
+        split defines the projection subspace).
 
     **Returns:**
 
@@ -128,14 +204,8 @@ def simulator_factory(
     m, s = config.model, config.simulator
     scale = (tuple(system.parameter_scale) if system is not None
              else tuple(1.0 for _ in data.parameter_names))
-    solver = None
-    if s.setup == "correction":
-        if s.solver_function is not None:
-            solver = external_solver(load_solver_function(s.solver_function))
-        elif s.solver == "external":
-            solver = external_solver(_host_coarse_solver(system))
-        else:
-            solver = system.coarse_step
+    solver = build_solver(config, system) if s.setup == "correction" else None
+    basis = projection_basis(config, split_dataset(config, data)["train"])
 
     def make(key):
         try:
@@ -145,11 +215,21 @@ def simulator_factory(
                                initializer=m.initializer, key=key)
         except ConfigError as err:
             raise ConfigError(f"model: {err}") from None
-        if solver is None:
-            return Prediction(net, residual=s.residual)
-        return Correction(net, solver, mode=s.mode)
+        sim = (Prediction(net, residual=s.residual) if solver is None
+               else Correction(net, solver, mode=s.mode))
+        if basis is not None:
+            from ..stability import Projected
+
+            sim = Projected(sim, basis)
+        return sim
 
     return make
+
+
+def baseline_simulator(config: RunConfig, system: System | None) -> AbstractSimulator | None:
+    """The solver alone, as the run's baseline (None: no solver to compare with)."""
+    solver = build_solver(config, system)
+    return None if solver is None else SolverAlone(solver)
 
 
 def run_paths(run_dir: str | pathlib.Path) -> dict[str, pathlib.Path]:

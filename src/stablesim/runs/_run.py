@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
+import time
 from collections.abc import Sequence
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._atomic import atomic_write_json, finite_or_none
-from .._errors import ConfigError, DataError
+from .._atomic import atomic_path, atomic_write_json, finite_or_none
+from .._errors import ConfigError, DataError, TrainingError
 from ..config import RunConfig, apply_overrides, parse_override, read_yaml, validate, write_yaml
 from ..data import TrajectoryDataset, load_dataset, save_hdf5
 from ..evaluation import (
+    DIVERGENCE_RULE,
     decorrelation_time,
     divergence_step,
     frame_correlation,
@@ -23,9 +27,18 @@ from ..evaluation import (
     relative_error_curve,
     rollout_batch,
 )
-from ..simulators import with_network
+from ..simulators import solver_problem, with_network
 from ..training import TrainResult, gradient_alignment, load_trained, read_checkpoint_header, train
-from ._build import build_system, make_dataset, run_paths, simulator_factory, split_dataset
+from ._build import (
+    baseline_simulator,
+    build_system,
+    check_solver,
+    make_dataset,
+    run_paths,
+    simulator_factory,
+    solver_name,
+    split_dataset,
+)
 
 TEST_SETS = ("interpolation", "extrapolation")
 
@@ -75,6 +88,8 @@ def train_run(
                           f"`stablesim train --resume {run_dir}` or choose another --out")
     data = dataset if dataset is not None else make_dataset(config)
     parts = split_dataset(config, data)
+    check_solver(config, data)
+    simulator_factory(config, build_system(config), data)(jax.random.key(0))  # model errors now
     pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
     save_hdf5(data, paths["dataset"])
     write_yaml(config, paths["config"])
@@ -101,15 +116,18 @@ def _train(config, run_dir, data, parts, *, resume, stop_after, progress):
 
 
 def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
-                 overrides: Sequence[str | tuple] = ()) -> dict:
+                 overrides: Sequence[str | tuple] = (), progress: bool = False) -> dict:
     """Roll out every test trajectory with every seed's model; write `metrics.json`.
 
     Metrics per seed and test case (see `stablesim.evaluation`): `rel_error`
     at every horizon 1..steps, `correlation` at every frame, `mse` over the
     headline horizon, `decorrelation_time`, `divergence_step` and `diverged`.
     The summary holds, per test set and metric, the mean over test cases per
-    seed and the mean and standard deviation over seeds. For differentiable
-    simulators it also holds the WIG-to-NOG gradient diagnostic.
+    seed and the mean and standard deviation over seeds. The same metrics of
+    the solver alone (the run's own solver, or the system's coarse solver)
+    come as `baseline`, and as rows with `model: solver_alone`. With
+    `evaluation.gradient_unrolls` set, it also holds the WIG-to-NOG gradient
+    diagnostic.
 
     **Arguments:**
 
@@ -117,6 +135,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
     - `plots`: write PNG plots into `run_dir/plots` (default: `evaluation.plots`).
     - `overrides`: `--set` overrides of `evaluation.*` keys (the trained
         model's keys cannot change after training).
+    - `progress`: print what it is doing, with timings.
 
     **Returns:**
 
@@ -136,81 +155,142 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
     if done < total:
         raise ConfigError(f"{run_dir}: training stopped at update {done} of {total}; "
                           f"resume it first (`stablesim train --resume {run_dir}`)")
+    say = _reporter(progress)
     data = load_dataset(paths["dataset"])
     parts = split_dataset(config, data)
-    make = simulator_factory(config, build_system(config), data)
+    system = build_system(config)
+    make = simulator_factory(config, system, data)
     result = load_trained(make, run_dir)
     ev = config.evaluation
-    steps, horizon = ev.steps, ev.horizon
+    steps = ev.steps
     rows, per_seed, examples = [], {}, {}
+    baseline = baseline_simulator(config, system)
+    base_rows, base_summary = [], {}
     for test_set in TEST_SETS:
         if test_set not in parts:
             continue
         test = parts[test_set]
         ref = jnp.asarray(test.trajectories[:, 1 : steps + 1])
         initial, phys = jnp.asarray(test.trajectories[:, 0]), jnp.asarray(test.params)
+        with say(f"rolling out {len(result.seeds)} seed(s) x {test.num_trajectories} "
+                 f"{test_set} trajectories for {steps} steps"):
+            every = _rollout_seeds(result, initial, phys, steps)  # seeds as a vmap axis
+        _raise_solver_problem(result.simulator)
         per_seed[test_set] = {}
-        every = _rollout_seeds(result, initial, phys, steps)  # seeds as a vmap axis
         for i, seed in enumerate(result.seeds):
-            pred = every[i]
-            curve = np.asarray(relative_error_curve(pred, ref))
-            corr = np.asarray(frame_correlation(pred, ref))
-            mse = np.asarray(mean_squared_error(pred, ref, horizon=horizon))
-            decor = np.asarray(decorrelation_time(jnp.asarray(corr), threshold=ev.correlation_threshold))
-            div = np.asarray(divergence_step(pred, ref, factor=ev.divergence_factor))
+            seed_rows, per_seed[test_set][seed] = _metrics_of(every[i], ref, ev, test_set, seed)
+            rows += seed_rows
             if i == 0:
-                examples[test_set] = (np.asarray(pred[0]), np.asarray(ref[0]))
-            for case in range(curve.shape[0]):
-                base = {"test_set": test_set, "case": case, "seed": seed}
-                rows += [dict(base, metric="rel_error", horizon=h + 1, value=float(curve[case, h]))
-                         for h in range(steps)]
-                rows += [dict(base, metric="correlation", horizon=h + 1, value=float(corr[case, h]))
-                         for h in range(steps)]
-                rows += [dict(base, metric="mse", horizon=horizon, value=finite_or_none(mse[case])),
-                         dict(base, metric="decorrelation_time", horizon=None, value=float(decor[case])),
-                         dict(base, metric="divergence_step", horizon=None, value=float(div[case])),
-                         dict(base, metric="diverged", horizon=None, value=float(div[case] <= steps))]
-            per_seed[test_set][seed] = {
-                "rel_error": float(curve[:, horizon - 1].mean()),
-                "mse": finite_or_none(float(mse.mean())),
-                "correlation": float(corr[:, horizon - 1].mean()),
-                "decorrelation_time": float(decor.mean()),
-                "divergences": int((div <= steps).sum()),
-                "cases": int(curve.shape[0]),
-            }
-    summary = {}
-    for test_set, seeds in per_seed.items():
-        summary[test_set] = {}
-        for metric in ("rel_error", "mse", "correlation", "decorrelation_time", "divergences"):
-            values = [v[metric] for v in seeds.values()]
-            finite = [v for v in values if v is not None]
-            summary[test_set][metric] = {
-                "mean": float(np.mean(finite)) if finite else None,
-                "std": float(np.std(finite)) if finite else None,
-                "per_seed": values,
-            }
-        summary[test_set]["divergences"]["total"] = int(sum(v["divergences"] for v in seeds.values()))
-        summary[test_set]["cases"] = int(sum(v["cases"] for v in seeds.values()))
+                examples[test_set] = (np.asarray(every[i][0]), np.asarray(ref[0]))
+        if baseline is not None:
+            with say(f"rolling out the solver alone on the {test_set} trajectories"):
+                alone = rollout_batch(baseline, initial, phys, steps)
+            _raise_solver_problem(baseline)
+            b_rows, b_stats = _metrics_of(alone, ref, ev, test_set, None)
+            base_rows += [dict(r, model="solver_alone") for r in b_rows]
+            base_summary[test_set] = _summarise({None: b_stats})
+            examples[f"{test_set}_solver"] = (np.asarray(alone[0]), None)
+    summary = {test_set: _summarise(seeds) for test_set, seeds in per_seed.items()}
     metrics = {
         "run": pathlib.Path(run_dir).name,
-        "horizon": horizon,
+        "horizon": ev.horizon,
         "steps": steps,
         "seeds": list(result.seeds),
         "updates": result.steps,
+        "setup": config.simulator.setup,
         "evaluation": config.evaluation.model_dump(mode="json"),
+        "divergence_rule": DIVERGENCE_RULE.format(margin=ev.divergence_margin),
         "summary": summary,
-        "gradient_alignment": _gradient_diagnostic(config, result, parts["train"]),
-        "rows": rows,
+        "baseline": None if baseline is None else {
+            "name": "solver alone", "solver": solver_name(config), "summary": base_summary},
+        "gradient_alignment": [],
+        "gradient_alignment_note": None,
+        "rows": [dict(r, model="learned") for r in rows] + base_rows,
     }
+    metrics["gradient_alignment"], metrics["gradient_alignment_note"] = _gradient_diagnostic(
+        config, result, parts["train"], say)
     atomic_write_json(paths["metrics"], metrics)
-    np.savez_compressed(pathlib.Path(run_dir) / "rollout_example.npz",
-                        **{f"{k}_{name}": arr for k, (p, r) in examples.items()
-                           for name, arr in (("prediction", p), ("reference", r))})
+    with atomic_path(pathlib.Path(run_dir) / "rollout_example.npz") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **{f"{k}_{name}": arr for k, (p, r) in examples.items()
+                                  for name, arr in (("prediction", p), ("reference", r))
+                                  if arr is not None})
     if config.evaluation.plots if plots is None else plots:
         from ..reporting import plot_run
 
-        plot_run(run_dir, metrics, result.history, examples)
+        with say("plotting"):
+            plot_run(run_dir, metrics, result.history, examples)
     return metrics
+
+
+def _reporter(progress: bool):
+    """`say(text)`: a context manager printing `text...` and its time when `progress`."""
+
+    @contextlib.contextmanager
+    def say(text: str):
+        t0 = time.perf_counter()
+        if progress:
+            print(f"{text} ...", end="", flush=True)
+        yield
+        if progress:
+            print(f" {time.perf_counter() - t0:.1f} s", flush=True)
+
+    return say
+
+
+def _raise_solver_problem(simulator) -> None:
+    problem = solver_problem(simulator)
+    if problem:
+        raise TrainingError(problem)
+
+
+def _metrics_of(pred, ref, ev, test_set: str, seed) -> tuple[list[dict], dict]:
+    """Long rows and the per-seed summary of one set of rollouts."""
+    steps, horizon = ev.steps, ev.horizon
+    curve = np.asarray(relative_error_curve(pred, ref))
+    corr = np.asarray(frame_correlation(pred, ref))
+    mse = np.asarray(mean_squared_error(pred, ref, horizon=horizon))
+    decor = np.asarray(decorrelation_time(jnp.asarray(corr), threshold=ev.correlation_threshold))
+    div = np.asarray(divergence_step(pred, ref, margin=ev.divergence_margin))
+    rows = []
+    for case in range(curve.shape[0]):
+        base = {"test_set": test_set, "case": case, "seed": seed}
+        rows += [dict(base, metric="rel_error", horizon=h + 1, value=float(curve[case, h]))
+                 for h in range(steps)]
+        rows += [dict(base, metric="correlation", horizon=h + 1, value=float(corr[case, h]))
+                 for h in range(steps)]
+        rows += [dict(base, metric="mse", horizon=horizon, value=finite_or_none(mse[case])),
+                 dict(base, metric="decorrelation_time", horizon=None, value=float(decor[case])),
+                 dict(base, metric="divergence_step", horizon=None, value=float(div[case])),
+                 dict(base, metric="diverged", horizon=None, value=float(div[case] <= steps))]
+    diverged = div <= steps
+    stats = {
+        "rel_error": float(curve[:, horizon - 1].mean()),
+        "mse": finite_or_none(float(mse.mean())),
+        "correlation": float(corr[:, horizon - 1].mean()),
+        "decorrelation_time": float(decor.mean()),
+        "divergences": int(diverged.sum()),
+        "first_divergence": int(div.min()) if diverged.any() else None,
+        "cases": int(curve.shape[0]),
+    }
+    return rows, stats
+
+
+def _summarise(seeds: dict) -> dict:
+    """Mean and std over seeds of the per-seed means; divergence totals."""
+    out = {}
+    for metric in ("rel_error", "mse", "correlation", "decorrelation_time", "divergences"):
+        values = [v[metric] for v in seeds.values()]
+        finite = [v for v in values if v is not None]
+        out[metric] = {
+            "mean": float(np.mean(finite)) if finite else None,
+            "std": float(np.std(finite)) if finite else None,
+            "per_seed": values,
+        }
+    out["divergences"]["total"] = int(sum(v["divergences"] for v in seeds.values()))
+    firsts = [v["first_divergence"] for v in seeds.values() if v["first_divergence"] is not None]
+    out["divergences"]["first_step"] = min(firsts) if firsts else None
+    out["cases"] = int(sum(v["cases"] for v in seeds.values()))
+    return out
 
 
 def _rollout_seeds(result: TrainResult, initial, params, steps: int):
@@ -221,15 +301,27 @@ def _rollout_seeds(result: TrainResult, initial, params, steps: int):
     )(result.networks)
 
 
-def _gradient_diagnostic(config: RunConfig, result: TrainResult, train_set) -> list[dict]:
-    unrolls = [m for m in config.evaluation.gradient_unrolls if m + 1 <= train_set.num_frames]
+def _gradient_diagnostic(config: RunConfig, result: TrainResult, train_set,
+                         say) -> tuple[list[dict], str | None]:
+    """The WIG-to-NOG gradient diagnostic (rows) or why it was not computed (note)."""
+    asked = config.evaluation.gradient_unrolls
+    if not asked:
+        return [], "not asked for (set evaluation.gradient_unrolls, e.g. [1, 2, 4, 8, 16])"
     simulator = result.simulator_for(0)
-    if not unrolls or not simulator.differentiable:
-        return []
+    if not simulator.differentiable:
+        return [], ("not available: the solver is external (not differentiable), so WIG "
+                    "gradients do not exist for this model")
+    unrolls = [m for m in asked if m + 1 <= train_set.num_frames]
+    if not unrolls:
+        return [], f"no m in {asked} fits in the {train_set.num_frames} training frames"
     count = min(8, train_set.num_trajectories)
     windows = jnp.asarray(train_set.trajectories[:count, : max(unrolls) + 1])
-    return gradient_alignment(simulator, windows, jnp.asarray(train_set.params[:count]),
-                              unrolls=unrolls)
+    with say(f"WIG-to-NOG gradient diagnostic for m = {unrolls}"):
+        rows = gradient_alignment(simulator, windows, jnp.asarray(train_set.params[:count]),
+                                  unrolls=unrolls)
+    skipped = [m for m in asked if m not in unrolls]
+    note = (f"m = {skipped} skipped: longer than the training trajectories" if skipped else None)
+    return rows, note
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict:

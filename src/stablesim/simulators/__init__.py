@@ -1,15 +1,29 @@
 """How a network advances a state: prediction and correction simulators."""
 
-from ._simulators import AbstractSimulator, Correction, Prediction, rollout, with_network
-from ._solvers import Solver, as_solver, external_solver
+from ._simulators import (
+    AbstractSimulator,
+    Correction,
+    Prediction,
+    SolverAlone,
+    rollout,
+    with_network,
+)
+from ._solvers import Solver, SolverHealth, as_solver, external_solver, solver_problem
+from ._user_solver import load_solver_function, probe_solver, resolve_solver_spec
 
 __all__ = [
     "AbstractSimulator",
     "Prediction",
     "Correction",
+    "SolverAlone",
     "Solver",
+    "SolverHealth",
     "as_solver",
     "external_solver",
+    "solver_problem",
+    "load_solver_function",
+    "probe_solver",
+    "resolve_solver_spec",
     "rollout",
     "with_network",
 ]

@@ -82,6 +82,29 @@ class Correction(AbstractSimulator):
         return coarse + self.network(net_input, params)
 
 
+class SolverAlone(AbstractSimulator):
+    """The numerical solver on its own: the baseline every correction is compared with.
+
+    **Arguments:**
+
+    - `solver`: a `Solver`, or a JAX function (wrapped by `as_solver`).
+    """
+
+    solver: Solver
+    network: None = None
+
+    def __init__(self, solver: Solver | Callable):
+        self.solver = as_solver(solver)
+        self.network = None
+
+    @property
+    def differentiable(self) -> bool:
+        return self.solver.differentiable
+
+    def __call__(self, state, params):
+        return self.solver(state, params)
+
+
 def with_network(simulator: AbstractSimulator, network) -> AbstractSimulator:
     """The same simulator with its network replaced."""
     return eqx.tree_at(lambda s: s.network, simulator, network)

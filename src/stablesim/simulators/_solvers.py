@@ -66,19 +66,55 @@ def as_solver(fn: Callable | Solver) -> Solver:
     return Solver(fn, _takes_params(fn), True)
 
 
+class SolverHealth:
+    """What the host saw of an external solver: its first exception, non-finite outputs.
+
+    A solver that raises inside a compiled rollout would end in a long JAX
+    traceback; instead the callback records the problem here, returns NaN,
+    and the trainer or the evaluation reports it in one line.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.error: str | None = None
+        self.nonfinite = 0
+
+    def reset(self) -> None:
+        self.error, self.nonfinite = None, 0
+
+    def problem(self) -> str | None:
+        """One line describing what went wrong, or None."""
+        if self.error is not None:
+            return f"solver {self.name} failed: {self.error}"
+        if self.nonfinite:
+            return (f"solver {self.name} returned non-finite values from finite input states "
+                    f"({self.nonfinite} calls); fix the solver (its time step, its stability "
+                    "limit) for the states the simulator reaches")
+        return None
+
+
 class _Callback(eqx.Module):
     numpy_fn: Callable = eqx.field(static=True)
     takes_params: bool = eqx.field(static=True)
     vectorized: bool = eqx.field(static=True)
+    health: SolverHealth = eqx.field(static=True)
 
     def _host(self, state, params):
         state = np.asarray(state)
-        out = self.numpy_fn(state, np.asarray(params)) if self.takes_params else self.numpy_fn(state)
-        out = np.asarray(out, dtype=state.dtype)
-        if out.shape != state.shape:
-            raise ValueError(
-                f"external solver returned shape {out.shape} for a state of shape {state.shape}"
-            )
+        try:
+            out = (self.numpy_fn(state, np.asarray(params)) if self.takes_params
+                   else self.numpy_fn(state))
+            if out is None:
+                raise ValueError("returned None")
+            out = np.asarray(out, dtype=state.dtype)
+            if out.shape != state.shape:
+                raise ValueError(f"returned shape {out.shape} for a state of shape {state.shape}")
+        except Exception as err:  # reported in one line by the caller, not as a traceback
+            if self.health.error is None:
+                self.health.error = f"{type(err).__name__}: {err}"
+            return np.full(state.shape, np.nan, state.dtype)
+        if np.isfinite(state).all() and not np.isfinite(out).all():
+            self.health.nonfinite += 1
         return out
 
     def __call__(self, state, params):
@@ -87,19 +123,22 @@ class _Callback(eqx.Module):
         return jax.pure_callback(self._host, result, state, params, vmap_method=method)
 
 
-def external_solver(fn: Callable, *, vectorized: bool = False) -> Solver:
+def external_solver(fn: Callable, *, vectorized: bool = False, name: str | None = None) -> Solver:
     """Wrap an ordinary NumPy function as a (non-differentiable) `Solver`.
 
     It runs on the host through `jax.pure_callback`. ONE and NOG training need
-    no derivative of the solver; WIG refuses such a solver.
+    no derivative of the solver; WIG refuses such a solver. An exception, a
+    wrong shape, `None` or non-finite values from `fn` are recorded in the
+    solver's `health` (see `solver_problem`) instead of ending in a traceback.
 
     **Arguments:**
 
     - `fn`: `fn(state)` or `fn(state, params)` on NumPy arrays, returning the
         next state with the same shape.
     - `vectorized`: if True, `fn` is called once per batch with leading batch
-        axes on its arguments (it must broadcast over them); otherwise once
-        per state.
+        axes on its arguments (states `(B, C, *N)`, params `(B, P)`) and must
+        return `(B, C, *N)`; otherwise once per state.
+    - `name`: how messages name the solver (default: the function's name).
 
     **Returns:**
 
@@ -107,4 +146,17 @@ def external_solver(fn: Callable, *, vectorized: bool = False) -> Solver:
     """
     if not callable(fn):
         raise ConfigError(f"an external solver must be callable, got {type(fn).__name__}")
-    return Solver(_Callback(fn, _takes_params(fn), vectorized), True, False)
+    health = SolverHealth(name or getattr(fn, "__name__", repr(fn)))
+    return Solver(_Callback(fn, _takes_params(fn), vectorized, health), True, False)
+
+
+def solver_problem(simulator) -> str | None:
+    """What went wrong in an external solver of `simulator` (None: nothing, or no such solver)."""
+    for leaf in jax.tree_util.tree_leaves(simulator, is_leaf=lambda x: isinstance(x, _Callback)):
+        if isinstance(leaf, _Callback):
+            return leaf.health.problem()
+    solver = getattr(simulator, "solver", None)
+    fn = getattr(solver, "fn", None)
+    if isinstance(fn, _Callback):
+        return fn.health.problem()
+    return None

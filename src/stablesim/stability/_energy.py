@@ -115,7 +115,9 @@ def energy_spectrum(
     raw = np.asarray(snapshots)
     x = as_snapshot_matrix(raw)
     n_samples, n_features = x.shape
-    _, s, vt = np.linalg.svd(x / np.sqrt(n_samples), full_matrices=True)
+    # Only the right singular vectors are needed: with more samples than features
+    # the thin SVD already holds all n of them (and never forms the N x N factor).
+    _, s, vt = np.linalg.svd(x / np.sqrt(n_samples), full_matrices=n_samples < n_features)
     energies = np.zeros(n_features)
     energies[: s.size] = s**2
     if rtol is None:

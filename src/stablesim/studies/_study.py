@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import Field
 
-from .._atomic import atomic_write_text
+from .._atomic import atomic_path, atomic_write_text
 from .._errors import ConfigError
 from ..config import RunConfig, apply_overrides, read_yaml, validate
 from ..config._schema import _Section
@@ -240,8 +240,7 @@ def write_results(out_dir: str | os.PathLike, cells: list[Cell]) -> pathlib.Path
     out = pathlib.Path(out_dir)
     keys = list(cells[0].varied) if cells else []
     path = out / "results.csv"
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(list(RESULT_COLUMNS) + keys)
         for cell in cells:
@@ -254,7 +253,6 @@ def write_results(out_dir: str | os.PathLike, cells: list[Cell]) -> pathlib.Path
                                  "" if r["horizon"] is None else r["horizon"],
                                  "inf" if r["value"] is None else repr(float(r["value"])),
                                  r["seed"], *extra])
-    tmp.replace(path)
     return path
 
 

@@ -1,27 +1,43 @@
-"""Checkpoint files: a JSON header plus the arrays of a PyTree, written atomically."""
+"""Checkpoint files: a JSON header plus the arrays of a PyTree, written atomically.
+
+Layout: a magic line, the header length (8 bytes), the JSON header, then the
+serialised arrays. The header records the payload's size and SHA-256, so a
+truncated or damaged file is recognised before anything is resumed from it.
+Each save keeps the file it replaces as `<name>.prev` (one step of history to
+recover from if the newest file is damaged on disk).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import pathlib
 import struct
-import tempfile
 from typing import Any
 
 import equinox as eqx
 
+from .._atomic import atomic_write_bytes
 from .._errors import DataError
 
 _MAGIC = b"STABLESIM-CHECKPOINT 1\n"
+FORMAT = 2
+
+
+def previous_path(path: str | os.PathLike) -> pathlib.Path:
+    """Where the checkpoint replaced by the last save is kept."""
+    path = pathlib.Path(path)
+    return path.with_name(path.name + ".prev")
 
 
 def save_checkpoint(path: str | os.PathLike, header: dict[str, Any], tree: Any) -> pathlib.Path:
     """Write `header` (JSON) and the arrays of `tree` to `path` atomically.
 
     The file is written next to the target, flushed to disk, then renamed
-    over it: an interruption leaves either the old file or the new one.
+    over it: an interruption leaves either the old file or the new one. The
+    old file stays available as `previous_path(path)`.
 
     **Arguments:**
 
@@ -34,44 +50,58 @@ def save_checkpoint(path: str | os.PathLike, header: dict[str, Any], tree: Any) 
     The path written.
     """
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     eqx.tree_serialise_leaves(buffer, tree)
+    payload = buffer.getvalue()
+    header = dict(header, format=FORMAT, payload_bytes=len(payload),
+                  payload_sha256=hashlib.sha256(payload).hexdigest())
     head = json.dumps(header).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_MAGIC)
-            f.write(struct.pack("<Q", len(head)))
-            f.write(head)
-            f.write(buffer.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    if path.exists():
+        prev = previous_path(path)
+        tmp_link = prev.with_name(prev.name + ".link")
+        if tmp_link.exists():
+            tmp_link.unlink()
+        os.link(path, tmp_link)
+        os.replace(tmp_link, prev)
+    return atomic_write_bytes(path, _MAGIC + struct.pack("<Q", len(head)) + head + payload)
+
+
+def _damaged(path: pathlib.Path, why: str) -> DataError:
+    prev = previous_path(path)
+    hint = (f"; the one before it is kept: `mv {prev} {path}` restores it"
+            if prev.exists() else "; delete the run directory and train again")
+    return DataError(f"{path}: damaged checkpoint ({why}){hint}")
 
 
 def _open(path: pathlib.Path):
     if not path.exists():
         raise DataError(f"{path}: no checkpoint file")
     f = open(path, "rb")
-    if f.read(len(_MAGIC)) != _MAGIC:
-        f.close()
-        raise DataError(f"{path}: not a stablesim checkpoint")
-    (size,) = struct.unpack("<Q", f.read(8))
     try:
-        header = json.loads(f.read(size))
-    except json.JSONDecodeError:
+        if f.read(len(_MAGIC)) != _MAGIC:
+            raise DataError(f"{path}: not a stablesim checkpoint")
+        raw = f.read(8)
+        if len(raw) != 8:
+            raise _damaged(path, "truncated header")
+        (size,) = struct.unpack("<Q", raw)
+        text = f.read(size)
+        try:
+            header = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise _damaged(path, "truncated" if len(text) < size else "corrupt header") from None
+        expected = header.get("payload_bytes")
+        if expected is not None:
+            actual = path.stat().st_size - len(_MAGIC) - 8 - size
+            if actual != expected:
+                raise _damaged(path, f"truncated: {actual} of {expected} payload bytes")
+    except BaseException:
         f.close()
-        raise DataError(f"{path}: corrupt checkpoint header") from None
+        raise
     return f, header
 
 
 def read_checkpoint_header(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON header of a checkpoint, without reading its arrays."""
+    """The JSON header of a checkpoint, without reading its arrays (sizes checked)."""
     f, header = _open(pathlib.Path(path))
     f.close()
     return header
@@ -87,13 +117,18 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[dict[str, Any],
 
     **Returns:**
 
-    `(header, tree)`.
+    `(header, tree)`. A file whose payload fails its checksum raises
+    `DataError` saying how to recover.
     """
     path = pathlib.Path(path)
     f, header = _open(path)
     with f:
-        try:
-            tree = eqx.tree_deserialise_leaves(f, like)
-        except Exception as err:  # structure or shape mismatch
-            raise DataError(f"{path}: checkpoint does not match the model ({err})") from None
+        payload = f.read()
+    digest = header.get("payload_sha256")
+    if digest is not None and hashlib.sha256(payload).hexdigest() != digest:
+        raise _damaged(path, "checksum mismatch")
+    try:
+        tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
+    except Exception as err:  # structure or shape mismatch
+        raise DataError(f"{path}: checkpoint does not match the model ({err})") from None
     return header, tree

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._options import modality_problem
 from ._modalities import NOG, ONE, WIG, Unroll
 
 
@@ -39,16 +40,13 @@ class ModalityConfig(_Strict):
 
     def build(self) -> Unroll:
         """The `Unroll` modality this configuration describes."""
+        problem = modality_problem(self.name, cut_every=self.cut_every, warmup=self.warmup)
+        if problem:
+            raise ValueError(problem)
         common = dict(noise=self.noise, weights=self.weights)
         if self.name == "ONE":
-            if self.cut_every not in (None, 1):
-                raise ValueError("cut_every applies to WIG only")
-            if self.warmup:
-                raise ValueError("warm-up steps need an unrolled modality (NOG or WIG)")
             return ONE(self.steps, **common)
         if self.name == "NOG":
-            if self.cut_every not in (None, 1):
-                raise ValueError("cut_every applies to WIG only (NOG cuts every step)")
             return NOG(self.steps, warmup=self.warmup, **common)
         return WIG(self.steps, cut_every=self.cut_every, warmup=self.warmup, **common)
 

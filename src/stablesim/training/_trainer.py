@@ -6,6 +6,9 @@ import csv
 import dataclasses
 import math
 import pathlib
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,9 +20,10 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from .._atomic import atomic_path
 from .._errors import ConfigError, TrainingError
 from ..data import TrajectoryDataset, WindowSampler
-from ..simulators import AbstractSimulator, with_network
+from ..simulators import AbstractSimulator, solver_problem, with_network
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
 from ._config import StageConfig, TrainConfig
 
@@ -179,13 +183,10 @@ def _read_log(path: pathlib.Path, up_to: int) -> list[dict]:
 
 
 def _write_log(path: pathlib.Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
         w.writeheader()
         w.writerows(rows)
-    tmp.replace(path)
 
 
 def train(
@@ -242,7 +243,6 @@ def train(
 
     start_stage, start_step, history = 0, 0, []
     header = {
-        "format": 1,
         "seeds": seeds,
         "train_config": config.model_dump(mode="json"),
         "run_config": run_config or {},
@@ -266,6 +266,8 @@ def train(
     bar = tqdm(total=total, initial=done, disable=not progress, unit="upd", dynamic_ncols=True)
     states = None
     interrupted = False
+    stop = _StopRequest(out)
+    compiled_first = False
     try:
         for stage_index in range(start_stage, len(config.stages)):
             stage = config.stages[stage_index]
@@ -286,10 +288,23 @@ def train(
                     interrupted = True
                 if n <= 0:
                     break
+                if not compiled_first and progress:
+                    bar.set_description_str("compiling (first update)")
+                    bar.refresh()
                 t0 = time.perf_counter()
-                states, (loss, gnorm, skipped, consec) = chunk(states, jnp.asarray(step), n)
-                loss, skipped, consec = np.asarray(loss), np.asarray(skipped), np.asarray(consec)
+                try:
+                    states, (loss, gnorm, skipped, consec) = chunk(states, jnp.asarray(step), n)
+                    loss, skipped = np.asarray(loss), np.asarray(skipped)
+                    consec = np.asarray(consec)
+                except jax.errors.JaxRuntimeError:
+                    problem = solver_problem(template)
+                    if problem:
+                        raise TrainingError(f"{problem} (by update {done + n})") from None
+                    raise
                 rate = n / (time.perf_counter() - t0)
+                if not compiled_first:
+                    compiled_first = True
+                    bar.set_description_str("")
                 step += n
                 done += n
                 history.extend(_log_rows(done, stage_index, seeds, loss, gnorm, skipped,
@@ -298,6 +313,9 @@ def train(
                 last = loss[:, -1][np.isfinite(loss[:, -1])]
                 bar.set_postfix(loss=f"{last.mean():.3e}" if last.size else "nan", ups=f"{rate:.1f}",
                                 skipped=int(states.skipped.sum()))
+                problem = solver_problem(template)
+                if problem:
+                    raise TrainingError(f"{problem} (by update {done})")
                 if consec.max() >= config.max_consecutive_skips:
                     seed = seeds[int(consec.max(axis=1).argmax())]
                     raise TrainingError(
@@ -305,12 +323,17 @@ def train(
                         f"or exploding gradients) by update {done}; lower the learning rate or "
                         "clip gradients"
                     )
+                if stop.requested:
+                    interrupted = True
                 if out is not None and (interrupted or step % config.checkpoint_every == 0
                                         or step == stage.updates):
                     _save(checkpoint, header, states, stage_index, step, done, history, out)
+                if stop.requested:
+                    raise TrainingInterrupted(done, total, out)
             if interrupted:
                 break
     finally:
+        stop.restore()
         bar.close()
     networks = eqx.combine(states.params, static_net)
     return TrainResult(
@@ -322,6 +345,47 @@ def train(
         skipped=[int(s) for s in np.asarray(states.skipped)],
         steps=done,
     )
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during `train`: the current update was checkpointed first.
+
+    **Fields:** `done` and `total` updates, `run` (the output directory or None).
+    """
+
+    def __init__(self, done: int, total: int, run):
+        super().__init__(f"interrupted at update {done} of {total}")
+        self.done, self.total, self.run = done, total, run
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM handlers that ask the loop to checkpoint and stop.
+
+    The first signal lets the running chunk of updates finish (at most
+    `log_every`), after which the trainer writes a checkpoint at that update
+    and raises `TrainingInterrupted`; a second SIGINT stops at once (the last
+    checkpoint is kept). Installed only in the main thread.
+    """
+
+    def __init__(self, out):
+        self.requested = False
+        self.previous = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping: finishing the current updates to checkpoint them (Ctrl-C again "
+              "stops at once, keeping the last checkpoint)", file=sys.stderr, flush=True)
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
 
 
 def _log_rows(done, stage_index, seeds, loss, gnorm, skipped, total_skipped, rate):

@@ -1,0 +1,50 @@
+"""The names of the choices a user makes, importable without JAX.
+
+The command line and the config schema need these to parse and to print
+`--help` quickly; the modules that implement the choices import them from
+here (architectures, initializers) or are checked against them in the tests
+(systems, integrators).
+"""
+
+from __future__ import annotations
+
+import typing
+
+ARCHITECTURES = ("conv", "resnet", "dilated_resnet", "unet", "fno", "mlp", "linear",
+                 "pdeqx_conv", "pdeqx_resnet")
+VARIANCE_SCALING_INITIALIZERS = ("he", "glorot", "lecun", "orthogonal")
+STABLE_INITIALIZERS = ("gershgorin_rows", "gershgorin", "dissipative")
+INITIALIZERS = ("default", "zeros", "small", *VARIANCE_SCALING_INITIALIZERS,
+                *STABLE_INITIALIZERS)
+INTEGRATOR_NAMES = ("euler", "heun", "midpoint", "ralston", "rk4", "ab2", "ab3", "leapfrog",
+                    "nystrom3")
+MODALITIES = ("ONE", "NOG", "WIG")
+
+
+class SystemFacts(typing.NamedTuple):
+    """What a config check needs to know of a built-in system."""
+
+    class_name: str
+    parameter: str
+    low: float
+    high: float
+
+
+SYSTEMS = {
+    "ks": SystemFacts("KuramotoSivashinsky", "ds", 4.0, 16.0),
+    "burgers": SystemFacts("Burgers", "nu", 0.005, 0.5),
+    "kolmogorov": SystemFacts("KolmogorovFlow", "Re", 10.0, 5000.0),
+}
+SYSTEM_NAMES = tuple(SYSTEMS)
+
+
+def modality_problem(name: str, *, cut_every: int | None, warmup: int) -> str | None:
+    """Why a modality's options do not go together (None: they do)."""
+    if name == "ONE":
+        if cut_every not in (None, 1):
+            return "cut_every applies to WIG only"
+        if warmup:
+            return "warm-up steps need an unrolled modality (NOG or WIG)"
+    elif name == "NOG" and cut_every not in (None, 1):
+        return "cut_every applies to WIG only (NOG cuts every step)"
+    return None

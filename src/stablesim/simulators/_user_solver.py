@@ -1,0 +1,113 @@
+"""The user's own NumPy solver: importing it and probing it once.
+
+`simulator.solver_function` names it as `module:function` (importable, or a
+`module.py` in the config file's folder) or `path/to/file.py:function`;
+`stablesim._paths.resolve_solver_spec` makes the path absolute, so runs
+evaluate from any folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import pathlib
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+from .._errors import ConfigError
+from .._paths import SOLVER_KEY, is_file_spec, resolve_solver_spec, split_solver_spec
+from ._solvers import _takes_params
+
+KEY = SOLVER_KEY
+
+
+def load_solver_function(spec: str) -> Callable:
+    """Import the function a (resolved) spec names; one-line `ConfigError` otherwise."""
+    target, name = split_solver_spec(spec)
+    if is_file_spec(target):
+        path = pathlib.Path(target)
+        if not path.is_file():
+            raise ConfigError(f"{KEY}: no such file {path}")
+        folder = str(path.parent)
+        if folder not in sys.path:  # its sibling modules import as in a script
+            sys.path.insert(0, folder)
+        module_name = "_stablesim_solver_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+        if module_name in sys.modules:
+            module = sys.modules[module_name]
+        else:
+            loader_spec = importlib.util.spec_from_file_location(module_name, path)
+            if loader_spec is None or loader_spec.loader is None:
+                raise ConfigError(f"{KEY}: cannot import {path} (not a Python file)")
+            module = importlib.util.module_from_spec(loader_spec)
+            try:
+                loader_spec.loader.exec_module(module)
+            except Exception as err:
+                raise ConfigError(f"{KEY}: importing {path} failed: {_describe(err)}") from None
+            sys.modules[module_name] = module
+        where = str(path)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as err:
+            raise ConfigError(
+                f"{KEY}: cannot import module {target!r} ({err}); put {target}.py next to the "
+                f"config file, or write the file form 'path/to/{target}.py:{name}'") from None
+        except Exception as err:
+            raise ConfigError(f"{KEY}: importing {target} failed: {_describe(err)}") from None
+        where = target
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise ConfigError(f"{KEY}: {where} has no function {name!r}")
+    return fn
+
+
+def _describe(err: BaseException) -> str:
+    text = f"{type(err).__name__}: {err}".splitlines()[0]
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def probe_solver(fn: Callable, state: np.ndarray, params: np.ndarray, *, name: str,
+                 batched: bool = False) -> None:
+    """Call a NumPy solver once on a real state; one-line `ConfigError` if it misbehaves.
+
+    Catches what would otherwise surface deep inside a compiled training step:
+    an exception, `None`, a wrong shape, non-finite values from a finite state.
+
+    **Arguments:**
+
+    - `fn`: the solver.
+    - `state`, `params`: a state `(C, *N)` of the data and its parameters `(P,)`.
+    - `name`: how to name the solver.
+    - `batched`: call it on a batch of two states (`simulator.solver_batched`).
+    """
+    takes_params = _takes_params(fn)
+    state = np.asarray(state, np.float32)
+    params = np.asarray(params, np.float32)
+    if batched:
+        state, params = np.stack([state, state]), np.stack([params, params])
+    what = "a batch of 2 training states" if batched else "a training state"
+    try:
+        out = fn(state.copy(), params.copy()) if takes_params else fn(state.copy())
+    except Exception as err:
+        raise ConfigError(f"solver {name}: raised {_describe(err)} on {what} of shape "
+                          f"{state.shape}") from None
+    if out is None:
+        raise ConfigError(f"solver {name}: returned None for {what}; it must return the next "
+                          f"state, shaped {state.shape}")
+    try:
+        out = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"solver {name}: returned {type(out).__name__}, not an array of "
+                          "numbers") from None
+    if out.shape != state.shape:
+        hint = (" (it was called on a batch: simulator.solver_batched is true)" if batched
+                else "")
+        raise ConfigError(f"solver {name}: returned shape {out.shape} for {what} of shape "
+                          f"{state.shape}{hint}")
+    bad = int((~np.isfinite(out)).sum())
+    if bad:
+        raise ConfigError(f"solver {name}: returned {bad} non-finite values for {what} "
+                          "(finite input)")
