@@ -74,15 +74,51 @@ def _cmd_evaluate(args) -> None:
     from .runs import evaluate_run
 
     metrics = evaluate_run(args.run, plots=False if args.no_plots else None,
-                           overrides=tuple(args.set))
-    h = metrics["horizon"]
-    print(f"{'test set':14} {'rel_error@' + str(h):>18} {'correlation@' + str(h):>16} "
-          f"{'decorrelation':>13} {'diverged':>9}")
-    for test_set, s in metrics["summary"].items():
-        print(f"{test_set:14} {s['rel_error']['mean']:10.4f} ± {s['rel_error']['std']:.4f} "
-              f"{s['correlation']['mean']:16.3f} {s['decorrelation_time']['mean']:13.1f} "
-              f"{s['divergences']['total']:>4} / {s['cases']}")
+                           overrides=tuple(args.set), progress=not args.quiet)
+    print(format_evaluation(metrics))
     print(f"wrote {args.run}/metrics.json")
+
+
+def format_evaluation(metrics: dict) -> str:
+    """The terminal table of an evaluation: learned model and solver alone per test set."""
+    h = metrics["horizon"]
+    lines = [f"{'test set':14} {'model':13} {'rel_error@' + str(h):>18} "
+             f"{'correlation@' + str(h):>15} {'decorrelation':>13} {'diverged':>9}"]
+    base = metrics.get("baseline")
+    for test_set, s in metrics["summary"].items():
+        shown = [("learned", s)]
+        if base and test_set in base["summary"]:
+            shown.append(("solver alone", base["summary"][test_set]))
+        for name, stats in shown:
+            lines.append(f"{test_set:14} {name:13} {stats['rel_error']['mean']:10.4g} ± "
+                         f"{stats['rel_error']['std']:<7.2g} {stats['correlation']['mean']:13.3f} "
+                         f"{stats['decorrelation_time']['mean']:13.1f} "
+                         f"{stats['divergences']['total']:>4} / {stats['cases']}")
+        if base and test_set in base["summary"]:
+            alone = base["summary"][test_set]["rel_error"]["mean"]
+            if metrics.get("setup") == "correction" and s["rel_error"]["mean"] > alone:
+                lines.append(f"  warning: on {test_set} the learned correction is "
+                             f"{s['rel_error']['mean'] / alone:.1f}x worse than the solver "
+                             "alone")
+    if base:
+        lines.append(f"solver alone: {base['solver']}")
+    else:
+        lines.append("solver alone: none to compare with (user data without "
+                     "simulator.solver_function)")
+    lines.append(metrics.get("divergence_rule", ""))
+    if metrics.get("gradient_alignment_note"):
+        lines.append(f"gradient diagnostic: {metrics['gradient_alignment_note']}")
+    return "\n".join(line for line in lines if line)
+
+
+def _cmd_rollout(args) -> None:
+    from .runs import rollout_run
+
+    written = rollout_run(args.run, args.initial, steps=args.steps, out=args.out,
+                          seed_index=args.seed_index, params=args.params,
+                          with_solver=args.with_solver)
+    for name, path in written.items():
+        print(f"wrote {path} ({name.replace('_', ' ')})")
 
 
 def _cmd_diagnose(args) -> None:
@@ -90,7 +126,7 @@ def _cmd_diagnose(args) -> None:
 
     figures = diagnose_run(args.run, out_dir=args.out, seed_index=args.seed_index,
                            states=args.states, offset=args.offset,
-                           tolerated_bias=args.tolerated_bias)
+                           tolerated_bias=args.tolerated_bias, progress=not args.quiet)
     print(f"data: rank {figures['rank']} of {figures['features']} "
           f"(unlearnable dimension {figures['unlearnable_dimension']})")
     print(f"spectral radius at data states: {figures['spectral_radius']:.4g}"
@@ -99,6 +135,7 @@ def _cmd_diagnose(args) -> None:
     for line in figures["recommendations"]:
         print("- " + line)
     out = args.out or f"{args.run}/diagnose"
+    print(f"Jacobians by {figures['jacobians']}")
     print(f"report: {out}/diagnose.md and {out}/diagnose.html")
 
 
@@ -211,8 +248,24 @@ def build_parser() -> argparse.ArgumentParser:
                                          "metrics.json and plots")
     ev.add_argument("run", help="run directory")
     ev.add_argument("--no-plots", action="store_true")
+    ev.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_set(ev)
     ev.set_defaults(func=_cmd_evaluate)
+
+    ro = sub.add_parser("rollout", help="roll a trained run out from your own initial states "
+                                         "into an HDF5 file")
+    ro.add_argument("run", help="trained run directory")
+    ro.add_argument("--initial", required=True, metavar="FILE",
+                    help="dataset file (.h5/.npz, trajectories (B, T, C, *N)); frame 0 of each "
+                         "trajectory is an initial state")
+    ro.add_argument("--steps", type=int, required=True, help="rollout length")
+    ro.add_argument("--out", required=True, help="output .h5 (data format, initial state first)")
+    ro.add_argument("--params", type=float, nargs="+", metavar="P",
+                    help="physical parameters for every trajectory (default: the file's)")
+    ro.add_argument("--seed-index", type=int, default=0, help="which seed's model (position)")
+    ro.add_argument("--with-solver", action="store_true",
+                    help="also roll out the solver alone, into OUT_solver_alone.h5")
+    ro.set_defaults(func=_cmd_rollout)
 
     dg = sub.add_parser("diagnose", help="why a trained run is (un)stable: data energy, "
                                          "spectra, off-data growth, recommendations")
@@ -224,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="relative size of the off-data perturbations")
     dg.add_argument("--tolerated-bias", type=float, default=0.05,
                     help="noise bias allowed by the recommended sigma")
+    dg.add_argument("--quiet", action="store_true", help="no progress lines")
     dg.set_defaults(func=_cmd_diagnose)
 
     stab = sub.add_parser("stability", help="the stability example study (linear theory, "

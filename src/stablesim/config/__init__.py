@@ -2,9 +2,12 @@
 
 from ._load import (
     apply_overrides,
+    check_against_data,
+    describe_validation_error,
     load_run_config,
     parse_override,
     read_yaml,
+    resolve_paths,
     set_dotted,
     to_yaml,
     validate,
@@ -26,5 +29,6 @@ __all__ = [
     "RunConfig", "SystemSection", "DataSection", "ModelSection", "SimulatorSection",
     "ModalitySection", "TrainingSection", "CurriculumStage", "EvaluationSection",
     "load_run_config", "apply_overrides", "parse_override", "set_dotted",
-    "read_yaml", "validate", "to_yaml", "write_yaml",
+    "read_yaml", "validate", "to_yaml", "write_yaml", "resolve_paths", "check_against_data",
+    "describe_validation_error",
 ]

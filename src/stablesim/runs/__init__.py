@@ -7,6 +7,7 @@ from ._build import (
     simulator_factory,
     split_dataset,
 )
+from ._rollout import rollout_run
 from ._run import (
     TEST_SETS,
     evaluate_run,
@@ -20,5 +21,5 @@ from ._run import (
 __all__ = [
     "train_run", "resume_run", "evaluate_run", "read_run_config", "read_metrics",
     "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
-    "simulator_factory", "TEST_SETS",
+    "simulator_factory", "TEST_SETS", "rollout_run",
 ]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
-import time
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -16,6 +14,7 @@ import numpy as np
 
 from .._atomic import atomic_path, atomic_write_json, finite_or_none
 from .._errors import ConfigError, DataError, TrainingError
+from .._progress import reporter
 from ..config import RunConfig, apply_overrides, parse_override, read_yaml, validate, write_yaml
 from ..data import TrajectoryDataset, load_dataset, save_hdf5
 from ..evaluation import (
@@ -155,7 +154,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
     if done < total:
         raise ConfigError(f"{run_dir}: training stopped at update {done} of {total}; "
                           f"resume it first (`stablesim train --resume {run_dir}`)")
-    say = _reporter(progress)
+    say = reporter(progress)
     data = load_dataset(paths["dataset"])
     parts = split_dataset(config, data)
     system = build_system(config)
@@ -220,21 +219,6 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
         with say("plotting"):
             plot_run(run_dir, metrics, result.history, examples)
     return metrics
-
-
-def _reporter(progress: bool):
-    """`say(text)`: a context manager printing `text...` and its time when `progress`."""
-
-    @contextlib.contextmanager
-    def say(text: str):
-        t0 = time.perf_counter()
-        if progress:
-            print(f"{text} ...", end="", flush=True)
-        yield
-        if progress:
-            print(f" {time.perf_counter() - t0:.1f} s", flush=True)
-
-    return say
 
 
 def _raise_solver_problem(simulator) -> None:

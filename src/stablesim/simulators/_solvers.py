@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 
@@ -99,28 +100,41 @@ class _Callback(eqx.Module):
     vectorized: bool = eqx.field(static=True)
     health: SolverHealth = eqx.field(static=True)
 
-    def _host(self, state, params):
-        state = np.asarray(state)
+    def _host(self, state_rank: int, state, params):
+        state, params = np.asarray(state), np.asarray(params)
+        lead = state.shape[: state.ndim - state_rank]
+        if self.vectorized:  # the solver sees one batch axis: (B, C, *N) and (B, P)
+            flat_state = state.reshape((-1,) + state.shape[len(lead):])
+            flat_params = np.broadcast_to(params, lead + params.shape[len(lead):]).reshape(
+                (flat_state.shape[0],) + params.shape[len(lead):])
+        else:
+            flat_state, flat_params = state, params
         try:
-            out = (self.numpy_fn(state, np.asarray(params)) if self.takes_params
-                   else self.numpy_fn(state))
+            out = (self.numpy_fn(flat_state, flat_params) if self.takes_params
+                   else self.numpy_fn(flat_state))
             if out is None:
                 raise ValueError("returned None")
             out = np.asarray(out, dtype=state.dtype)
-            if out.shape != state.shape:
-                raise ValueError(f"returned shape {out.shape} for a state of shape {state.shape}")
+            if out.shape != flat_state.shape:
+                raise ValueError(f"returned shape {out.shape} for "
+                                 f"{'a batch' if self.vectorized else 'a state'} of shape "
+                                 f"{flat_state.shape}")
         except Exception as err:  # reported in one line by the caller, not as a traceback
             if self.health.error is None:
                 self.health.error = f"{type(err).__name__}: {err}"
             return np.full(state.shape, np.nan, state.dtype)
-        if np.isfinite(state).all() and not np.isfinite(out).all():
+        if np.isfinite(flat_state).all() and not np.isfinite(out).all():
             self.health.nonfinite += 1
-        return out
+        return out.reshape(state.shape)
 
     def __call__(self, state, params):
         result = jax.ShapeDtypeStruct(state.shape, state.dtype)
-        method = "broadcast_all" if self.vectorized else "sequential"
-        return jax.pure_callback(self._host, result, state, params, vmap_method=method)
+        host = functools.partial(self._host, state.ndim)
+        if self.vectorized:  # an unbatched call still hands the solver a batch of one
+            out = jax.pure_callback(host, jax.ShapeDtypeStruct((1,) + state.shape, state.dtype),
+                                    state[None], params[None], vmap_method="broadcast_all")
+            return out[0]
+        return jax.pure_callback(host, result, state, params, vmap_method="sequential")
 
 
 def external_solver(fn: Callable, *, vectorized: bool = False, name: str | None = None) -> Solver:

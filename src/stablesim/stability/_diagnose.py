@@ -12,7 +12,7 @@ import numpy as np
 from .._atomic import atomic_write_json, finite_or_none
 from ._energy import EnergySpectrum, energy_spectrum
 from ._mitigations import noise_bias, recommend_noise
-from ._spectrum import spectral_radius, spectrum
+from ._spectrum import spectral_radius, spectrum, uses_finite_differences
 
 DENSE_LIMIT = 2048  # states with more entries use Arnoldi for the k largest eigenvalues
 ARNOLDI_K = 16
@@ -71,39 +71,99 @@ def off_data_growth(simulator, initial, params, *, steps: int, offset: float, ke
 
 
 def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float | None,
-                    growth: float, *, tolerated_bias: float, steps: int) -> list[str]:
-    """Concrete advice from the diagnostics (plain sentences for the report)."""
+                    growth: float, *, tolerated_bias: float, steps: int,
+                    config=None) -> list[str]:
+    """Advice from the diagnostics, each naming the config key and value to set.
+
+    Reads the run's own config (when given) so that nothing it already does is
+    recommended again; then it says what to change next instead.
+
+    **Arguments:**
+
+    - `energy`: the training data's energy spectrum.
+    - `radius`, `normal_radius`: spectral radii of the step at data states and
+        normal to the data (None: no such directions).
+    - `growth`: the largest growth of a perturbation off the data.
+    - `tolerated_bias`: the noise bias the recommended sigma may cause.
+    - `steps`: the rollout length the growth was measured over.
+    - `config`: the run's `RunConfig` (None: advice without it).
+
+    **Returns:**
+
+    Plain sentences, most important first.
+    """
     out = []
     m, r = energy.unlearnable_dimension, energy.rank
     sigma = recommend_noise(energy.energies, tolerated_bias=tolerated_bias, rank=r)
     bias = noise_bias(energy.energies[:r], sigma)
-    if m:
-        out.append(f"{m} of {energy.num_features} directions carry no data energy: training never "
-                   "changes the map there, the initialization decides it. Project onto the "
-                   f"{r}-dimensional data subspace (`stablesim.stability.Projected` with "
-                   "`energy_spectrum(data).learnable_basis`) or train in POD coordinates.")
-        if normal_radius is not None and normal_radius > 1:
-            out.append(f"The map normal to the data has spectral radius {normal_radius:.3g} > 1: "
-                       "initialize with `gershgorin` (row and column sums <= 0.9, so every "
-                       "compression stays inside the unit disc) or `zeros`/`small`; for "
-                       "continuous-time models use `dissipative`.")
-    out.append(f"Noise injection damps every direction by sigma^2; sigma = {sigma:.3g} keeps the "
-               f"bias lambda_i/(lambda_i + sigma^2) >= {1 - tolerated_bias:.2f} on all {r} "
-               f"energetic directions (strongest {bias[0]:.4f}, weakest {bias[-1]:.4f}); set "
-               f"`modality.noise: {sigma:.3g}`.")
-    if radius > 1:
-        out.append(f"The linearized step has eigenvalues outside the unit circle (radius "
-                   f"{radius:.3g}) at data states: perturbations grow there. Chaotic systems have "
-                   "some; many or large ones call for unrolled training (NOG or WIG) or noise.")
-    if growth > 1e3:
-        out.append(f"Perturbations of size 1e-3 off the data grow {growth:.3g}x within {steps} "
-                   "steps: train unrolled (NOG/WIG, larger m) and with noise.")
+    sim = getattr(config, "simulator", None)
+    projected = bool(sim and sim.projection)
+    residual = bool(sim and sim.setup == "prediction" and sim.residual)
+    initializer = config.model.initializer if config is not None else None
+    noise = config.modality.noise if config is not None else 0.0
+    modality = config.modality if config is not None else None
+    optimizer = config.training.optimizer if config is not None else None
+    unstable_normal = normal_radius is not None and normal_radius > 1
+    if m and projected:
+        out.append(f"{m} of {energy.num_features} directions carry no data energy; the run "
+                   "already projects every step onto the data subspace (simulator.projection: "
+                   "true), so they cannot grow.")
+    elif m:
+        out.append(f"{m} of {energy.num_features} directions carry no data energy: training "
+                   "never shapes the map there, its initialization does"
+                   + (f", and there it is unstable (spectral radius {normal_radius:.3g} > 1)"
+                      if unstable_normal else "")
+                   + ". Set `simulator.projection: true` to project every step onto the "
+                   f"{r}-dimensional data subspace (training and rollouts).")
+        if unstable_normal and residual:
+            out.append("The model is residual (simulator.residual: true): its step is u + "
+                       "net(u), so no initializer of net can put the step normal to the data "
+                       "inside the unit circle (with `zeros` it sits exactly on it). Prefer the "
+                       "projection above; or set `simulator.residual: false` with "
+                       "`model.initializer: gershgorin`.")
+        elif unstable_normal and initializer not in ("gershgorin", "zeros"):
+            out.append("Or start those directions stable: set `model.initializer: gershgorin` "
+                       "(every compression of each layer stays inside the unit disc)"
+                       + (f" instead of {initializer}" if initializer else "") + ".")
+        if unstable_normal and optimizer in ("adam", "adamw"):
+            out.append(f"With training.optimizer: {optimizer} the weights of the empty "
+                       "directions still drift (Adam normalises every coordinate); "
+                       "`training.optimizer: sgd` leaves them at their initialization.")
+    if noise >= sigma * 0.999 and noise > 0:
+        out.append(f"Noise is already at modality.noise: {noise:.3g} (the bias limit "
+                   f"{1 - tolerated_bias:.2f} allows sigma = {sigma:.3g}); more noise would "
+                   "damp the data's own directions further.")
+    else:
+        out.append(f"Noise injection damps every direction by sigma^2: set `modality.noise: "
+                   f"{sigma:.3g}`" + (f" (now {noise:.3g})" if noise else "")
+                   + f"; it keeps the per-step bias lambda_i/(lambda_i + sigma^2) >= "
+                   f"{1 - tolerated_bias:.2f} on all {r} energetic directions (strongest "
+                   f"{bias[0]:.4f}, weakest {bias[-1]:.4f}); the bias compounds over a "
+                   "rollout.")
+    if radius > 1.01 or growth > 1e3:
+        what = (f"The linearized step has eigenvalues outside the unit circle (radius "
+                f"{radius:.3g}) at data states" if radius > 1.01 else
+                f"Perturbations of relative size 1e-3 off the data grow {growth:.3g}x within "
+                f"{steps} steps")
+        if modality is None or modality.name == "ONE":
+            nxt = "set `modality.name: NOG` with `modality.unroll: 8` (unrolled training sees "
+            nxt += "its own errors)"
+        elif modality.name == "NOG" and not (sim and sim.setup == "correction"
+                                             and (sim.solver == "external"
+                                                  or sim.solver_function)):
+            nxt = (f"the run trains NOG with modality.unroll: {modality.unroll}; set "
+                   f"`modality.unroll: {2 * modality.unroll}`, or `modality.name: WIG`")
+        else:
+            nxt = (f"the run trains {modality.name} with modality.unroll: {modality.unroll}; "
+                   f"set `modality.unroll: {2 * modality.unroll}`")
+        out.append(f"{what}: {nxt}. Chaotic systems have some growth; many or large "
+                   "eigenvalues do not belong to them.")
     return out
 
 
 def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
                  seed_index: int = 0, states: int = 4, offset: float = 1e-3,
-                 tolerated_bias: float = 0.05, key: int = 0) -> dict:
+                 tolerated_bias: float = 0.05, key: int = 0, progress: bool = False) -> dict:
     """Stability diagnostics of a trained run, written as a report with plots.
 
     Data energy spectrum of the training set and its unlearnable dimension;
@@ -123,6 +183,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     - `offset`: relative size of the off-data perturbations.
     - `tolerated_bias`: the noise bias the recommendation allows.
     - `key`: random seed of the perturbations.
+    - `progress`: print each step and its time.
 
     **Returns:**
 
@@ -132,41 +193,54 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     from ..runs._build import build_system, simulator_factory, split_dataset
     from ..data import load_dataset
     from ..training import load_trained
-    from .._errors import ConfigError
+    from .._errors import ConfigError, TrainingError
+    from .._progress import reporter
+    from ..simulators import solver_problem
 
+    say = reporter(progress)
     config = read_run_config(run_dir)
     done, total = run_progress(run_dir)
     if done == 0:
         raise ConfigError(f"{run_dir}: not trained yet (no checkpoint)")
-    data = load_dataset(pathlib.Path(run_dir) / "dataset.h5")
-    parts = split_dataset(config, data)
-    result = load_trained(simulator_factory(config, build_system(config), data), run_dir)
+    with say("loading the run"):
+        data = load_dataset(pathlib.Path(run_dir) / "dataset.h5")
+        parts = split_dataset(config, data)
+        result = load_trained(simulator_factory(config, build_system(config), data), run_dir)
     if not 0 <= seed_index < len(result.seeds):
         raise ConfigError(f"--seed-index must be in [0, {len(result.seeds) - 1}]")
     sim = result.simulator_for(seed_index)
+    finite_differences = uses_finite_differences(sim)
     train = parts["train"]
-    energy = energy_spectrum(train.trajectories)
+    with say("data energy spectrum"):
+        energy = energy_spectrum(train.trajectories)
     at, at_params = _pick_states(train.trajectories, train.params, states)
-    eigs = linearized_spectra(sim, at, at_params)
-    radius = spectral_radius(eigs)
-    normal = None
-    if energy.unlearnable_dimension:
-        normal = linearized_spectra(sim, at, at_params, basis=energy.unlearnable_basis)
+    method = "finite differences" if finite_differences else "autodiff"
+    with say(f"Jacobian spectra at {states} data states ({method})"):
+        eigs = linearized_spectra(sim, at, at_params)
+        radius = spectral_radius(eigs)
+        normal = None
+        if energy.unlearnable_dimension:
+            normal = linearized_spectra(sim, at, at_params, basis=energy.unlearnable_basis)
     test = parts.get("interpolation", train)
     count = min(8, test.num_trajectories)
     steps = config.evaluation.steps
-    growth_any = off_data_growth(sim, test.trajectories[:count, 0], test.params[:count],
-                                 steps=steps, offset=offset, key=jax.random.key(key))
-    growth_normal = None
-    if energy.unlearnable_dimension:
-        growth_normal = off_data_growth(sim, test.trajectories[:count, 0], test.params[:count],
-                                        steps=steps, offset=offset, key=jax.random.key(key + 1),
-                                        directions=energy.unlearnable_basis)
+    with say(f"growth of {count} perturbed rollouts over {steps} steps"):
+        growth_any = off_data_growth(sim, test.trajectories[:count, 0], test.params[:count],
+                                     steps=steps, offset=offset, key=jax.random.key(key))
+        growth_normal = None
+        if energy.unlearnable_dimension:
+            growth_normal = off_data_growth(sim, test.trajectories[:count, 0],
+                                            test.params[:count], steps=steps, offset=offset,
+                                            key=jax.random.key(key + 1),
+                                            directions=energy.unlearnable_basis)
+    problem = solver_problem(sim)
+    if problem:
+        raise TrainingError(problem)
     worst = float(np.max(growth_any if growth_normal is None
                          else np.maximum(growth_any, growth_normal)))
     normal_radius = None if normal is None else spectral_radius(normal)
     advice = recommendations(energy, radius, normal_radius, worst,
-                             tolerated_bias=tolerated_bias, steps=steps)
+                             tolerated_bias=tolerated_bias, steps=steps, config=config)
     out = pathlib.Path(out_dir) if out_dir is not None else pathlib.Path(run_dir) / "diagnose"
     out.mkdir(parents=True, exist_ok=True)
     figures = {
@@ -184,6 +258,8 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         "recommended_noise": recommend_noise(energy.energies, tolerated_bias=tolerated_bias,
                                              rank=energy.rank),
         "recommendations": advice,
+        "jacobians": ("central finite differences (the solver runs outside JAX and has no "
+                      "derivatives)" if finite_differences else "forward-mode autodiff"),
     }
     atomic_write_json(out / "diagnose.json", figures)
     from ._diagnose_report import write_diagnose_report

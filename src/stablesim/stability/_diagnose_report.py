@@ -87,6 +87,7 @@ def write_diagnose_report(out: pathlib.Path, figures: dict, energy, eigs, normal
         ["largest growth of a perturbation (any direction)", _fmt(figures["growth_any_max"])],
         ["largest growth (no-energy directions)", _fmt(figures["growth_normal_max"])],
         ["recommended noise sigma", _fmt(figures["recommended_noise"])],
+        ["Jacobians by", figures.get("jacobians", "autodiff")],
     ])
     doc.heading("Recommendations", 2)
     for line in figures["recommendations"]:

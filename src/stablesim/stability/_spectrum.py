@@ -25,22 +25,53 @@ def _as_function(simulator, params) -> Callable:
     return simulator
 
 
-def jacobian(simulator, state: Float[Array, "*S"], params=None) -> np.ndarray:
-    """The dense Jacobian of one step at a state, flattened to `(n, n)` (forward mode)."""
+def uses_finite_differences(simulator) -> bool:
+    """Whether Jacobians of `simulator` come from finite differences (an external solver)."""
+    return not getattr(simulator, "differentiable", True)
+
+
+def finite_difference_step(x: Float[Array, " n"]) -> float:
+    """Central-difference step h = eps^(1/3) ||x|| along a unit direction (float32: 5e-3 ||x||)."""
+    eps = float(jnp.finfo(jnp.asarray(x).dtype).eps)
+    return eps ** (1.0 / 3.0) * max(float(jnp.linalg.norm(x)), 1e-6)
+
+
+def _jvp_function(simulator, state, params) -> Callable:
+    """v -> J v at `state`: forward-mode autodiff, or central finite differences when the
+    simulator runs an external (non-differentiable) solver."""
     fn = _as_function(simulator, params)
     shape = jnp.shape(state)
-    flat = lambda v: jnp.ravel(fn(v.reshape(shape)))  # noqa: E731
-    return np.asarray(jax.jacfwd(flat)(jnp.ravel(jnp.asarray(state))))
+    x = jnp.ravel(jnp.asarray(state))
+    flat = lambda z: jnp.ravel(fn(z.reshape(shape)))  # noqa: E731
+    if not uses_finite_differences(simulator):
+        return lambda v: jax.jvp(flat, (x,), (v,))[1]
+    h = finite_difference_step(x)
+
+    def fd(v):
+        size = jnp.linalg.norm(v)
+        unit = v / jnp.where(size > 0, size, 1.0)
+        return (flat(x + h * unit) - flat(x - h * unit)) / (2 * h) * size
+
+    return fd
+
+
+def jacobian(simulator, state: Float[Array, "*S"], params=None) -> np.ndarray:
+    """The dense Jacobian of one step at a state, flattened to `(n, n)`.
+
+    Forward-mode autodiff; for a simulator on an external solver (no
+    derivatives), central finite differences with `finite_difference_step`.
+    """
+    x = jnp.ravel(jnp.asarray(state))
+    jvp = _jvp_function(simulator, state, params)
+    return np.asarray(jax.vmap(jvp, out_axes=1)(jnp.eye(x.size, dtype=x.dtype)))
 
 
 def _arnoldi_eigs(simulator, state, params, k: int, basis=None) -> np.ndarray:
     """k largest-magnitude Jacobian eigenvalues by implicitly restarted Arnoldi (SciPy)."""
     from scipy.sparse.linalg import LinearOperator, eigs
 
-    fn = _as_function(simulator, params)
-    shape = jnp.shape(state)
     x = jnp.ravel(jnp.asarray(state))
-    jvp = jax.jit(lambda v: jax.jvp(lambda z: jnp.ravel(fn(z.reshape(shape))), (x,), (v,))[1])
+    jvp = jax.jit(_jvp_function(simulator, state, params))
     n = x.size
     if basis is None:
         op = LinearOperator((n, n), matvec=lambda v: np.asarray(jvp(jnp.asarray(v, x.dtype))),

@@ -29,7 +29,7 @@ SETUP_KEY = "simulator.setup"
 def _fmt(stats: dict | None) -> str:
     if not stats or stats.get("mean") is None:
         return "n/a"
-    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+    return f"{stats['mean']:.4g} ± {stats['std']:.2g}"
 
 
 def _label(cell: Cell, skip: tuple[str, ...] = ()) -> str:
@@ -79,6 +79,7 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
         md, _ = doc.write(out, title=title)
         return md
     test_sets = [t for t in TEST_SETS if t in next(iter(metrics.values()))["summary"]]
+    _against_solver(doc, done, metrics, horizon, test_sets)
     _headline(doc, cells, done, metrics, horizon, test_sets)
     _setup_comparison(doc, done, metrics, horizon, test_sets)
     _plots(doc, out, done, metrics, test_sets)
@@ -86,25 +87,89 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     return md
 
 
+def _baseline_error(m: dict, test_set: str) -> float | None:
+    base = m.get("baseline")
+    if not base or test_set not in base["summary"]:
+        return None
+    return base["summary"][test_set]["rel_error"]["mean"]
+
+
+def _against_solver(doc, done, metrics, horizon, test_sets) -> None:
+    """The verdicts against the solver alone, in words, at the top of the report."""
+    lines, seen = [], set()
+    for cell in done:
+        m = metrics[cell.name]
+        base = m.get("baseline")
+        if not base:
+            continue
+        if base["solver"] not in seen:
+            seen.add(base["solver"])
+            div = sum(base["summary"][t]["divergences"]["total"] for t in test_sets)
+            cases = sum(base["summary"][t]["cases"] for t in test_sets)
+            if div:
+                first = min(base["summary"][t]["divergences"]["first_step"] or 10**9
+                            for t in test_sets)
+                lines.append(f"The solver alone ({base['solver']}) diverges in {div} of {cases} "
+                             f"test rollouts (first at step {first}): on its own it is no "
+                             "usable simulator here, so a learned correction is essential.")
+            else:
+                errs = ", ".join(f"{t} {_baseline_error(m, t):.4g}" for t in test_sets)
+                lines.append(f"The solver alone ({base['solver']}) stays within the "
+                             f"reference's range; its relative error at {horizon} frames: "
+                             f"{errs}.")
+        worse = [t for t in test_sets if _baseline_error(m, t) is not None
+                 and m["summary"][t]["rel_error"]["mean"] > _baseline_error(m, t)]
+        if worse and m.get("setup") == "correction":
+            ratios = ", ".join(f"{t} {m['summary'][t]['rel_error']['mean'] / _baseline_error(m, t):.1f}x"
+                               for t in worse)
+            lines.append(f"**The learned correction `{_label(cell)}` is worse than the solver "
+                         f"it corrects** ({ratios} its error): the network spoils the solver; "
+                         "train longer, with a smaller correction, or do not use it.")
+    if lines:
+        doc.heading("Against the solver alone", 2)
+        for line in lines:
+            doc.paragraph(line)
+
+
 def _headline(doc, cells, done, metrics, horizon, test_sets):
     keys = list(done[0].varied)
+    rule = next(iter(metrics.values())).get("divergence_rule", "left the reference's range")
     doc.heading("Headline", 2)
     doc.paragraph(
         f"Relative error over the first {horizon} frames of the test rollouts (sum of squared "
         "errors over sum of squared reference values; diverged rollouts count as 1.0): mean "
         "over test trajectories per seed, then mean ± standard deviation over seeds. "
-        "`vs ONE` is the error divided by that of ONE with the same other settings (below 1 "
-        "is better). `diverged` counts rollouts that left the reference's range, over all "
-        "seeds and test cases.")
-    header = [k for k in keys] + [f"{t} error" for t in test_sets]
+        "`vs ONE` is the error divided by that of ONE with the same other settings, `vs "
+        "solver` the error divided by that of the solver alone (below 1 is better). "
+        f"`diverged` counts rollouts over all seeds and test cases; {rule}.")
+    header = (keys or ["cell"]) + [f"{t} error" for t in test_sets]
     has_one = MODALITY_KEY in keys
+    has_solver = any(metrics[c.name].get("baseline") for c in done)
     if has_one:
         header += [f"vs ONE ({t[:6]}.)" for t in test_sets]
+    if has_solver:
+        header += [f"vs solver ({t[:6]}.)" for t in test_sets]
     header += ["diverged", "decorrelation (frames)"]
-    rows = []
+    rows, seen = [], set()
+    for cell in done:
+        base = metrics[cell.name].get("baseline")
+        if not base or base["solver"] in seen:
+            continue
+        seen.add(base["solver"])
+        bs = base["summary"]
+        row = ([f"solver alone ({base['solver']})"] + ["-" for _ in keys[1:]]
+               + [_fmt(bs[t]["rel_error"]) for t in test_sets])
+        if has_one:
+            row += ["-" for _ in test_sets]
+        row += ["1.00x" for _ in test_sets]
+        row += [f"{sum(bs[t]['divergences']['total'] for t in test_sets)} / "
+                f"{sum(bs[t]['cases'] for t in test_sets)}",
+                f"{np.mean([bs[t]['decorrelation_time']['mean'] for t in test_sets]):.1f}"]
+        rows.append(row)
     for cell in done:
         s = metrics[cell.name]["summary"]
-        row = [str(cell.varied[k]) for k in keys] + [_fmt(s[t]["rel_error"]) for t in test_sets]
+        row = ([str(cell.varied[k]) for k in keys] or [cell.name]) + [
+            _fmt(s[t]["rel_error"]) for t in test_sets]
         if has_one:
             partner = _one_partner(cell, cells)
             for t in test_sets:
@@ -113,6 +178,10 @@ def _headline(doc, cells, done, metrics, horizon, test_sets):
                 else:
                     base = metrics[partner.name]["summary"][t]["rel_error"]["mean"]
                     row.append(f"{s[t]['rel_error']['mean'] / base:.2f}x" if base else "n/a")
+        if has_solver:
+            for t in test_sets:
+                alone = _baseline_error(metrics[cell.name], t)
+                row.append(f"{s[t]['rel_error']['mean'] / alone:.2f}x" if alone else "n/a")
         div = sum(s[t]["divergences"]["total"] for t in test_sets)
         cases = sum(s[t]["cases"] for t in test_sets)
         decor = np.mean([s[t]["decorrelation_time"]["mean"] for t in test_sets])
@@ -172,6 +241,9 @@ def _plots(doc, out, done, metrics, test_sets):
                 curves = seed_curves(metrics[cell.name]["rows"], metric, t)
                 if curves:
                     panels.setdefault(group, {})[_label(cell, (group_by,))] = band(curves)
+                alone = seed_curves(metrics[cell.name]["rows"], metric, t, model="solver_alone")
+                if alone and "solver alone" not in panels.get(group, {}):
+                    panels.setdefault(group, {})["solver alone"] = band(alone)
         plot_metric_curves(panels, out / "plots" / name, ylabel=metric, log=log)
         doc.image(f"plots/{name}", caption)
     examples = []

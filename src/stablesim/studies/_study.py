@@ -16,14 +16,23 @@ from pydantic import Field
 
 from .._atomic import atomic_path, atomic_write_text
 from .._errors import ConfigError
-from ..config import RunConfig, apply_overrides, read_yaml, validate
+from ..config import (
+    RunConfig,
+    apply_overrides,
+    check_against_data,
+    read_yaml,
+    resolve_paths,
+    set_dotted,
+    validate,
+)
 from ..config._schema import _Section
 from ..data import TrajectoryDataset
 from ..runs import evaluate_run, read_metrics, read_run_config, resume_run, run_paths, train_run
-from ..runs._build import data_key, make_dataset
+from ..runs._build import check_solver, data_key, make_dataset
+from ..training import TrainingInterrupted
 
 STUDY_RECORD = "study.resolved.yaml"
-RESULT_COLUMNS = ("run", "test_set", "case", "metric", "horizon", "value", "seed")
+RESULT_COLUMNS = ("run", "model", "test_set", "case", "metric", "horizon", "value", "seed")
 
 
 class StudyConfig(_Section):
@@ -68,7 +77,8 @@ def _cell_name(values: tuple) -> str:
 
 
 def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
-                  overrides: tuple = (), source: str = "study") -> tuple[dict, list[Cell]]:
+                  overrides: tuple = (), source: str = "study",
+                  check_data: bool = True) -> tuple[dict, list[Cell]]:
     """The resolved base config (raw mapping) and the validated cells of a study.
 
     **Arguments:**
@@ -77,6 +87,8 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
     - `base_dir`: where `study.base` is relative to.
     - `overrides`: `--set` overrides applied to the base.
     - `source`: what to name in error messages.
+    - `check_data`: check every cell against its data file (see
+        `check_against_data`).
 
     **Returns:**
 
@@ -91,8 +103,13 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
         raw = read_yaml(path) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping of sections")
-    raw = apply_overrides(raw, _flatten(study.config))
+        raw = resolve_paths(raw, path.parent)  # paths in the base file: against its folder
+    nested: dict = {}
+    for key, value in _flatten(study.config):
+        nested = set_dotted(nested, key, value)
+    raw = apply_overrides(raw, _flatten(resolve_paths(nested, base_dir)))
     raw = apply_overrides(raw, overrides)
+    raw = resolve_paths(raw, None)  # --set paths: against the working directory
     base = validate(RunConfig, raw, source=f"{source}: config").model_dump(mode="json")
     for key, values in study.grid.items():
         if not values:
@@ -105,8 +122,10 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
         if name in names:
             name = f"{len(cells):03d}-{name}"
         names.add(name)
-        cell_raw = apply_overrides(base, list(varied.items()))
+        cell_raw = resolve_paths(apply_overrides(base, list(varied.items())), base_dir)
         config = validate(RunConfig, cell_raw, source=f"{source}: cell {name}")
+        if check_data:
+            check_against_data(config, f"{source}: cell {name}")
         cells.append(Cell(name, varied, config))
     return base, cells
 
@@ -178,6 +197,16 @@ def run_study(
     if not record_path.exists():
         atomic_write_text(record_path, yaml.safe_dump(record, sort_keys=False))
     datasets: dict[str, TrajectoryDataset] = {}
+    probed = set()
+    for cell in cells:  # every user solver answers once before the first cell trains
+        spec = (cell.config.simulator.solver_function, cell.config.simulator.solver_batched)
+        if spec[0] is None or spec in probed or run_paths(out / "runs" / cell.name)["metrics"].exists():
+            continue
+        key = data_key(cell.config)
+        if key not in datasets:
+            datasets[key] = make_dataset(cell.config)
+        check_solver(cell.config, datasets[key])
+        probed.add(spec)
     total, started, times = len(cells), time.perf_counter(), []
     trained = 0
     for index, cell in enumerate(cells, 1):
@@ -196,14 +225,22 @@ def run_study(
             if read_run_config(run_dir) != cell.config:
                 raise ConfigError(f"{run_dir}: holds a run of another config")
             print(f"[{index}/{total}] {cell.name} ({varied}): resuming", flush=True)
-            resume_run(run_dir, progress=progress)
+            try:
+                resume_run(run_dir, progress=progress)
+            except TrainingInterrupted as err:
+                err.run = out
+                raise
         else:
             print(f"[{index}/{total}] {cell.name} ({varied}): training", flush=True)
             key = data_key(cell.config)
             if key not in datasets:
                 datasets[key] = make_dataset(cell.config)
-            train_run(cell.config, run_dir, dataset=datasets[key], progress=progress)
-        evaluate_run(run_dir)
+            try:
+                train_run(cell.config, run_dir, dataset=datasets[key], progress=progress)
+            except TrainingInterrupted as err:
+                err.run = out
+                raise
+        evaluate_run(run_dir, progress=progress)
         trained += 1
         times.append(time.perf_counter() - t0)
         remaining = sum(1 for c in cells[index:] if not run_paths(out / "runs" / c.name)["metrics"].exists())
@@ -227,15 +264,18 @@ def study_cells(out_dir: str | os.PathLike) -> tuple[dict, list[Cell]]:
         raise ConfigError(f"{path}: not a stablesim study record")
     study = StudyConfig(name=record.get("name", "study"), config={},
                         grid=record.get("grid") or {})
-    _, cells = resolve_study(study, overrides=tuple(_flatten(record["config"])), source=str(path))
+    _, cells = resolve_study(study, overrides=tuple(_flatten(record["config"])), source=str(path),
+                             check_data=False)
     return record, cells
 
 
 def write_results(out_dir: str | os.PathLike, cells: list[Cell]) -> pathlib.Path:
     """The long-format `results.csv` of all evaluated cells.
 
-    Columns: `run`, `test_set`, `case`, `metric`, `horizon` (empty where it
-    does not apply), `value`, `seed`, then one column per varied key.
+    Columns: `run`, `model` (`learned`, or `solver_alone` for the baseline
+    rollouts of the run's solver, whose `seed` is empty), `test_set`, `case`,
+    `metric`, `horizon` (empty where it does not apply), `value`, `seed`, then
+    one column per varied key.
     """
     out = pathlib.Path(out_dir)
     keys = list(cells[0].varied) if cells else []
@@ -249,10 +289,10 @@ def write_results(out_dir: str | os.PathLike, cells: list[Cell]) -> pathlib.Path
                 continue
             extra = [_csv_value(cell.varied[k]) for k in keys]
             for r in read_metrics(run_dir)["rows"]:
-                writer.writerow([cell.name, r["test_set"], r["case"], r["metric"],
-                                 "" if r["horizon"] is None else r["horizon"],
+                writer.writerow([cell.name, r.get("model", "learned"), r["test_set"], r["case"],
+                                 r["metric"], "" if r["horizon"] is None else r["horizon"],
                                  "inf" if r["value"] is None else repr(float(r["value"])),
-                                 r["seed"], *extra])
+                                 "" if r["seed"] is None else r["seed"], *extra])
     return path
 
 
