@@ -20,7 +20,7 @@ def _substep(u, nu, dx, dt):
 
 
 def step(state, params):
-    """One frame for one state: `state` (1, N), `params` (1,) = [nu]."""
+    """One frame for one state: `state` (1, N), `params` (P,) with nu first."""
     u = np.asarray(state, np.float64)
     nu = float(params[0])
     dx = 2 * np.pi / u.shape[-1]
@@ -30,9 +30,10 @@ def step(state, params):
 
 
 def step_batch(states, params):
-    """One frame for a batch: `states` (B, 1, N), `params` (B, 1) (simulator.solver_batched)."""
+    """One frame for a batch: `states` (B, 1, N), `params` (B, P) with nu first
+    (simulator.solver_batched)."""
     u = np.asarray(states, np.float64)
-    nu = np.asarray(params, np.float64).reshape((-1,) + (1,) * (u.ndim - 1))
+    nu = np.asarray(params, np.float64)[:, 0].reshape((-1,) + (1,) * (u.ndim - 1))
     dx = 2 * np.pi / u.shape[-1]
     for _ in range(SUBSTEPS):
         u = _substep(u, nu, dx, FRAME_DT / SUBSTEPS)
