@@ -66,7 +66,7 @@ def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
         for modality in ("ONE", "NOG", "WIG"):
             assert f"| {setup} | {modality} |" in report
     header = (out / "results.csv").read_text().splitlines()[0].split(",")
-    assert header == ["run", "test_set", "case", "metric", "horizon", "value", "seed",
+    assert header == ["run", "model", "test_set", "case", "metric", "horizon", "value", "seed",
                       "simulator.setup", "modality.name"]
     assert (out / "runs" / "correction-NOG" / "checkpoint.eqx").exists()
     assert (out / "runs" / "correction-NOG" / "config.yaml").exists()

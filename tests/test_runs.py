@@ -159,13 +159,15 @@ def test_study_resumes_where_it_stopped_and_matches_an_uninterrupted_one(tmp_pat
     a = (part / "results.csv").read_text().splitlines()
     b = (whole / "results.csv").read_text().splitlines()
     assert a == b
-    assert a[0] == "run,test_set,case,metric,horizon,value,seed,modality.name"
+    assert a[0] == "run,model,test_set,case,metric,horizon,value,seed,modality.name"
     rows = [r.split(",") for r in a[1:]]
-    assert {r[0] for r in rows} == {"ONE", "NOG", "WIG"} and {r[1] for r in rows} == \
+    assert {r[0] for r in rows} == {"ONE", "NOG", "WIG"} and {r[2] for r in rows} == \
         {"interpolation", "extrapolation"}
-    assert {r[3] for r in rows} >= {"rel_error", "mse", "correlation", "decorrelation_time",
+    assert {r[1] for r in rows} == {"learned", "solver_alone"}  # KS: the ETD1 solver alone
+    assert all(r[7] == "" for r in rows if r[1] == "solver_alone")
+    assert {r[4] for r in rows} >= {"rel_error", "mse", "correlation", "decorrelation_time",
                                     "divergence_step"}
-    assert all(r[4] == "" for r in rows if r[3] in ("decorrelation_time", "divergence_step"))
+    assert all(r[5] == "" for r in rows if r[4] in ("decorrelation_time", "divergence_step"))
     report = (whole / "report.md").read_text()
     assert "| ONE |" in report and "1.00x" in report
     # Another grid into the same directory is refused; nothing there changes.
@@ -286,7 +288,7 @@ def test_diagnose_a_linear_run_against_its_weights(tmp_path, capsys):
     run = tmp_path / "run"
     assert run_cli(capsys, "train", config, "--out", run, "--quiet")[0] == 0
     code, out, _ = run_cli(capsys, "diagnose", run)
-    assert code == 0 and "unlearnable dimension 7" in out and "Project onto" in out
+    assert code == 0 and "unlearnable dimension 7" in out and "simulator.projection: true" in out
     figures = json.loads((run / "diagnose" / "diagnose.json").read_text())
     cfg = read_run_config(run)
     data = load_dataset(run / "dataset.h5")

@@ -1,0 +1,130 @@
+"""`diagnose` reads the run's config: advice names keys, is never what the run already does,
+and the projection it recommends is a config key that works in training and rollouts."""
+
+import json
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import yaml
+
+from stablesim.cli import main
+from stablesim.data import load_dataset
+from stablesim.runs import read_run_config, simulator_factory
+from stablesim.simulators import Correction, external_solver
+from stablesim.stability import Projected, jacobian
+from stablesim.training import load_trained
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _linear_data(path):
+    """Linear dynamics confined to a 3-dim invariant subspace of R^10."""
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.normal(size=(10, 10)))
+    ur = q[:, :3]
+    a = ur @ np.diag([0.97, 0.9, 0.8]) @ ur.T
+    traj = []
+    for _ in range(12):
+        x, rows = ur @ rng.normal(size=3), []
+        for _ in range(30):
+            rows.append(x)
+            x = a @ x
+        traj.append(rows)
+    np.savez(path, trajectories=np.asarray(traj, np.float32),
+             params=np.repeat([[1.0], [2.0]], 6, axis=0))
+    return q
+
+
+def _config(tmp_path, **simulator):
+    cfg = {
+        "system": {"name": None},
+        "data": {"file": "lin.npz", "train_values": [1.0], "interpolation_values": [2.0]},
+        "model": {"architecture": "linear", "initializer": "he"},
+        "simulator": {"setup": "prediction", "residual": False, **simulator},
+        "modality": {"name": "ONE", "unroll": 1},
+        "training": {"steps": 200, "seeds": [0], "optimizer": "sgd", "momentum": 0.0,
+                     "learning_rate": 0.05, "schedule": "constant", "log_every": 100,
+                     "checkpoint_every": 200, "batch_size": 8},
+        "evaluation": {"steps": 20, "horizon": 5, "plots": False},
+    }
+    path = tmp_path / f"run{len(simulator)}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_projection_advice_is_a_config_key_that_removes_the_unstable_block(tmp_path, capsys):
+    q = _linear_data(tmp_path / "lin.npz")
+    up = q[:, 3:]
+    plain, projected = tmp_path / "plain", tmp_path / "projected"
+    assert run_cli(capsys, "train", _config(tmp_path), "--out", plain, "--quiet")[0] == 0
+    code, out, _ = run_cli(capsys, "diagnose", plain, "--quiet")
+    figures = json.loads((plain / "diagnose" / "diagnose.json").read_text())
+    assert figures["normal_spectral_radius"] > 1  # He draws an unstable empty block
+    assert code == 0 and "Set `simulator.projection: true`" in out
+    assert "`model.initializer: gershgorin`" in out and "instead of he" in out
+    # Follow the advice from the config file.
+    code, _, err = run_cli(capsys, "train", _config(tmp_path, projection=True), "--out",
+                           projected, "--quiet")
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "diagnose", projected, "--quiet")
+    after = json.loads((projected / "diagnose" / "diagnose.json").read_text())
+    assert code == 0 and "already projects" in out and "Set `simulator.projection" not in out
+    assert after["normal_spectral_radius"] < 1e-4
+    assert figures["growth_normal_max"] > 1 > after["growth_normal_max"]
+    # The projection acts in training and rollouts: every step stays in the data subspace.
+    cfg = read_run_config(projected)
+    data = load_dataset(projected / "dataset.h5")
+    sim = load_trained(simulator_factory(cfg, None, data), projected).simulator_for(0)
+    assert isinstance(sim, Projected)
+    u = jnp.asarray(data.trajectories[0, 0]) + 0.3 * jnp.asarray(up[:, 0], jnp.float32)
+    for _ in range(50):
+        u = sim(u, jnp.asarray([1.0]))
+        assert np.linalg.norm(up.T @ np.asarray(u)) < 1e-5 * max(1.0, np.linalg.norm(u))
+    code, out, _ = run_cli(capsys, "evaluate", projected, "--quiet")
+    assert code == 0
+
+
+def test_noise_already_set_is_not_recommended_again(tmp_path, capsys):
+    _linear_data(tmp_path / "lin.npz")
+    run = tmp_path / "run"
+    assert run_cli(capsys, "train", _config(tmp_path), "--out", run, "--quiet")[0] == 0
+    run_cli(capsys, "diagnose", run, "--quiet")
+    sigma = json.loads((run / "diagnose" / "diagnose.json").read_text())["recommended_noise"]
+    noisy = tmp_path / "noisy"
+    code, _, err = run_cli(capsys, "train", _config(tmp_path), "--out", noisy, "--quiet",
+                           "--set", f"modality.noise={sigma * 1.01}")
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "diagnose", noisy, "--quiet")
+    assert code == 0 and "Noise is already at modality.noise" in out
+    assert "set `modality.noise" not in out
+
+
+def test_finite_difference_jacobian_of_an_external_solver_matches_autodiff():
+    """The same correction with a JAX solver (autodiff) and the solver as NumPy (FD)."""
+    key = jax.random.key(0)
+    w = jax.random.normal(key, (6, 6)) * 0.3
+
+    def jax_solver(u):
+        return jnp.tanh(w @ u) + 0.5 * u
+
+    def numpy_solver(u):
+        return np.tanh(np.asarray(w) @ u) + 0.5 * u
+
+    class Net(eqx.Module):
+        def __call__(self, u, p):
+            return 0.1 * jnp.sin(u)
+
+    exact = Correction(Net(), jax_solver)
+    fd = Correction(Net(), external_solver(numpy_solver))
+    state = jax.random.normal(jax.random.key(1), (6,))
+    a = jacobian(exact, state, jnp.zeros(0))
+    b = jacobian(fd, state, jnp.zeros(0))
+    assert not fd.differentiable
+    np.testing.assert_allclose(b, a, atol=2e-4)
+    assert np.abs(a).max() > 0.1
