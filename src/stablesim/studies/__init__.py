@@ -1,10 +1,26 @@
-"""Studies: sweeps over configurations and seeds, tables and reports."""
+"""Studies: sweeps over configurations and seeds, tables and reports.
 
+The study schema and the built-in studies import without JAX; the runner and
+the report load on first use.
+"""
+
+import importlib
+
+from ._config import StudyConfig
 from ._default import DEFAULT_STUDY, default_study
-from ._ode_zigzag import run_ode_zigzag_study
-from ._report import build_report
-from ._stability_example import run_stability_study
-from ._study import StudyConfig, load_study, read_study, resolve_study, run_study, write_results
+
+_LAZY = {
+    "load_study": "._study", "read_study": "._study", "resolve_study": "._study",
+    "run_study": "._study", "write_results": "._study", "build_report": "._report",
+    "run_ode_zigzag_study": "._ode_zigzag", "run_stability_study": "._stability_example",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "StudyConfig", "load_study", "read_study", "resolve_study", "run_study", "build_report",

@@ -9,7 +9,7 @@ settings are `RunConfig`'s defaults. About 9 minutes on 2 CPU cores.
 
 from __future__ import annotations
 
-from ._study import StudyConfig
+from ._config import StudyConfig
 
 DEFAULT_STUDY = {
     "name": "the unrolling study in small (Kuramoto-Sivashinsky)",

@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import yaml
-from pydantic import Field
 
 from .._atomic import atomic_path, atomic_write_text
 from .._errors import ConfigError
@@ -25,7 +24,7 @@ from ..config import (
     set_dotted,
     validate,
 )
-from ..config._schema import _Section
+from ._config import StudyConfig
 from ..data import TrajectoryDataset
 from ..runs import evaluate_run, read_metrics, read_run_config, resume_run, run_paths, train_run
 from ..runs._build import check_solver, data_key, make_dataset
@@ -33,24 +32,6 @@ from ..training import TrainingInterrupted
 
 STUDY_RECORD = "study.resolved.yaml"
 RESULT_COLUMNS = ("run", "model", "test_set", "case", "metric", "horizon", "value", "seed")
-
-
-class StudyConfig(_Section):
-    """A study: a base run config and a grid of dotted keys to vary.
-
-    **Fields:**
-
-    - `name`: a title for the report.
-    - `base`: a run config file (relative to the study file), or None for
-        the built-in defaults.
-    - `config`: overrides of the base, as a nested mapping or dotted keys.
-    - `grid`: `{dotted key: [values]}`; every combination is one cell.
-    """
-
-    name: str = "study"
-    base: str | None = None
-    config: dict[str, Any] = Field(default_factory=dict)
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
 
 
 def _flatten(raw: dict, prefix: str = "") -> list[tuple[str, Any]]:

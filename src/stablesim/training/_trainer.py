@@ -282,12 +282,15 @@ def train(
                 step = 0
             chunk = _make_chunk(template, static_net, stage, config, optimizer, sampler)
             while step < stage.updates:
+                if stop_after is not None and done >= stop_after:
+                    interrupted = True  # the stop falls on a chunk boundary: checkpoint it
+                    if out is not None:
+                        _save(checkpoint, header, states, stage_index, step, done, history, out)
+                    break
                 n = min(config.log_every - step % config.log_every, stage.updates - step)
-                if stop_after is not None and done + n > stop_after:
+                if stop_after is not None and done + n >= stop_after:
                     n = stop_after - done
                     interrupted = True
-                if n <= 0:
-                    break
                 if not compiled_first and progress:
                     bar.set_description_str("compiling (first update)")
                     bar.refresh()
@@ -330,6 +333,8 @@ def train(
                     _save(checkpoint, header, states, stage_index, step, done, history, out)
                 if stop.requested:
                     raise TrainingInterrupted(done, total, out)
+                if interrupted:
+                    break
             if interrupted:
                 break
     finally:
