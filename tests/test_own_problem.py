@@ -435,3 +435,40 @@ def test_option_names_without_jax_match_the_implementations():
         system = cls()
         assert (type(system).__name__, system.parameter_names[0], *system.parameter_range) == \
             tuple(facts)
+
+
+def test_the_example_end_to_end_through_the_cli_from_another_folder(project, capsys):
+    """examples/own_solver as its README runs it: every command, none from its folder."""
+    short = ["--quiet", "--set", "training.steps=10"]
+    for name in ("prediction", "correction"):
+        code, out, err = run_cli(capsys, "train", project / f"{name}.yaml", "--out", name, *short)
+        assert code == 0, err
+        code, out, err = run_cli(capsys, "evaluate", name)
+        assert code == 0, err
+        assert "solver alone" in out and "mysolver.py:step_batch" in out
+        assert "rolling out the solver alone" in out  # progress lines
+    code, out, err = run_cli(capsys, "diagnose", "correction")
+    assert code == 0 and "finite differences" in out and "- " in out, err
+    assert "Jacobian spectra" in out  # progress
+    raw = yaml.safe_load((project / "study.yaml").read_text())
+    raw["config"] = SMALL
+    (project / "study.yaml").write_text(yaml.safe_dump(raw))
+    code, out, err = run_cli(capsys, "study", project / "study.yaml", "--out", "study", *short)
+    assert code == 0, err
+    report = pathlib.Path("study/report.md").read_text()
+    assert report.count("| prediction |") == 2 and report.count("| correction |") == 2
+    assert "solver alone (mysolver.py:step_batch)" in report
+    code, out, err = run_cli(capsys, "rollout", "correction", "--initial",
+                             project / "initial.h5", "--steps", "5", "--out", "mine.h5",
+                             "--with-solver")
+    assert code == 0 and pathlib.Path("mine.h5").exists(), err
+    assert pathlib.Path("mine_solver_alone.h5").exists()
+    assert not list(project.glob("**/metrics.json"))  # nothing written into the user's folder
+
+
+def test_readme_and_report_state_the_same_divergence_rule():
+    from stablesim.evaluation import DIVERGENCE_RULE
+
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    flat = " ".join(readme.split())
+    assert DIVERGENCE_RULE.format(margin="`evaluation.divergence_margin` (1)") in flat
