@@ -472,3 +472,16 @@ def test_readme_and_report_state_the_same_divergence_rule():
     readme = (EXAMPLE.parents[1] / "README.md").read_text()
     flat = " ".join(readme.split())
     assert DIVERGENCE_RULE.format(margin="`evaluation.divergence_margin` (1)") in flat
+
+
+def test_a_zero_initialized_network_is_not_stopped_by_the_explosion_detector(project, capsys):
+    """Its first gradient norm is ~1e-10; a running mean then flagged every later update
+    as exploding (this run stopped at update 30 with '20 updates in a row skipped')."""
+    code, out, err = run_cli(capsys, "train", project / "prediction.yaml", "--out", "zeros",
+                             "--quiet", "--set", "model.initializer=zeros",
+                             "--set", "training.steps=80", "--set", "training.seeds=[1]")
+    assert code == 0, err
+    import csv
+
+    rows = list(csv.DictReader(open("zeros/train_log.csv")))
+    assert int(rows[-1]["skipped"]) <= 2 and float(rows[0]["grad_norm"]) < 1e-2

@@ -239,8 +239,14 @@ def validate_blaming(raw: dict, source: str, override_keys: Sequence[str]) -> Ru
         blamed = next((k for k in override_keys
                        if key and (key == k or key.startswith(k + ".") or k.startswith(key + ".")
                                    or k.startswith(key + "["))), None)
-        where = f"--set {blamed}" if blamed else source
-        raise ConfigError(f"{where}: {describe_validation_error(err, model=RunConfig)}") from None
+        text = describe_validation_error(err, model=RunConfig)
+        if not blamed:
+            raise ConfigError(f"{source}: {text}") from None
+        if text.startswith(f"{blamed}: "):  # the key is named once
+            text = text[len(blamed) + 2:]
+        elif text.startswith(f"unknown key {blamed}"):
+            text = "unknown key" + text[len(f"unknown key {blamed}"):]
+        raise ConfigError(f"--set {blamed}: {text}") from None
 
 
 def check_against_data(config: RunConfig, source: str = "config") -> None:
@@ -255,8 +261,12 @@ def check_against_data(config: RunConfig, source: str = "config") -> None:
     if d.file is None:
         return
     from .._dataset_files import peek_dataset
+    from .._errors import DataError
 
-    shape, names = peek_dataset(d.file)
+    try:
+        shape, names = peek_dataset(d.file)
+    except DataError as err:
+        raise ConfigError(f"{source}: data.file: {err}") from None
     frames = shape[1]
     for i, (modality, *_rest) in enumerate(config.stages):
         key = f"training.curriculum[{i}].modality" if config.training.curriculum else "modality"

@@ -22,6 +22,10 @@ def _save(fig, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
+BASELINE_LABEL = "solver alone"
+BASELINE_STYLE = {"color": "black", "linestyle": "--"}
+
+
 def plot_metric_curves(
     panels: Mapping[str, Mapping[str, tuple]],
     path: pathlib.Path,
@@ -33,7 +37,8 @@ def plot_metric_curves(
 
     **Arguments:**
 
-    - `panels`: `{panel title: {line label: (steps, mean, low, high)}}`.
+    - `panels`: `{panel title: {line label: (steps, mean, low, high)}}`; the
+        label "solver alone" is drawn as a black dashed baseline.
     - `path`: the PNG file.
     - `ylabel`: the y-axis label.
     - `log`: logarithmic y axis.
@@ -48,7 +53,8 @@ def plot_metric_curves(
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), squeeze=False)
     for ax, (title, lines) in zip(axes.flat, panels.items()):
         for label, (steps, mean, low, high) in lines.items():
-            (line,) = ax.plot(steps, mean, label=label)
+            style = BASELINE_STYLE if label == BASELINE_LABEL else {}
+            (line,) = ax.plot(steps, mean, label=label, **style)
             if not np.allclose(low, high):
                 ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
         ax.set_title(title, fontsize=10)

@@ -32,6 +32,9 @@ LOG_NAME = "train_log.csv"
 LOG_COLUMNS = ("step", "stage", "seed", "loss", "grad_norm", "skipped", "updates_per_s")
 
 
+_REFERENCE_DECAY = 0.01  # per update, in log units: the reference halves in ~70 updates
+
+
 def make_optimizer(config: TrainConfig, stage: StageConfig) -> optax.GradientTransformation:
     """The Optax optimizer of one curriculum stage.
 
@@ -76,7 +79,7 @@ class SeedState(eqx.Module):
     params: Any
     opt_state: Any
     key: jax.Array  # raw key data (uint32), checkpoint-friendly
-    norm_average: jax.Array  # running mean of log gradient norms
+    norm_average: jax.Array  # reference log gradient norm (decaying running maximum)
     accepted: jax.Array
     consecutive_skips: jax.Array
     skipped: jax.Array
@@ -133,18 +136,25 @@ def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
         gnorm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(gnorm)
         warm = state.accepted < config.skip_warmup
-        # Running geometric mean of accepted gradient norms (robust to outliers).
+        # The reference is a slowly decaying running maximum of accepted log gradient norms:
+        # an update more than `skip_factor` above it is skipped. A running maximum is not
+        # dragged down by the tiny norms of a zero initialization (a running mean is, and then
+        # skips every later update); each skip raises it a little, so a lasting rise is
+        # accepted after a few updates instead of stopping training.
         log_norm = jnp.log(jnp.maximum(gnorm, 1e-30))
-        ok = finite & (warm | (log_norm <= state.norm_average + math.log(config.skip_factor)))
+        threshold = math.log(config.skip_factor)
+        ok = finite & (warm | (log_norm <= state.norm_average + threshold))
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        new_average = jnp.where(state.accepted == 0, log_norm,
-                                0.9 * state.norm_average + 0.1 * log_norm)
+        new_reference = jnp.where(
+            ok, jnp.where(state.accepted == 0, log_norm,
+                          jnp.maximum(log_norm, state.norm_average - _REFERENCE_DECAY)),
+            state.norm_average + threshold / 10)
         new = SeedState(
             params=_tree_where(ok, params, state.params),
             opt_state=_tree_where(ok, opt_state, state.opt_state),
             key=state.key,
-            norm_average=jnp.where(ok, new_average, state.norm_average),
+            norm_average=jnp.where(finite, new_reference, state.norm_average),
             accepted=state.accepted + ok,
             consecutive_skips=jnp.where(ok, 0, state.consecutive_skips + 1),
             skipped=state.skipped + (~ok),
@@ -205,8 +215,9 @@ def train(
     Each seed gets its own network initialisation (`make_simulator(key)`)
     and its own batch order; the seeds are a `vmap` axis, the updates of a
     logging interval one `lax.scan`. An update whose loss or gradient norm is
-    not finite, or whose gradient norm exceeds `skip_factor` times its
-    running mean, is skipped (counted and logged); after
+    not finite, or whose gradient norm exceeds `skip_factor` times a
+    reference (a running maximum of accepted norms that decays by 1% per
+    update), is skipped (counted and logged); after
     `max_consecutive_skips` in a row training stops with `TrainingError`.
 
     **Arguments:**
