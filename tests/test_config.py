@@ -53,7 +53,7 @@ def test_curriculum_becomes_trainer_stages():
 
 
 BAD_SETS = [
-    ("training.stepz=3", "unknown key training.stepz"),
+    ("training.stepz=3", "--set training.stepz: unknown key (did you mean training.steps?)"),
     ("training.steps=abc", "training.steps"),
     ("training.steps=0", "training.steps"),
     ("modality.unroll=0", "modality.unroll"),
