@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
+from _tiny import linear_subspace_data
 from stablesim.cli import main
 from stablesim.data import load_dataset
 from stablesim.runs import read_run_config, simulator_factory
@@ -21,24 +22,6 @@ def run_cli(capsys, *argv):
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def _linear_data(path):
-    """Linear dynamics confined to a 3-dim invariant subspace of R^10."""
-    rng = np.random.default_rng(0)
-    q, _ = np.linalg.qr(rng.normal(size=(10, 10)))
-    ur = q[:, :3]
-    a = ur @ np.diag([0.97, 0.9, 0.8]) @ ur.T
-    traj = []
-    for _ in range(12):
-        x, rows = ur @ rng.normal(size=3), []
-        for _ in range(30):
-            rows.append(x)
-            x = a @ x
-        traj.append(rows)
-    np.savez(path, trajectories=np.asarray(traj, np.float32),
-             params=np.repeat([[1.0], [2.0]], 6, axis=0))
-    return q
 
 
 def _config(tmp_path, **simulator):
@@ -59,7 +42,7 @@ def _config(tmp_path, **simulator):
 
 
 def test_projection_advice_is_a_config_key_that_removes_the_unstable_block(tmp_path, capsys):
-    q = _linear_data(tmp_path / "lin.npz")
+    q = linear_subspace_data(tmp_path / "lin.npz")[0]
     up = q[:, 3:]
     plain, projected = tmp_path / "plain", tmp_path / "projected"
     assert run_cli(capsys, "train", _config(tmp_path), "--out", plain, "--quiet")[0] == 0
@@ -91,7 +74,7 @@ def test_projection_advice_is_a_config_key_that_removes_the_unstable_block(tmp_p
 
 
 def test_noise_already_set_is_not_recommended_again(tmp_path, capsys):
-    _linear_data(tmp_path / "lin.npz")
+    linear_subspace_data(tmp_path / "lin.npz")[0]
     run = tmp_path / "run"
     assert run_cli(capsys, "train", _config(tmp_path), "--out", run, "--quiet")[0] == 0
     run_cli(capsys, "diagnose", run, "--quiet")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from _tiny import TINY
+from _tiny import TINY, linear_subspace_data
 from stablesim.cli import main
 from stablesim.evaluation import relative_error
 from stablesim.runs import build_system, read_run_config, simulator_factory, split_dataset, train_run
@@ -260,19 +260,7 @@ def test_gradient_alignment_against_a_hand_derived_affine_map(x64):
 
 def test_diagnose_a_linear_run_against_its_weights(tmp_path, capsys):
     """Linear data in a 3-dim invariant subspace of R^10, a linear model with He init."""
-    rng = np.random.default_rng(0)
-    q, _ = np.linalg.qr(rng.normal(size=(10, 10)))
-    ur = q[:, :3]
-    a = ur @ np.diag([0.97, 0.9, 0.8]) @ ur.T
-    traj = []
-    for _ in range(12):
-        x, rows = ur @ rng.normal(size=3), []
-        for _ in range(30):
-            rows.append(x)
-            x = a @ x
-        traj.append(rows)
-    np.savez(tmp_path / "lin.npz", trajectories=np.asarray(traj, np.float32),
-             params=np.repeat([[1.0], [2.0]], 6, axis=0))
+    q, traj = linear_subspace_data(tmp_path / "lin.npz")
     config = write(tmp_path / "lin.yaml", {
         "system": {"name": None},
         "data": {"file": str(tmp_path / "lin.npz"), "train_values": [1.0],
