@@ -12,6 +12,7 @@ from jaxtyping import PRNGKeyArray
 
 from .._errors import ConfigError
 from .._options import INITIALIZERS, STABLE_INITIALIZERS, VARIANCE_SCALING_INITIALIZERS
+from ._layouts import canonical_weight, is_linear_layer, with_canonical_weight
 
 # Weights are shaped (out, in, *kernel) for both eqx.nn.Linear and convolutions.
 _VARIANCE_SCALING: dict[str, Callable] = {
@@ -99,15 +100,16 @@ def dissipative_weights(key: PRNGKeyArray, shape: tuple[int, ...], *, margin: fl
     return w.at[(idx, idx, *centre)].set(-margin - 0.5 * (rows + cols))
 
 
-def _is_weight(x) -> bool:
-    return eqx.is_array(x) and jnp.issubdtype(x.dtype, jnp.floating) and x.ndim >= 2
-
-
 def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
-    """Re-initialize every real weight (2 or more axes) of a model by name.
+    """Re-initialize the weight of every linear layer of a model by name.
 
-    Biases and other vectors are left as the architecture made them, except
-    for `"zeros"`, which sets all real floating arrays to zero.
+    Each layer's weight is brought to its canonical operator layout first
+    (`stablesim.models._layouts`: `(out, in, *kernel)` for dense layers and
+    convolutions, our channels-last `PeriodicConv` included; per-mode complex
+    matrices for spectral convolutions), so the bounds below hold for the
+    operator the layer applies, not only for its stored array. Biases and
+    normalisation parameters keep the architecture's values, except under
+    `"zeros"`, which sets every real floating array to zero.
 
     **Arguments:**
 
@@ -115,9 +117,20 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
     - `name`: one of `default` (keep the architecture's own), `zeros`,
         `small` (the architecture's own times `scale`, default 0.01),
         `he`, `glorot`, `lecun`, `orthogonal`, and the stable ones:
-        `gershgorin_rows` (row sums <= rho), `gershgorin` (row and column
-        sums <= rho, so ||W||_2 <= rho), `dissipative` (square layers; symmetric
-        part <= -delta), with rho = 0.9 x `scale` and delta = 0.1 x `scale`.
+        `gershgorin_rows` (row sums <= rho, so every eigenvalue |mu| <= rho),
+        `gershgorin` (row and column sums <= rho, so ||W||_2 <= rho),
+        `dissipative` (symmetric part <= -delta), with rho = 0.9 x `scale`
+        and delta = 0.1 x `scale`.
+
+    !!! note
+        `dissipative` needs a square operator: it applies to the layers with
+        as many inputs as outputs (hidden layers) and leaves the others as
+        the architecture made them. Spectral convolutions keep their own
+        initialization under the variance-scaling names and `dissipative`
+        (their operator is zero beyond the kept modes, so no symmetric part
+        can be negative definite); `gershgorin_rows` and `gershgorin` bound
+        each mode's matrix, hence the operator's eigenvalues and norm.
+
     - `key`: random key.
     - `scale`: factor applied after initialization (`small` uses 0.01 if 1).
 
@@ -129,21 +142,61 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
         raise ConfigError(f"unknown initializer {name!r}; choose from {', '.join(INITIALIZERS)}")
     if name == "default" and scale == 1.0:
         return model
-    leaves, treedef = jax.tree_util.tree_flatten(model, is_leaf=lambda x: x is None)
-    keys = jax.random.split(key, max(len(leaves), 1))
-    new = []
-    for leaf, k in zip(leaves, keys):
-        if name == "zeros" and eqx.is_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.floating):
-            new.append(jnp.zeros_like(leaf))
-        elif _is_weight(leaf):
-            if name in ("default", "small"):
-                factor = 0.01 if (name == "small" and scale == 1.0) else scale
-                new.append(leaf * factor)
-            else:
-                new.append(initial_weights(name, k, leaf.shape, scale=scale, dtype=leaf.dtype))
+    if name == "zeros":
+        return jax.tree_util.tree_map(
+            lambda x: jnp.zeros_like(x) if eqx.is_array(x)
+            and jnp.issubdtype(x.dtype, jnp.floating) else x, model)
+    layers, treedef = jax.tree_util.tree_flatten(model, is_leaf=is_linear_layer)
+    keys = jax.random.split(key, max(len(layers), 1))
+    out = []
+    for layer, k in zip(layers, keys):
+        if not is_linear_layer(layer):
+            out.append(layer)
+            continue
+        kind, w = canonical_weight(layer)
+        if name in ("default", "small"):
+            factor = 0.01 if (name == "small" and scale == 1.0) else scale
+            new = w * factor
+        elif kind == "spectral":
+            new = (spectral_gershgorin(k, w.shape, radius=0.9 * scale,
+                                       columns=name == "gershgorin", dtype=w.dtype)
+                   if name in ("gershgorin_rows", "gershgorin") else w)
+        elif name == "dissipative" and (w.shape[0] != w.shape[1]
+                                        or any(n % 2 == 0 for n in w.shape[2:])):
+            new = w  # not a square operator: keep the architecture's own
         else:
-            new.append(leaf)
-    return jax.tree_util.tree_unflatten(treedef, new)
+            new = initial_weights(name, k, w.shape, scale=scale, dtype=w.dtype)
+        out.append(with_canonical_weight(layer, new))
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def spectral_gershgorin(key: PRNGKeyArray, shape: tuple[int, ...], *, radius: float = 0.9,
+                        columns: bool = True, dtype=jnp.complex64) -> jax.Array:
+    """Complex per-mode matrices `(groups, out, in, *modes)` with absolute row (and column)
+    sums at most `radius`: every mode's eigenvalues (rows) or norm (rows and columns) are
+    bounded by `radius`, hence those of the spectral convolution.
+
+    **Arguments:**
+
+    - `key`: random key.
+    - `shape`: the canonical spectral shape.
+    - `radius`: the bound rho.
+    - `columns`: also bound the column sums (the norm bound).
+    - `dtype`: a complex dtype.
+
+    **Returns:**
+
+    The complex weights.
+    """
+    real_key, imag_key = jax.random.split(key)
+    real = jnp.finfo(dtype).dtype
+    w = (jax.random.normal(real_key, shape, real) + 1j * jax.random.normal(imag_key, shape, real))
+    a = jnp.abs(w)
+    rows = a.sum(axis=2, keepdims=True)  # per (group, out, mode): sum over inputs
+    if not columns:
+        return (w * (radius / rows)).astype(dtype)
+    cols = a.sum(axis=1, keepdims=True)
+    return (w * (radius / jnp.maximum(rows.max(), cols.max()))).astype(dtype)
 
 
 def initial_weights(name: str, key: PRNGKeyArray, shape: tuple[int, ...], *,
