@@ -16,8 +16,6 @@ import json
 import statistics
 import time
 
-import jax
-
 from stablesim.data import generate_dataset
 from stablesim.models import make_network
 from stablesim.simulators import Prediction

@@ -9,13 +9,14 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
-from _tiny import linear_subspace_data
 from stablesim.cli import main
 from stablesim.data import load_dataset
 from stablesim.runs import read_run_config, simulator_factory
 from stablesim.simulators import Correction, external_solver
 from stablesim.stability import Projected, jacobian
 from stablesim.training import load_trained
+
+from _tiny import linear_subspace_data
 
 
 def run_cli(capsys, *argv):

@@ -83,7 +83,7 @@ def test_stable_initializers_bound_every_layer_operator(architecture, initialize
                 assert np.abs(m).sum(axis=0).max() <= RHO * (1 + 1e-5)
                 assert np.abs(m).sum(axis=1).max() <= RHO * (1 + 1e-5)
         elif m.shape[0] == m.shape[1] and not spectral:  # dissipative: square layers
-            w = getattr(layer, "weight")
+            w = layer.weight
             if w.shape[0] * GRID**dims == m.shape[0]:
                 square += 1
                 assert np.linalg.eigvalsh((m + m.T) / 2).max() <= -DELTA * (1 - 1e-5)

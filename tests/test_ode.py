@@ -13,10 +13,22 @@ from scipy.integrate import solve_ivp
 
 from stablesim import ConfigError
 from stablesim.ode import (
-    INTEGRATORS, InconsistentGradientWarning, consistency_check, continuous_gradient,
-    correct_gradients, even_odd_ratios, get_integrator, integrate, interpolate_parameters,
-    layer_gradient, layer_stencil, layer_times, oscillation_index, refinement_check,
-    sample_parameters, transfer_check,
+    INTEGRATORS,
+    InconsistentGradientWarning,
+    consistency_check,
+    continuous_gradient,
+    correct_gradients,
+    even_odd_ratios,
+    get_integrator,
+    integrate,
+    interpolate_parameters,
+    layer_gradient,
+    layer_stencil,
+    layer_times,
+    oscillation_index,
+    refinement_check,
+    sample_parameters,
+    transfer_check,
 )
 from stablesim.ode._check import check_field, check_loss, check_theta
 
@@ -196,7 +208,7 @@ def _flat_rate(tree, count):
     return np.concatenate([np.asarray(tree[k]).reshape(count, -1) for k in ("W", "b")], axis=1)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reference_rate(method, kind, steps):
     with jax.enable_x64(True):
         times = layer_times(method, steps=steps, t1=T1, kind=kind)

@@ -370,8 +370,9 @@ def test_a_signal_checkpoints_the_current_update_and_resume_continues_exactly(
     import sys
     import time
 
-    from _tiny import TINY
     from stablesim.training import read_checkpoint_header
+
+    from _tiny import TINY
 
     cfg = _merge(TINY, {"training": {"steps": 100000, "log_every": 10,
                                      "checkpoint_every": 100000}})

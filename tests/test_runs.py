@@ -14,13 +14,20 @@ import numpy as np
 import pytest
 import yaml
 
-from _tiny import TINY, linear_subspace_data
 from stablesim.cli import main
-from stablesim.evaluation import relative_error
-from stablesim.runs import build_system, read_run_config, simulator_factory, split_dataset, train_run
 from stablesim.data import load_dataset
+from stablesim.evaluation import relative_error
+from stablesim.runs import (
+    build_system,
+    read_run_config,
+    simulator_factory,
+    split_dataset,
+    train_run,
+)
 from stablesim.simulators import Prediction
 from stablesim.training import gradient_alignment, load_trained, read_checkpoint_header
+
+from _tiny import TINY, linear_subspace_data
 
 
 def run_cli(capsys, *argv):

@@ -15,11 +15,11 @@ from stablesim.training import (
     ModalityConfig,
     StageConfig,
     TrainConfig,
+    _checkpoint,
     load_trained,
     read_checkpoint_header,
     train,
 )
-from stablesim.training import _checkpoint
 
 
 def toy_dataset(num=4, frames=12, n=16, poison_value=None):

@@ -6,8 +6,8 @@ import copy
 import difflib
 import os
 import pathlib
-from collections.abc import Sequence
 import typing
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import yaml

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -20,9 +22,14 @@ from pydantic import (
     model_validator,
 )
 
-from pydantic import BaseModel, ConfigDict
-
-from .._options import ARCHITECTURES, INITIALIZERS, MODALITIES, SYSTEM_NAMES, SYSTEMS, modality_problem
+from .._options import (
+    ARCHITECTURES,
+    INITIALIZERS,
+    MODALITIES,
+    SYSTEM_NAMES,
+    SYSTEMS,
+    modality_problem,
+)
 
 SystemName = Literal[SYSTEM_NAMES]  # type: ignore[valid-type]
 Initializer = Literal[INITIALIZERS]  # type: ignore[valid-type]

@@ -123,7 +123,7 @@ class TrajectoryDataset:
     def dt(self) -> float | None:
         return self.metadata.get("dt")
 
-    def take(self, indices: Sequence[int] | np.ndarray) -> "TrajectoryDataset":
+    def take(self, indices: Sequence[int] | np.ndarray) -> TrajectoryDataset:
         """The sub-dataset of the given trajectory indices (or boolean mask)."""
         idx = np.asarray(indices)
         if idx.dtype == bool:

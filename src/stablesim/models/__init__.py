@@ -13,6 +13,7 @@ from ._networks import ARCHITECTURES, ParametricNetwork, count_parameters, make_
 
 __all__ = [
     "FastConvNet", "FastResNet", "PeriodicConv", "ARCHITECTURES", "ParametricNetwork",
-    "count_parameters", "make_network", "INITIALIZERS", "STABLE_INITIALIZERS", "initialize", "initial_weights",
+    "count_parameters", "make_network", "INITIALIZERS", "STABLE_INITIALIZERS", "initialize",
+    "initial_weights",
     "gershgorin_weights", "dissipative_weights",
 ]

@@ -78,7 +78,7 @@ class FastConvNet(eqx.Module):
         )
         self.activation = activation
 
-    def __call__(self, x: Float[Array, "C *N"]) -> Float[Array, "O *N"]:
+    def __call__(self, x: Float[Array, " C *N"]) -> Float[Array, " O *N"]:
         h = jnp.moveaxis(x, 0, -1)
         for layer in self.layers[:-1]:
             h = self.activation(layer(h))
@@ -112,7 +112,7 @@ class FastResNet(eqx.Module):
         self.project = conv(hidden_channels, out_channels, keys[-1])
         self.activation = activation
 
-    def __call__(self, x: Float[Array, "C *N"]) -> Float[Array, "O *N"]:
+    def __call__(self, x: Float[Array, " C *N"]) -> Float[Array, " O *N"]:
         act = self.activation
         h = act(self.lift(jnp.moveaxis(x, 0, -1)))
         for first, second in self.blocks:

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from .._errors import ConfigError
-from .._options import INITIALIZERS, STABLE_INITIALIZERS, VARIANCE_SCALING_INITIALIZERS
+from .._options import INITIALIZERS, VARIANCE_SCALING_INITIALIZERS
 from ._layouts import canonical_weight, is_linear_layer, with_canonical_weight
 
 # Weights are shaped (out, in, *kernel) for both eqx.nn.Linear and convolutions.

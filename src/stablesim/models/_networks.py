@@ -34,7 +34,7 @@ class ParametricNetwork(eqx.Module):
     core: eqx.Module
     parameter_scale: tuple[float, ...] = eqx.field(static=True, default=())
 
-    def __call__(self, state: Float[Array, "C *N"], params: Float[Array, " P"]) -> Float[Array, "C *N"]:
+    def __call__(self, state: Float[Array, " C *N"], params: Float[Array, " P"]) -> Float[Array, " C *N"]:
         if not self.parameter_scale:
             return self.core(state)
         scaled = params * jnp.asarray(self.parameter_scale, state.dtype)

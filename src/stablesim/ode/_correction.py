@@ -53,7 +53,7 @@ class LayerStencil:
         return self.weights.shape[1]
 
     @classmethod
-    def from_entries(cls, layers: int, entries: dict[tuple[int, int], float]) -> "LayerStencil":
+    def from_entries(cls, layers: int, entries: dict[tuple[int, int], float]) -> LayerStencil:
         offsets = sorted({col - row for row, col in entries})
         weights = np.zeros((len(offsets), layers))
         for (row, col), value in entries.items():
@@ -69,7 +69,7 @@ class LayerStencil:
                     dense[row, row + offset] += row_weights[row]
         return dense
 
-    def apply(self, a: Float[Array, "layers *rest"]) -> Float[Array, "layers *rest"]:
+    def apply(self, a: Float[Array, " layers *rest"]) -> Float[Array, " layers *rest"]:
         """Apply the stencil along the leading axis of `a`."""
         if a.shape[0] != self.layers:
             raise ConfigError(f"expected {self.layers} layers along the leading axis, "

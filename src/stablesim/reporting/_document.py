@@ -84,7 +84,8 @@ class Document:
         parts.append("</body></html>")
         return "\n".join(parts)
 
-    def write(self, out_dir: str | os.PathLike, *, title: str, stem: str = "report") -> tuple[pathlib.Path, pathlib.Path]:
+    def write(self, out_dir: str | os.PathLike, *, title: str,
+              stem: str = "report") -> tuple[pathlib.Path, pathlib.Path]:
         """Write `stem.md` and `stem.html` atomically into `out_dir`."""
         out = pathlib.Path(out_dir)
         md = atomic_write_text(out / f"{stem}.md", self.to_markdown())

@@ -26,7 +26,7 @@ class AbstractSimulator(eqx.Module):
     def differentiable(self) -> bool:
         return True
 
-    def __call__(self, state: Float[Array, "C *N"], params: Float[Array, " P"]) -> Float[Array, "C *N"]:
+    def __call__(self, state: Float[Array, " C *N"], params: Float[Array, " P"]) -> Float[Array, " C *N"]:
         raise NotImplementedError
 
 
@@ -112,7 +112,7 @@ def with_network(simulator: AbstractSimulator, network) -> AbstractSimulator:
 
 def rollout(
     simulator: AbstractSimulator,
-    initial: Float[Array, "C *N"],
+    initial: Float[Array, " C *N"],
     params: Float[Array, " P"],
     *,
     steps: int,

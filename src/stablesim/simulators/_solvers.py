@@ -44,7 +44,7 @@ class Solver(eqx.Module):
     takes_params: bool = eqx.field(static=True)
     differentiable: bool = eqx.field(static=True)
 
-    def __call__(self, state: Float[Array, "C *N"], params: Float[Array, " P"]) -> Float[Array, "C *N"]:
+    def __call__(self, state: Float[Array, " C *N"], params: Float[Array, " P"]) -> Float[Array, " C *N"]:
         return self.fn(state, params) if self.takes_params else self.fn(state)
 
 

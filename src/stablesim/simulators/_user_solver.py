@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._errors import ConfigError
-from .._paths import SOLVER_KEY, is_file_spec, resolve_solver_spec, split_solver_spec
+from .._paths import SOLVER_KEY, is_file_spec, split_solver_spec
 from ._solvers import _takes_params
 
 KEY = SOLVER_KEY

@@ -189,13 +189,13 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
 
     The figures of `diagnose.json`.
     """
-    from ..runs import read_run_config, run_progress
-    from ..runs._build import build_system, simulator_factory, split_dataset
-    from ..data import load_dataset
-    from ..training import load_trained
     from .._errors import ConfigError, TrainingError
     from .._progress import reporter
+    from ..data import load_dataset
+    from ..runs import read_run_config, run_progress
+    from ..runs._build import build_system, simulator_factory, split_dataset
     from ..simulators import solver_problem
+    from ..training import load_trained
 
     say = reporter(progress)
     config = read_run_config(run_dir)

@@ -90,7 +90,7 @@ class Projected(AbstractSimulator):
         return (self.basis @ (self.basis.T @ flat)).reshape(out.shape)
 
 
-def to_pod(states: Float[Array, "K *S"], basis: Float[Array, "n r"]) -> Float[Array, "K r"]:
+def to_pod(states: Float[Array, " K *S"], basis: Float[Array, "n r"]) -> Float[Array, "K r"]:
     """POD coordinates U_r^T x of flattened states (train a model in these)."""
     return jnp.asarray(states).reshape(states.shape[0], -1) @ jnp.asarray(basis)
 

@@ -85,7 +85,7 @@ def _arnoldi_eigs(simulator, state, params, k: int, basis=None) -> np.ndarray:
 
 def spectrum(
     simulator_or_matrix,
-    states: Float[Array, "K *S"] | None = None,
+    states: Float[Array, " K *S"] | None = None,
     *,
     params=None,
     basis: Float[np.ndarray, "n k"] | None = None,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import json
 import itertools
+import json
 import os
 import pathlib
 import re
@@ -24,11 +24,11 @@ from ..config import (
     set_dotted,
     validate,
 )
-from ._config import StudyConfig
 from ..data import TrajectoryDataset
 from ..runs import evaluate_run, read_metrics, read_run_config, resume_run, run_paths, train_run
 from ..runs._build import check_solver, data_key, make_dataset
 from ..training import TrainingInterrupted
+from ._config import StudyConfig
 
 STUDY_RECORD = "study.resolved.yaml"
 RESULT_COLUMNS = ("run", "model", "test_set", "case", "metric", "horizon", "value", "seed")

@@ -55,11 +55,11 @@ class System(eqx.Module):
 
     @abc.abstractmethod
     def coarse_step(
-        self, state: Float[Array, "C *N"], params: Float[Array, " P"]
-    ) -> Float[Array, "C *N"]:
+        self, state: Float[Array, " C *N"], params: Float[Array, " P"]
+    ) -> Float[Array, " C *N"]:
         """Advance a data-grid state by one frame with the cheap solver."""
 
-    def to_data_grid(self, state: Array) -> Float[Array, "C *N"]:
+    def to_data_grid(self, state: Array) -> Float[Array, " C *N"]:
         """Map a reference-grid state to the data grid (identity by default)."""
         return state
 

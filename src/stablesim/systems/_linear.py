@@ -69,7 +69,7 @@ class LinearSystem(System):
         dt: float = 0.1,
         complement_eigenvalues: Sequence[complex] | None = None,
         key: PRNGKeyArray,
-    ) -> "LinearSystem":
+    ) -> LinearSystem:
         """Build a linear system in a random orthonormal basis.
 
         **Arguments:**

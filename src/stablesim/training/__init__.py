@@ -1,8 +1,8 @@
 """Training: modalities (ONE, NOG, WIG), configuration, trainer, checkpoints."""
 
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
-from ._gradients import gradient_alignment
 from ._config import ModalityConfig, StageConfig, TrainConfig
+from ._gradients import gradient_alignment
 from ._modalities import NOG, ONE, WIG, Unroll
 from ._trainer import TrainingInterrupted, TrainResult, load_trained, make_optimizer, train
 

@@ -70,7 +70,8 @@ class TrainConfig(_Strict):
     momentum: NonNegativeFloat = 0.9
     schedule: Literal["constant", "cosine"] = "constant"
     clip_norm: PositiveFloat | None = None
-    skip_factor: float = Field(10.0, gt=1.0, description="skip if |g| > factor x a decaying running max of accepted |g|")
+    skip_factor: float = Field(
+        10.0, gt=1.0, description="skip if |g| > factor x a decaying running max of accepted |g|")
     skip_warmup: NonNegativeInt = 10
     max_consecutive_skips: PositiveInt = 20
     log_every: PositiveInt = 50
