@@ -21,6 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP)

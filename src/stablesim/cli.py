@@ -73,8 +73,11 @@ def _cmd_train(args) -> None:
 def _cmd_evaluate(args) -> None:
     from .runs import evaluate_run
 
-    metrics = evaluate_run(args.run, plots=False if args.no_plots else None,
-                           overrides=tuple(args.set), progress=not args.quiet)
+    metrics = evaluate_run(args.run, overrides=tuple(args.set), progress=not args.quiet)
+    if metrics["evaluation"]["plots"] and not args.no_plots:
+        from .reporting import plot_run
+
+        plot_run(args.run)
     print(format_evaluation(metrics))
     print(f"wrote {args.run}/metrics.json")
 
@@ -122,11 +125,14 @@ def _cmd_rollout(args) -> None:
 
 
 def _cmd_diagnose(args) -> None:
-    from .stability import diagnose_run
+    from .reporting import write_diagnose_report
+    from .runs import diagnose_run
 
-    figures = diagnose_run(args.run, out_dir=args.out, seed_index=args.seed_index,
-                           states=args.states, offset=args.offset,
-                           tolerated_bias=args.tolerated_bias, progress=not args.quiet)
+    diagnosis = diagnose_run(args.run, out_dir=args.out, seed_index=args.seed_index,
+                             states=args.states, offset=args.offset,
+                             tolerated_bias=args.tolerated_bias, progress=not args.quiet)
+    write_diagnose_report(diagnosis)
+    figures = diagnosis.figures
     print(f"data: rank {figures['rank']} of {figures['features']} "
           f"(unlearnable dimension {figures['unlearnable_dimension']})")
     print(f"spectral radius at data states: {figures['spectral_radius']:.4g}"
@@ -143,7 +149,7 @@ def _cmd_stability_example(args) -> None:
     from .studies import run_stability_study
 
     results = run_stability_study(args.out, steps=args.steps, progress=not args.quiet)
-    counts = {}
+    counts: dict[str, int] = {}
     for row in results["linear"]:
         counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
     print("linear models: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
@@ -187,7 +193,7 @@ def _cmd_data_info(args) -> None:
 
 
 def _cmd_ode_check(args) -> None:
-    from .ode._check import format_check_table, run_ode_check, write_check
+    from .ode import format_check_table, run_ode_check, write_check
 
     rows, curves = run_ode_check(tuple(args.method), steps=args.steps, t1=args.t1,
                                  order=args.order)
@@ -395,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
 def _interrupted_message(args, err: KeyboardInterrupt) -> str:
     """Where the interrupted work is and the command that continues it."""
     done = getattr(err, "done", None)
-    saved = (f"checkpoint written at update {done} of {err.total}" if done is not None
+    saved = (f"checkpoint written at update {done} of {getattr(err, 'total', '?')}"
+             if done is not None
              else "the last checkpoint is kept")
     if args.command in ("run", "study"):
         again = "stablesim run" if args.command == "run" else f"stablesim study {args.study}"

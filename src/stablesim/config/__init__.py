@@ -21,12 +21,13 @@ from ._schema import (
     ModelSection,
     RunConfig,
     SimulatorSection,
+    StrictSection,
     SystemSection,
     TrainingSection,
 )
 
 __all__ = [
-    "RunConfig", "SystemSection", "DataSection", "ModelSection", "SimulatorSection",
+    "RunConfig", "StrictSection", "SystemSection", "DataSection", "ModelSection", "SimulatorSection",
     "ModalitySection", "TrainingSection", "CurriculumStage", "EvaluationSection",
     "load_run_config", "apply_overrides", "parse_override", "set_dotted",
     "read_yaml", "validate", "to_yaml", "write_yaml", "resolve_paths", "check_against_data",

@@ -37,20 +37,20 @@ Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
 ModalityName = Literal[MODALITIES]  # type: ignore[valid-type]
 
 
-class _Section(BaseModel):
+class StrictSection(BaseModel):
     """A config section: unknown keys are errors, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SystemSection(_Section):
+class SystemSection(StrictSection):
     """Which built-in system (None: the user's own data, prediction only)."""
 
     name: SystemName | None = "ks"
     num_points: PositiveInt | None = Field(None, description="data grid size (system default)")
 
 
-class DataSection(_Section):
+class DataSection(StrictSection):
     """Where trajectories come from and how they split into train and test."""
 
     file: str | None = Field(None, description="HDF5 or .npz file of trajectories (a relative "
@@ -67,7 +67,7 @@ class DataSection(_Section):
     seed: int = 0
 
 
-class ModelSection(_Section):
+class ModelSection(StrictSection):
     """The network architecture and its initialisation."""
 
     architecture: Architecture = "resnet"
@@ -77,7 +77,7 @@ class ModelSection(_Section):
     initializer: Initializer = "default"
 
 
-class SimulatorSection(_Section):
+class SimulatorSection(StrictSection):
     """How the network advances a state: alone or on top of a solver."""
 
     setup: Literal["prediction", "correction"] = "prediction"
@@ -99,7 +99,7 @@ class SimulatorSection(_Section):
         None, description="dimension of the projection subspace (default: the numerical rank)")
 
 
-class ModalitySection(_Section):
+class ModalitySection(StrictSection):
     """The unrolled loss: ONE, NOG or WIG over m steps."""
 
     name: ModalityName = "ONE"
@@ -129,7 +129,7 @@ class ModalitySection(_Section):
         return self
 
 
-class CurriculumStage(_Section):
+class CurriculumStage(StrictSection):
     """One stage of an unroll curriculum (replaces the single stage)."""
 
     modality: ModalitySection = ModalitySection()
@@ -138,7 +138,7 @@ class CurriculumStage(_Section):
     ramp: NonNegativeInt = 0
 
 
-class TrainingSection(_Section):
+class TrainingSection(StrictSection):
     """Optimizer, schedule, batch, seeds, logging."""
 
     steps: PositiveInt = Field(1500, description="parameter updates")
@@ -156,7 +156,7 @@ class TrainingSection(_Section):
     curriculum: list[CurriculumStage] = Field(default_factory=list)
 
 
-class EvaluationSection(_Section):
+class EvaluationSection(StrictSection):
     """Test rollouts and their metrics."""
 
     horizon: PositiveInt = Field(12, description="frames of the headline relative error")
@@ -172,7 +172,7 @@ class EvaluationSection(_Section):
     plots: bool = True
 
 
-class RunConfig(_Section):
+class RunConfig(StrictSection):
     """Everything one training run needs; round-trips through YAML."""
 
     system: SystemSection = SystemSection()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ..systems import System
@@ -43,7 +44,8 @@ def generate_dataset(
         rows = np.repeat(np.asarray(parameter_values, np.float32), trajectories_per_value)[:, None]
     else:
         rows = np.zeros((trajectories_per_value, 0), np.float32)
-    traj = system.trajectories(jax.random.key(seed), rows, frames=frames, warmup=warmup)
+    traj = system.trajectories(jax.random.key(seed), jnp.asarray(rows), frames=frames,
+                               warmup=warmup)
     metadata = {
         "system": type(system).__name__,
         "dt": float(system.dt),

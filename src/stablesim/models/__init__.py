@@ -1,9 +1,8 @@
 """Network architectures (PDEquinox and Equinox) and initializers by name."""
 
+from .._options import INITIALIZERS, STABLE_INITIALIZERS
 from ._fast_conv import FastConvNet, FastResNet, PeriodicConv
 from ._initializers import (
-    INITIALIZERS,
-    STABLE_INITIALIZERS,
     dissipative_weights,
     gershgorin_weights,
     initial_weights,

@@ -17,6 +17,7 @@ weight in the layout the operator uses. Two canonical forms cover our layers:
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
@@ -34,7 +35,7 @@ def is_linear_layer(x) -> bool:
     if isinstance(x, PeriodicConv | _spectral_type()):
         return True
     w = getattr(x, "weight", None)
-    return isinstance(x, eqx.Module) and eqx.is_array(w) and w.ndim >= 2
+    return isinstance(x, eqx.Module) and isinstance(w, jax.Array) and w.ndim >= 2
 
 
 def canonical_weight(layer) -> tuple[str, Array]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -31,7 +32,7 @@ class ParametricNetwork(eqx.Module):
     - `parameter_scale`: one factor per physical parameter.
     """
 
-    core: eqx.Module
+    core: Callable[..., Array]
     parameter_scale: tuple[float, ...] = eqx.field(static=True, default=())
 
     def __call__(self, state: Float[Array, " C *N"], params: Float[Array, " P"]) -> Float[Array, " C *N"]:
@@ -116,7 +117,7 @@ def make_network(
             activation=act, use_bias=architecture == "mlp", use_final_bias=architecture == "mlp",
             key=key,
         )
-        core = _VectorMLP(mlp, n)
+        core: Callable[..., Array] = _VectorMLP(mlp, n)
     else:
         if vector:
             raise ConfigError(
@@ -127,7 +128,8 @@ def make_network(
                 f"{state_shape[0]}); for a state vector use 'mlp' or 'linear'"
             )
         channels, dims = state_shape[0], len(state_shape) - 1
-        common = dict(in_channels=channels + num_parameters, out_channels=channels, key=key)
+        common: dict[str, Any] = dict(in_channels=channels + num_parameters,
+                                      out_channels=channels, key=key)
         if architecture == "conv":
             core = FastConvNet(dims, hidden_channels=width, depth=depth, activation=act,
                                **common, **options)

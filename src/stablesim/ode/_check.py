@@ -74,7 +74,8 @@ def run_ode_check(methods=tuple(INTEGRATORS), *, steps: int = 32, t1: float = 2.
     """
     if steps < 4:
         raise ConfigError(f"--steps must be >= 4, got {steps}")
-    rows, curves = [], {}
+    rows: list[dict] = []
+    curves: dict = {}
     with jax.enable_x64(True):
         x0 = jnp.array([0.5, -0.8])
         for method in methods:

@@ -1,6 +1,7 @@
 """Reports: curves from metric rows, matplotlib figures, markdown + HTML documents."""
 
 from ._curves import band, seed_curves, training_curve
+from ._diagnose import write_diagnose_report
 from ._document import Document
 from ._plots import (
     plot_gradient_alignment,
@@ -13,4 +14,5 @@ from ._plots import (
 __all__ = [
     "Document", "seed_curves", "band", "training_curve", "plot_metric_curves",
     "plot_rollouts", "plot_training", "plot_gradient_alignment", "plot_run",
+    "write_diagnose_report",
 ]

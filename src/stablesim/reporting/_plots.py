@@ -145,21 +145,35 @@ def plot_gradient_alignment(curves: Mapping[str, Sequence[dict]], path: pathlib.
     return _save(fig, path)
 
 
-def plot_run(run_dir, metrics: dict, history: Sequence[dict], examples: Mapping) -> list[pathlib.Path]:
-    """The plots of one evaluated run, into `run_dir/plots`.
+def plot_run(run_dir) -> list[pathlib.Path]:
+    """The plots of one evaluated run, into `run_dir/plots`, from its files.
+
+    Reads `metrics.json` (error and correlation curves per seed, the solver
+    alone as a dashed baseline), `train_log.csv` (training loss) and
+    `rollout_example.npz` (reference, prediction and solver-alone rollouts).
 
     **Arguments:**
 
-    - `run_dir`: the run directory.
-    - `metrics`: its metrics dictionary (with `rows`).
-    - `history`: its training log rows.
-    - `examples`: `{test set: (prediction, reference)}` of one test case, and
-        `{test set + "_solver": (solver-alone rollout, None)}`.
+    - `run_dir`: an evaluated run directory.
 
     **Returns:**
 
     The paths written.
     """
+    from ..runs import read_metrics, run_paths
+    from ..training import read_train_log
+
+    metrics = read_metrics(run_dir)
+    history = read_train_log(run_paths(run_dir)["log"], metrics["updates"])
+    examples: dict = {}
+    example_file = pathlib.Path(run_dir) / "rollout_example.npz"
+    if example_file.exists():
+        with np.load(example_file) as arrays:
+            for key in arrays.files:
+                if key.endswith("_prediction"):
+                    name = key.removesuffix("_prediction")
+                    reference = arrays.get(f"{name}_reference")
+                    examples[name] = (arrays[key], None if reference is None else reference)
     out = pathlib.Path(run_dir) / "plots"
     rows = metrics["rows"]
     written = []

@@ -1,12 +1,17 @@
 """Run directories: build from a config, train, resume, evaluate."""
 
 from ._build import (
+    baseline_simulator,
+    build_solver,
     build_system,
+    check_solver,
+    dataset_key,
     make_dataset,
     run_paths,
     simulator_factory,
     split_dataset,
 )
+from ._diagnose import Diagnosis, diagnose_run
 from ._rollout import rollout_run
 from ._run import (
     TEST_SETS,
@@ -21,5 +26,6 @@ from ._run import (
 __all__ = [
     "train_run", "resume_run", "evaluate_run", "read_run_config", "read_metrics",
     "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
-    "simulator_factory", "TEST_SETS", "rollout_run",
+    "simulator_factory", "TEST_SETS", "rollout_run", "baseline_simulator", "build_solver",
+    "check_solver", "dataset_key", "diagnose_run", "Diagnosis",
 ]

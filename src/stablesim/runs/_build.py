@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 from collections.abc import Callable
 
@@ -51,7 +52,7 @@ def split_values(config: RunConfig, system: System | None) -> dict[str, list[flo
             "extrapolation": pick(d.extrapolation_values, system.extrapolation_values)}
 
 
-def data_key(config: RunConfig) -> str:
+def dataset_key(config: RunConfig) -> str:
     """A string identifying the dataset a config asks for (for caching)."""
     return json.dumps({"system": config.system.model_dump(), "data": config.data.model_dump()},
                       sort_keys=True)
@@ -75,6 +76,8 @@ def make_dataset(config: RunConfig) -> TrajectoryDataset:
             raise DataError(f"{config.data.file}: states shaped {data.state_shape}, but "
                             f"system {config.system.name} has {system.data_shape}")
         return data
+    if system is None:  # validation asks user data for data.file
+        raise ConfigError("data.file: needed when system.name is null (the user's own data)")
     values = split_values(config, system)
     every = values["train"] + values["interpolation"] + values["extrapolation"]
     return generate_dataset(system, every, trajectories_per_value=config.data.trajectories_per_value,
@@ -166,8 +169,8 @@ def check_solver(config: RunConfig, data: TrajectoryDataset) -> None:
     if s.solver_function is None:
         return
     fn = load_solver_function(s.solver_function)
-    probe_solver(fn, data.trajectories[0, 0], data.params[0], name=solver_name(config),
-                 batched=s.solver_batched)
+    probe_solver(fn, data.trajectories[0, 0], data.params[0],
+                 name=solver_name(config) or s.solver_function, batched=s.solver_batched)
 
 
 def projection_basis(config: RunConfig, train: TrajectoryDataset) -> np.ndarray | None:
@@ -232,7 +235,7 @@ def baseline_simulator(config: RunConfig, system: System | None) -> AbstractSimu
     return None if solver is None else SolverAlone(solver)
 
 
-def run_paths(run_dir: str | pathlib.Path) -> dict[str, pathlib.Path]:
+def run_paths(run_dir: str | os.PathLike) -> dict[str, pathlib.Path]:
     """The files of a run directory by role."""
     run = pathlib.Path(run_dir)
     return {"config": run / "config.yaml", "dataset": run / "dataset.h5",

@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 from collections.abc import Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -114,8 +115,8 @@ def _train(config, run_dir, data, parts, *, resume, stop_after, progress):
 
 
 
-def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
-                 overrides: Sequence[str | tuple] = (), progress: bool = False) -> dict:
+def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple] = (),
+                 progress: bool = False) -> dict:
     """Roll out every test trajectory with every seed's model; write `metrics.json`.
 
     Metrics per seed and test case (see `stablesim.evaluation`): `rel_error`
@@ -131,14 +132,14 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
     **Arguments:**
 
     - `run_dir`: a trained run directory.
-    - `plots`: write PNG plots into `run_dir/plots` (default: `evaluation.plots`).
     - `overrides`: `--set` overrides of `evaluation.*` keys (the trained
         model's keys cannot change after training).
     - `progress`: print what it is doing, with timings.
 
     **Returns:**
 
-    The metrics dictionary (as written to `metrics.json`).
+    The metrics dictionary (as written to `metrics.json`); the plots are
+    `stablesim.reporting.plot_run`'s job.
     """
     config = read_run_config(run_dir)
     if overrides:
@@ -162,7 +163,9 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
     result = load_trained(make, run_dir)
     ev = config.evaluation
     steps = ev.steps
-    rows, per_seed, examples = [], {}, {}
+    rows: list[dict] = []
+    per_seed: dict[str, dict] = {}
+    examples: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     baseline = baseline_simulator(config, system)
     base_rows, base_summary = [], {}
     for test_set in TEST_SETS:
@@ -210,14 +213,9 @@ def evaluate_run(run_dir: str | os.PathLike, *, plots: bool | None = None,
         config, result, parts["train"], say)
     atomic_write_json(paths["metrics"], metrics)
     with atomic_path(pathlib.Path(run_dir) / "rollout_example.npz") as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **{f"{k}_{name}": arr for k, (p, r) in examples.items()
-                                  for name, arr in (("prediction", p), ("reference", r))
-                                  if arr is not None})
-    if config.evaluation.plots if plots is None else plots:
-        from ..reporting import plot_run
-
-        with say("plotting"):
-            plot_run(run_dir, metrics, result.history, examples)
+        arrays = {f"{k}_{name}": arr for k, (p, r) in examples.items()
+                  for name, arr in (("prediction", p), ("reference", r)) if arr is not None}
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
     return metrics
 
 
@@ -261,7 +259,7 @@ def _metrics_of(pred, ref, ev, test_set: str, seed) -> tuple[list[dict], dict]:
 
 def _summarise(seeds: dict) -> dict:
     """Mean and std over seeds of the per-seed means; divergence totals."""
-    out = {}
+    out: dict[str, Any] = {}
     for metric in ("rel_error", "mse", "correlation", "decorrelation_time", "divergences"):
         values = [v[metric] for v in seeds.values()]
         finite = [v for v in values if v is not None]

@@ -1,5 +1,6 @@
 """How a network advances a state: prediction and correction simulators."""
 
+from .._paths import resolve_solver_spec
 from ._simulators import (
     AbstractSimulator,
     Correction,
@@ -9,7 +10,7 @@ from ._simulators import (
     with_network,
 )
 from ._solvers import Solver, SolverHealth, as_solver, external_solver, solver_problem
-from ._user_solver import load_solver_function, probe_solver, resolve_solver_spec
+from ._user_solver import load_solver_function, probe_solver
 
 __all__ = [
     "AbstractSimulator",

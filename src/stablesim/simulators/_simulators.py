@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from typing import Literal
 
@@ -20,7 +21,7 @@ class AbstractSimulator(eqx.Module):
     gradients may flow through the whole step (False with an external solver).
     """
 
-    network: eqx.AbstractVar[eqx.Module]
+    network: eqx.AbstractVar[eqx.Module | None]
 
     @property
     def differentiable(self) -> bool:
@@ -70,7 +71,7 @@ class Correction(AbstractSimulator):
             raise ConfigError(f"correction mode must be 'parallel' or 'sequential', got {mode!r}")
         self.network = network
         self.solver = as_solver(solver)
-        self.mode = mode
+        self.mode = typing.cast(Literal["parallel", "sequential"], mode)
 
     @property
     def differentiable(self) -> bool:
@@ -90,8 +91,8 @@ class SolverAlone(AbstractSimulator):
     - `solver`: a `Solver`, or a JAX function (wrapped by `as_solver`).
     """
 
+    network: None
     solver: Solver
-    network: None = None
 
     def __init__(self, solver: Solver | Callable):
         self.solver = as_solver(solver)

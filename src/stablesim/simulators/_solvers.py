@@ -160,7 +160,7 @@ def external_solver(fn: Callable, *, vectorized: bool = False, name: str | None 
     """
     if not callable(fn):
         raise ConfigError(f"an external solver must be callable, got {type(fn).__name__}")
-    health = SolverHealth(name or getattr(fn, "__name__", repr(fn)))
+    health = SolverHealth(name or str(getattr(fn, "__name__", repr(fn))))
     return Solver(_Callback(fn, _takes_params(fn), vectorized, health), True, False)
 
 

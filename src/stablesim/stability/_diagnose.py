@@ -1,28 +1,17 @@
-"""`stablesim diagnose RUN`: why a trained simulator is (un)stable, with recommendations."""
+"""The pieces of a stability diagnosis: spectra at states, off-data growth, advice."""
 
 from __future__ import annotations
-
-import os
-import pathlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._atomic import atomic_write_json, finite_or_none
-from ._energy import EnergySpectrum, energy_spectrum
+from ._energy import EnergySpectrum
 from ._mitigations import noise_bias, recommend_noise
-from ._spectrum import spectral_radius, spectrum, uses_finite_differences
+from ._spectrum import spectrum
 
 DENSE_LIMIT = 2048  # states with more entries use Arnoldi for the k largest eigenvalues
 ARNOLDI_K = 16
-
-
-def _pick_states(trajectories: np.ndarray, params: np.ndarray, count: int):
-    b, t = trajectories.shape[:2]
-    idx = [(i % b, (t // 2 + i // b) % t) for i in range(count)]
-    return (np.stack([trajectories[i, j] for i, j in idx]),
-            np.stack([params[i] for i, _ in idx]))
 
 
 def linearized_spectra(simulator, states, params, basis=None) -> np.ndarray:
@@ -159,111 +148,3 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
         out.append(f"{what}: {nxt}. Chaotic systems have some growth; many or large "
                    "eigenvalues do not belong to them.")
     return out
-
-
-def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
-                 seed_index: int = 0, states: int = 4, offset: float = 1e-3,
-                 tolerated_bias: float = 0.05, key: int = 0, progress: bool = False) -> dict:
-    """Stability diagnostics of a trained run, written as a report with plots.
-
-    Data energy spectrum of the training set and its unlearnable dimension;
-    Jacobian eigenvalues of the trained step at data states (and restricted to
-    the directions without data energy), against the unit circle; growth of
-    rollouts started slightly off the data (in any direction, and in the
-    empty directions); recommendations (noise with its bias, initializer,
-    projection).
-
-    **Arguments:**
-
-    - `run_dir`: a trained run directory.
-    - `out_dir`: where `diagnose.md`, `diagnose.html`, `diagnose.json` and the
-        plots go (default: `run_dir/diagnose`).
-    - `seed_index`: which seed's model (position in the run's seeds).
-    - `states`: how many data states to linearize at.
-    - `offset`: relative size of the off-data perturbations.
-    - `tolerated_bias`: the noise bias the recommendation allows.
-    - `key`: random seed of the perturbations.
-    - `progress`: print each step and its time.
-
-    **Returns:**
-
-    The figures of `diagnose.json`.
-    """
-    from .._errors import ConfigError, TrainingError
-    from .._progress import reporter
-    from ..data import load_dataset
-    from ..runs import read_run_config, run_progress
-    from ..runs._build import build_system, simulator_factory, split_dataset
-    from ..simulators import solver_problem
-    from ..training import load_trained
-
-    say = reporter(progress)
-    config = read_run_config(run_dir)
-    done, total = run_progress(run_dir)
-    if done == 0:
-        raise ConfigError(f"{run_dir}: not trained yet (no checkpoint)")
-    with say("loading the run"):
-        data = load_dataset(pathlib.Path(run_dir) / "dataset.h5")
-        parts = split_dataset(config, data)
-        result = load_trained(simulator_factory(config, build_system(config), data), run_dir)
-    if not 0 <= seed_index < len(result.seeds):
-        raise ConfigError(f"--seed-index must be in [0, {len(result.seeds) - 1}]")
-    sim = result.simulator_for(seed_index)
-    finite_differences = uses_finite_differences(sim)
-    train = parts["train"]
-    with say("data energy spectrum"):
-        energy = energy_spectrum(train.trajectories)
-    at, at_params = _pick_states(train.trajectories, train.params, states)
-    method = "finite differences" if finite_differences else "autodiff"
-    with say(f"Jacobian spectra at {states} data states ({method})"):
-        eigs = linearized_spectra(sim, at, at_params)
-        radius = spectral_radius(eigs)
-        normal = None
-        if energy.unlearnable_dimension:
-            normal = linearized_spectra(sim, at, at_params, basis=energy.unlearnable_basis)
-    test = parts.get("interpolation", train)
-    count = min(8, test.num_trajectories)
-    steps = config.evaluation.steps
-    with say(f"growth of {count} perturbed rollouts over {steps} steps"):
-        growth_any = off_data_growth(sim, test.trajectories[:count, 0], test.params[:count],
-                                     steps=steps, offset=offset, key=jax.random.key(key))
-        growth_normal = None
-        if energy.unlearnable_dimension:
-            growth_normal = off_data_growth(sim, test.trajectories[:count, 0],
-                                            test.params[:count], steps=steps, offset=offset,
-                                            key=jax.random.key(key + 1),
-                                            directions=energy.unlearnable_basis)
-    problem = solver_problem(sim)
-    if problem:
-        raise TrainingError(problem)
-    worst = float(np.max(growth_any if growth_normal is None
-                         else np.maximum(growth_any, growth_normal)))
-    normal_radius = None if normal is None else spectral_radius(normal)
-    advice = recommendations(energy, radius, normal_radius, worst,
-                             tolerated_bias=tolerated_bias, steps=steps, config=config)
-    out = pathlib.Path(out_dir) if out_dir is not None else pathlib.Path(run_dir) / "diagnose"
-    out.mkdir(parents=True, exist_ok=True)
-    figures = {
-        "run": str(run_dir), "seed": result.seeds[seed_index],
-        "features": energy.num_features, "rank": energy.rank,
-        "unlearnable_dimension": energy.unlearnable_dimension,
-        "condition_number": finite_or_none(energy.condition_number),
-        "energies": energy.energies.tolist(),
-        "spectral_radius": radius,
-        "unstable_eigenvalues_per_state": (np.abs(eigs) > 1 + 1e-9).sum(axis=1).tolist(),
-        "normal_spectral_radius": normal_radius,
-        "growth_any_max": finite_or_none(float(np.max(growth_any))),
-        "growth_any_final_median": finite_or_none(float(np.median(growth_any[:, -1]))),
-        "growth_normal_max": None if growth_normal is None else finite_or_none(float(np.max(growth_normal))),
-        "recommended_noise": recommend_noise(energy.energies, tolerated_bias=tolerated_bias,
-                                             rank=energy.rank),
-        "recommendations": advice,
-        "jacobians": ("central finite differences (the solver runs outside JAX and has no "
-                      "derivatives)" if finite_differences else "forward-mode autodiff"),
-    }
-    atomic_write_json(out / "diagnose.json", figures)
-    from ._diagnose_report import write_diagnose_report
-
-    write_diagnose_report(out, figures, energy, eigs, normal, growth_any, growth_normal)
-    return figures
-

@@ -74,7 +74,7 @@ class Projected(AbstractSimulator):
         self.simulator = simulator
         self.basis = basis
 
-    @property
+    @property  # type: ignore[misc]
     def network(self):
         return self.simulator.network
 

@@ -11,7 +11,7 @@ from ._default import DEFAULT_STUDY, default_study
 
 _LAZY = {
     "load_study": "._study", "read_study": "._study", "resolve_study": "._study",
-    "run_study": "._study", "write_results": "._study", "build_report": "._report",
+    "run_study": "._runner", "write_results": "._study", "build_report": "._report",
     "run_ode_zigzag_study": "._ode_zigzag", "run_stability_study": "._stability_example",
 }
 

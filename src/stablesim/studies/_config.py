@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import Field
 
-from ..config._schema import _Section
+from ..config import StrictSection
 
 
-class StudyConfig(_Section):
+class StudyConfig(StrictSection):
     """A study: a base run config and a grid of dotted keys to vary.
 
     **Fields:**

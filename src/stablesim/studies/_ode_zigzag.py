@@ -85,9 +85,9 @@ def train_neural_ode(x0, y, *, layers: int, gradients: str, updates: int,
     """
     params = init_layers(jax.random.PRNGKey(seed), layers, hidden)
     if optimizer == "sgd":
-        optimizer = optax.sgd(learning_rate * layers / TARGET_T1, momentum=0.9)
+        transform = optax.sgd(learning_rate * layers / TARGET_T1, momentum=0.9)
     elif optimizer == "adam":
-        optimizer = optax.adam(learning_rate)
+        transform = optax.adam(learning_rate)
     else:
         raise ConfigError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     loss = _loss_fn(x0, y, layers, method, gradients, order)
@@ -95,13 +95,13 @@ def train_neural_ode(x0, y, *, layers: int, gradients: str, updates: int,
     def update(carry, _):
         p, state = carry
         value, grads = jax.value_and_grad(loss)(p)
-        changes, state = optimizer.update(grads, state, p)
+        changes, state = transform.update(grads, state, p)
         return (optax.apply_updates(p, changes), state), value
 
     with warnings.catch_warnings():  # plain autodiff with leapfrog is the point here
         warnings.simplefilter("ignore", InconsistentGradientWarning)
         (params, _), losses = jax.jit(
-            lambda p: jax.lax.scan(update, (p, optimizer.init(p)), None, length=updates)
+            lambda p: jax.lax.scan(update, (p, transform.init(p)), None, length=updates)
         )(params)
     return params, np.asarray(losses)
 

@@ -19,7 +19,7 @@ from ..reporting import (
     training_curve,
 )
 from ..runs import TEST_SETS, read_metrics, run_paths
-from ..training._trainer import _read_log
+from ..training import read_train_log
 from ._study import Cell, study_cells, write_results
 
 MODALITY_KEY = "modality.name"
@@ -263,7 +263,7 @@ def _plots(doc, out, done, metrics, test_sets):
     for cell in done:
         run = out / "runs" / cell.name
         header_step = metrics[cell.name].get("updates", 10**12)
-        curves[_label(cell)] = training_curve(_read_log(run_paths(run)["log"], header_step))
+        curves[_label(cell)] = training_curve(read_train_log(run_paths(run)["log"], header_step))
     plot_training(curves, out / "plots" / "training.png")
     doc.image("plots/training.png", "Training loss (mean over seeds) against update")
     alignment = {_label(c): metrics[c.name]["gradient_alignment"] for c in done

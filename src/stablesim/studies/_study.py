@@ -8,12 +8,9 @@ import json
 import os
 import pathlib
 import re
-import time
 from typing import Any
 
-import yaml
-
-from .._atomic import atomic_path, atomic_write_text
+from .._atomic import atomic_path
 from .._errors import ConfigError
 from ..config import (
     RunConfig,
@@ -24,10 +21,10 @@ from ..config import (
     set_dotted,
     validate,
 )
-from ..data import TrajectoryDataset
-from ..runs import evaluate_run, read_metrics, read_run_config, resume_run, run_paths, train_run
-from ..runs._build import check_solver, data_key, make_dataset
-from ..training import TrainingInterrupted
+from ..runs import (
+    read_metrics,
+    run_paths,
+)
 from ._config import StudyConfig
 
 STUDY_RECORD = "study.resolved.yaml"
@@ -96,7 +93,8 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
         if not values:
             raise ConfigError(f"{source}: grid.{key}: needs at least one value")
     keys = list(study.grid)
-    cells, names = [], set()
+    cells: list[Cell] = []
+    names: set[str] = set()
     for combo in itertools.product(*(study.grid[k] for k in keys)):
         varied = dict(zip(keys, combo))
         name = _cell_name(combo)
@@ -125,113 +123,8 @@ def load_study(path: str | os.PathLike, overrides: tuple = ()) -> tuple[StudyCon
     return study, base, cells
 
 
-def _study_record(study: StudyConfig, base: dict) -> dict:
+def study_record(study: StudyConfig, base: dict) -> dict:
     return {"name": study.name, "config": base, "grid": study.grid}
-
-
-def _format_seconds(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
-
-
-def run_study(
-    study: StudyConfig,
-    out_dir: str | os.PathLike,
-    *,
-    base_dir: pathlib.Path | None = None,
-    overrides: tuple = (),
-    progress: bool = True,
-    max_cells: int | None = None,
-) -> pathlib.Path:
-    """Train and evaluate every cell of a study, then write results and report.
-
-    Cells already evaluated are skipped, an interrupted cell resumes from its
-    checkpoint, so running the same command again continues the study. The
-    output directory refuses a different study (its `study.resolved.yaml` differs).
-
-    **Arguments:**
-
-    - `study`: the study config.
-    - `out_dir`: the study directory (`study.resolved.yaml`, `runs/CELL/`, results, report).
-    - `base_dir`: where `study.base` is relative to.
-    - `overrides`: `--set` overrides of the base config.
-    - `progress`: per-run progress bars.
-    - `max_cells`: stop after training this many cells in this call (for
-        splitting a long study into sessions).
-
-    **Returns:**
-
-    The path of `report.md` (None-equivalent empty path if stopped early).
-    """
-    out = pathlib.Path(out_dir)
-    base, cells = resolve_study(study, base_dir=base_dir, overrides=overrides)
-    record = _study_record(study, base)
-    record_path = out / STUDY_RECORD
-    if record_path.exists():
-        previous = read_yaml(record_path)
-        if previous != yaml.safe_load(yaml.safe_dump(record)):
-            raise ConfigError(f"{out} holds a different study (its study.resolved.yaml differs); "
-                              "choose another --out to keep both")
-    elif out.exists() and any(out.iterdir()):
-        raise ConfigError(f"{out} exists and is not a study directory; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    if not record_path.exists():
-        atomic_write_text(record_path, yaml.safe_dump(record, sort_keys=False))
-    datasets: dict[str, TrajectoryDataset] = {}
-    probed = set()
-    for cell in cells:  # every user solver answers once before the first cell trains
-        spec = (cell.config.simulator.solver_function, cell.config.simulator.solver_batched)
-        if spec[0] is None or spec in probed or run_paths(out / "runs" / cell.name)["metrics"].exists():
-            continue
-        key = data_key(cell.config)
-        if key not in datasets:
-            datasets[key] = make_dataset(cell.config)
-        check_solver(cell.config, datasets[key])
-        probed.add(spec)
-    total, started, times = len(cells), time.perf_counter(), []
-    trained = 0
-    for index, cell in enumerate(cells, 1):
-        run_dir = out / "runs" / cell.name
-        paths = run_paths(run_dir)
-        if paths["metrics"].exists():
-            print(f"[{index}/{total}] {cell.name}: done earlier", flush=True)
-            continue
-        if max_cells is not None and trained >= max_cells:
-            print(f"stopped after {trained} cells (--max-cells); run the same command again "
-                  "to continue", flush=True)
-            return out / "report.md"
-        t0 = time.perf_counter()
-        varied = ", ".join(f"{k}={v}" for k, v in cell.varied.items())
-        if paths["checkpoint"].exists():
-            if read_run_config(run_dir) != cell.config:
-                raise ConfigError(f"{run_dir}: holds a run of another config")
-            print(f"[{index}/{total}] {cell.name} ({varied}): resuming", flush=True)
-            try:
-                resume_run(run_dir, progress=progress)
-            except TrainingInterrupted as err:
-                err.run = out
-                raise
-        else:
-            print(f"[{index}/{total}] {cell.name} ({varied}): training", flush=True)
-            key = data_key(cell.config)
-            if key not in datasets:
-                datasets[key] = make_dataset(cell.config)
-            try:
-                train_run(cell.config, run_dir, dataset=datasets[key], progress=progress)
-            except TrainingInterrupted as err:
-                err.run = out
-                raise
-        evaluate_run(run_dir, progress=progress)
-        trained += 1
-        times.append(time.perf_counter() - t0)
-        remaining = sum(1 for c in cells[index:] if not run_paths(out / "runs" / c.name)["metrics"].exists())
-        eta = remaining * sum(times) / len(times)
-        print(f"[{index}/{total}] {cell.name} done in {_format_seconds(times[-1])}; elapsed "
-              f"{_format_seconds(time.perf_counter() - started)}, about {_format_seconds(eta)} "
-              f"left for {remaining} cells", flush=True)
-    from ._report import build_report
-
-    return build_report(out)
 
 
 def study_cells(out_dir: str | os.PathLike) -> tuple[dict, list[Cell]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import typing
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -22,11 +23,18 @@ class System(eqx.Module):
     states down. Physical parameters are a vector of length
     `len(parameter_names)` per trajectory.
 
-    Subclasses set the fields and implement the four abstract methods.
+    Subclasses set the fields below (static) and implement the abstract
+    methods; the split lists are class attributes (empty by default).
     """
 
-    # Subclasses define the static fields `num_channels`, `num_spatial_dims`,
-    # `num_points` (data grid) and `dt` (time between frames).
+    num_channels: eqx.AbstractVar[int]
+    num_spatial_dims: eqx.AbstractVar[int]
+    num_points: eqx.AbstractVar[int]  # per spatial axis, on the data grid
+    dt: eqx.AbstractVar[float]  # time between frames
+
+    train_values: typing.ClassVar[tuple[float, ...]] = ()
+    interpolation_values: typing.ClassVar[tuple[float, ...]] = ()
+    extrapolation_values: typing.ClassVar[tuple[float, ...]] = ()
 
     @property
     @abc.abstractmethod

@@ -9,7 +9,6 @@ import exponax as ex
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._base import System
-from ._ks import _repeat
 
 
 class Burgers(System):
@@ -66,11 +65,11 @@ class Burgers(System):
         stepper = self._stepper(
             params, self.num_points * self.refinement, self.reference_substeps, 2
         )
-        return _repeat(stepper, state, self.reference_substeps)
+        return ex.RepeatedStepper(stepper, self.reference_substeps)(state)
 
     def coarse_step(self, state, params):
         stepper = self._stepper(params, self.num_points, self.coarse_substeps, 1)
-        return _repeat(stepper, state, self.coarse_substeps)
+        return ex.RepeatedStepper(stepper, self.coarse_substeps)(state)
 
     def to_data_grid(self, state):
         return ex.map_between_resolutions(state, self.num_points)

@@ -9,7 +9,6 @@ import exponax as ex
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._base import System
-from ._ks import _repeat
 
 
 class KolmogorovFlow(System):
@@ -70,12 +69,12 @@ class KolmogorovFlow(System):
 
     def reference_step(self, state, params):
         n = self.num_points * self.refinement
-        return _repeat(self._stepper(params, n, self.reference_substeps), state,
-                       self.reference_substeps)
+        stepper = self._stepper(params, n, self.reference_substeps)
+        return ex.RepeatedStepper(stepper, self.reference_substeps)(state)
 
     def coarse_step(self, state, params):
         stepper = self._stepper(params, self.num_points, self.coarse_substeps)
-        return _repeat(stepper, state, self.coarse_substeps)
+        return ex.RepeatedStepper(stepper, self.coarse_substeps)(state)
 
     def to_data_grid(self, state):
         return ex.map_between_resolutions(state, self.num_points)

@@ -6,14 +6,9 @@ import math
 
 import equinox as eqx
 import exponax as ex
-import jax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._base import System
-
-
-def _repeat(step, state, substeps: int):
-    return jax.lax.fori_loop(0, substeps, lambda _, u: step(u), state)
 
 
 class KuramotoSivashinsky(System):
@@ -71,7 +66,7 @@ class KuramotoSivashinsky(System):
         return generator(self.num_points, key=key)
 
     def reference_step(self, state, params):
-        return _repeat(self._stepper(params, order=2), state, self.substeps)
+        return ex.RepeatedStepper(self._stepper(params, order=2), self.substeps)(state)
 
     def coarse_step(self, state, params):
-        return _repeat(self._stepper(params, order=1), state, self.substeps)
+        return ex.RepeatedStepper(self._stepper(params, order=1), self.substeps)(state)

@@ -28,8 +28,8 @@ def _real_blocks(eigenvalues: Sequence[complex]) -> np.ndarray:
         if z.imag == 0.0:
             blocks.append(np.array([[z.real]]))
         else:
-            a, b = z.real, abs(z.imag)
-            blocks.append(np.array([[a, -b], [b, a]]))
+            re_part, im_part = z.real, abs(z.imag)
+            blocks.append(np.array([[re_part, -im_part], [im_part, re_part]]))
     size = sum(b.shape[0] for b in blocks)
     out = np.zeros((size, size))
     i = 0
@@ -50,9 +50,10 @@ class LinearSystem(System):
     Euler x + dt L x for continuous time and the identity for discrete time.
     """
 
-    operator: Float[Array, "n n"]
-    propagator: Float[Array, "n n"]
-    basis: Float[Array, "n r"]
+    # Keyword-only: the base class's fields (with defaults) come first in order.
+    operator: Float[Array, "n n"] = eqx.field(kw_only=True)
+    propagator: Float[Array, "n n"] = eqx.field(kw_only=True)
+    basis: Float[Array, "n r"] = eqx.field(kw_only=True)
     time: Literal["discrete", "continuous"] = eqx.field(static=True, default="discrete")
     dt: float = eqx.field(static=True, default=0.1)
     num_channels: int = eqx.field(static=True, default=1)

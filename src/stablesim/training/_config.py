@@ -43,12 +43,12 @@ class ModalityConfig(_Strict):
         problem = modality_problem(self.name, cut_every=self.cut_every, warmup=self.warmup)
         if problem:
             raise ValueError(problem)
-        common = dict(noise=self.noise, weights=self.weights)
         if self.name == "ONE":
-            return ONE(self.steps, **common)
+            return ONE(self.steps, noise=self.noise, weights=self.weights)
         if self.name == "NOG":
-            return NOG(self.steps, warmup=self.warmup, **common)
-        return WIG(self.steps, cut_every=self.cut_every, warmup=self.warmup, **common)
+            return NOG(self.steps, warmup=self.warmup, noise=self.noise, weights=self.weights)
+        return WIG(self.steps, cut_every=self.cut_every, warmup=self.warmup, noise=self.noise,
+                   weights=self.weights)
 
 
 class StageConfig(_Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import os
 import pathlib
 import signal
 import sys
@@ -48,17 +49,18 @@ def make_optimizer(config: TrainConfig, stage: StageConfig) -> optax.GradientTra
     An `optax.GradientTransformation`.
     """
     lr = stage.learning_rate
-    main = max(stage.updates - stage.ramp, 1)
-    if config.schedule == "cosine":
-        body = optax.cosine_decay_schedule(lr, main)
+    if config.schedule == "cosine" and stage.ramp:
+        schedule = optax.warmup_cosine_decay_schedule(
+            lr / stage.ramp, lr, warmup_steps=stage.ramp,
+            decay_steps=max(stage.updates, stage.ramp + 1))
+    elif config.schedule == "cosine":
+        schedule = optax.cosine_decay_schedule(lr, max(stage.updates, 1))
+    elif stage.ramp:
+        schedule = optax.join_schedules(
+            [optax.linear_schedule(lr / stage.ramp, lr, stage.ramp), optax.constant_schedule(lr)],
+            [stage.ramp])
     else:
-        body = optax.constant_schedule(lr)
-    schedule = (
-        optax.join_schedules([optax.linear_schedule(lr / stage.ramp, lr, stage.ramp), body],
-                             [stage.ramp])
-        if stage.ramp
-        else body
-    )
+        schedule = optax.constant_schedule(lr)
     if config.optimizer == "adam":
         opt = optax.adam(schedule)
     elif config.optimizer == "adamw":
@@ -184,11 +186,13 @@ def _initial_states(networks_params, optimizer, seeds) -> SeedState:
     )
 
 
-def _read_log(path: pathlib.Path, up_to: int) -> list[dict]:
+def read_train_log(path: str | pathlib.Path, up_to: int | None = None) -> list[dict]:
+    """The rows of a `train_log.csv` (as strings), those up to update `up_to` (None: all)."""
+    path = pathlib.Path(path)
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= up_to]
+        rows = [r for r in csv.DictReader(f) if up_to is None or int(r["step"]) <= up_to]
     return rows
 
 
@@ -261,13 +265,13 @@ def train(
     checkpoint = out / CHECKPOINT_NAME if out is not None else None
     resumed_states = None
     if resume:
-        if checkpoint is None:
+        if checkpoint is None or out is None:
             raise ConfigError("resume needs an output directory")
         saved = read_checkpoint_header(checkpoint)
         if saved.get("train_config") != header["train_config"]:
             raise ConfigError(f"{checkpoint}: the checkpoint was written with another training config")
         start_stage, start_step = int(saved["stage"]), int(saved["step_in_stage"])
-        history = _read_log(out / LOG_NAME, int(saved["step"]))
+        history = read_train_log(out / LOG_NAME, int(saved["step"]))
         stage = config.stages[start_stage]
         like = _initial_states(params, make_optimizer(config, stage), seeds)
         _, resumed_states = load_checkpoint(checkpoint, like)
@@ -351,6 +355,7 @@ def train(
     finally:
         stop.restore()
         bar.close()
+    assert states is not None  # every stage loop starts by setting it
     networks = eqx.combine(states.params, static_net)
     return TrainResult(
         simulator=with_network(template, jax.tree_util.tree_map(
@@ -427,7 +432,7 @@ def _save(path, header, states, stage_index, step, done, history, out):
 
 
 def load_trained(
-    make_simulator: Callable[[jax.Array], AbstractSimulator], run_dir: str | pathlib.Path
+    make_simulator: Callable[[jax.Array], AbstractSimulator], run_dir: str | os.PathLike
 ) -> TrainResult:
     """Load the networks of a run directory's checkpoint.
 
@@ -455,6 +460,6 @@ def load_trained(
     return TrainResult(
         simulator=with_network(template, jax.tree_util.tree_map(
             lambda x: x[0] if eqx.is_array(x) else x, networks)),
-        networks=networks, seeds=seeds, history=_read_log(run_dir / LOG_NAME, int(header["step"])),
+        networks=networks, seeds=seeds, history=read_train_log(run_dir / LOG_NAME, int(header["step"])),
         skipped=[int(s) for s in np.asarray(states.skipped)], steps=int(header["step"]),
     )

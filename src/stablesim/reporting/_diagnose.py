@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pathlib
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..reporting import Document  # noqa: E402
+from ._document import Document
+from ._plots import plt
 
 
 def _save(fig, path: pathlib.Path) -> None:
@@ -19,9 +16,20 @@ def _save(fig, path: pathlib.Path) -> None:
     plt.close(fig)
 
 
-def write_diagnose_report(out: pathlib.Path, figures: dict, energy, eigs, normal, growth_any,
-                          growth_normal) -> pathlib.Path:
-    """Write energy.png, eigenvalues.png, growth.png, diagnose.md and diagnose.html."""
+def write_diagnose_report(diagnosis) -> pathlib.Path:
+    """Write energy.png, eigenvalues.png, growth.png, diagnose.md and diagnose.html.
+
+    **Arguments:**
+
+    - `diagnosis`: what `stablesim.runs.diagnose_run` returned.
+
+    **Returns:**
+
+    The path of `diagnose.md` (next to it `diagnose.html`, with the plots embedded).
+    """
+    out, figures, energy = diagnosis.out_dir, diagnosis.figures, diagnosis.energy
+    eigs, normal = diagnosis.eigenvalues, diagnosis.normal_eigenvalues
+    growth_any, growth_normal = diagnosis.growth_any, diagnosis.growth_normal
     cols = 2 if energy.fourier is not None else 1
     fig, axes = plt.subplots(1, cols, figsize=(5.4 * cols, 3.8), squeeze=False)
     ax = axes[0, 0]
