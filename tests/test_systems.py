@@ -29,7 +29,7 @@ def test_ks_solvers_converge_at_their_orders_to_a_high_accuracy_solution():
     measured against scipy's DOP853 on the same Fourier ODE at tolerance 1e-11."""
     ds, horizon = 8.0, 2.0
     ks = KuramotoSivashinsky()
-    u0 = np.asarray(ks.trajectories(jax.random.key(0), [[ds]], frames=1, warmup=50))[0, 0]
+    u0 = np.asarray(ks.trajectories(jax.random.key(0), np.array([[ds]]), frames=1, warmup=50))[0, 0]
     rhs, m = ks_rhs_fourier(2 * np.pi * ds, 48)
     uh = np.fft.rfft(u0[0].astype(np.float64))
     sol = solve_ivp(rhs, (0, horizon), np.concatenate([uh.real, uh.imag]), t_eval=[horizon],
@@ -65,7 +65,7 @@ def test_parameters_outside_the_supported_range_are_refused():
 
 def test_burgers_conserves_mean_and_dissipates_energy():
     b = Burgers(num_points=32)
-    tr = np.asarray(b.trajectories(jax.random.key(1), [[0.05]], frames=20))[0, :, 0]
+    tr = np.asarray(b.trajectories(jax.random.key(1), np.array([[0.05]]), frames=20))[0, :, 0]
     means = tr.mean(axis=1)
     np.testing.assert_allclose(means, means[0], atol=1e-5)
     energy = (tr**2).sum(axis=1)

@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import tempfile
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,7 +68,7 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> pathlib.Path:
     return atomic_write_text(path, json.dumps(obj, indent=1))
 
 
-def finite_or_none(x: float) -> float | None:
+def finite_or_none(x: typing.SupportsFloat) -> float | None:
     """`x` as a float, or None (JSON null) where it is not finite."""
     x = float(x)
     return x if x == x and abs(x) != float("inf") else None

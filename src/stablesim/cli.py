@@ -193,7 +193,8 @@ def _cmd_data_info(args) -> None:
 
 
 def _cmd_ode_check(args) -> None:
-    from .ode import format_check_table, run_ode_check, write_check
+    from .ode import format_check_table, run_ode_check
+    from .reporting import write_check
 
     rows, curves = run_ode_check(tuple(args.method), steps=args.steps, t1=args.t1,
                                  order=args.order)

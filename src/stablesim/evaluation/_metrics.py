@@ -5,18 +5,19 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+import numpy as np
+from jaxtyping import Array, Float, Int
 
 from ..simulators import AbstractSimulator, rollout
 
 
 def relative_error(
-    prediction: Float[Array, "B T *S"],
-    reference: Float[Array, "B T *S"],
+    prediction: Float[Array | np.ndarray, "B T *S"],
+    reference: Float[Array | np.ndarray, "B T *S"],
     *,
     horizon: int,
     clamp: float = 1.0,
-) -> Float[Array, " B"]:
+) -> Float[Array | np.ndarray, " B"]:
     """Relative squared error over the first `horizon` frames, per trajectory.
 
     sum_t<H ||pred_t - ref_t||^2 / sum_t<H ||ref_t||^2, with non-finite values
@@ -38,11 +39,11 @@ def relative_error(
 
 
 def relative_error_curve(
-    prediction: Float[Array, "B T *S"],
-    reference: Float[Array, "B T *S"],
+    prediction: Float[Array | np.ndarray, "B T *S"],
+    reference: Float[Array | np.ndarray, "B T *S"],
     *,
     clamp: float = 1.0,
-) -> Float[Array, "B T"]:
+) -> Float[Array | np.ndarray, "B T"]:
     """`relative_error` for every horizon H = 1..T at once (cumulative sums).
 
     **Arguments:**
@@ -62,8 +63,11 @@ def relative_error_curve(
 
 
 def mean_squared_error(
-    prediction: Float[Array, "B T *S"], reference: Float[Array, "B T *S"], *, horizon: int
-) -> Float[Array, " B"]:
+    prediction: Float[Array | np.ndarray, "B T *S"],
+    reference: Float[Array | np.ndarray, "B T *S"],
+    *,
+    horizon: int,
+) -> Float[Array | np.ndarray, " B"]:
     """Mean squared error over the first `horizon` frames, per trajectory (inf if diverged)."""
     p, r = prediction[:, :horizon], reference[:, :horizon]
     err = jnp.mean((p - r) ** 2, axis=tuple(range(1, p.ndim)))
@@ -71,8 +75,9 @@ def mean_squared_error(
 
 
 def frame_correlation(
-    prediction: Float[Array, "B T *S"], reference: Float[Array, "B T *S"]
-) -> Float[Array, "B T"]:
+    prediction: Float[Array | np.ndarray, "B T *S"],
+    reference: Float[Array | np.ndarray, "B T *S"],
+) -> Float[Array | np.ndarray, "B T"]:
     """Pearson correlation of each predicted frame with the reference frame.
 
     Each frame is flattened over channels and space; a non-finite or constant
@@ -93,7 +98,8 @@ def frame_correlation(
     return jnp.where(jnp.isfinite(corr) & (norm > 0), corr, 0.0)
 
 
-def decorrelation_time(correlation: Float[Array, "B T"], *, threshold: float = 0.8) -> Float[Array, " B"]:
+def decorrelation_time(correlation: Float[Array | np.ndarray, "B T"], *,
+                       threshold: float = 0.8) -> Int[Array, " B"]:
     """Frames before the correlation first drops below `threshold`.
 
     A rollout that stays above the threshold gets T (censored at the rollout
@@ -120,8 +126,11 @@ DIVERGENCE_RULE = (
 
 
 def divergence_step(
-    prediction: Float[Array, "B T *S"], reference: Float[Array, "B T *S"], *, margin: float = 1.0
-) -> Float[Array, " B"]:
+    prediction: Float[Array | np.ndarray, "B T *S"],
+    reference: Float[Array | np.ndarray, "B T *S"],
+    *,
+    margin: float = 1.0,
+) -> Int[Array, " B"]:
     """The first rollout step (1-based) at which a rollout has diverged.
 
     Diverged: a value of the frame is not finite, or lies outside the range
@@ -157,9 +166,9 @@ def divergence_step(
 @eqx.filter_jit
 def rollout_batch(
     simulator: AbstractSimulator,
-    initial: Float[Array, "B C *N"],
-    params: Float[Array, "B P"],
+    initial: Float[Array | np.ndarray, "B C *N"],
+    params: Float[Array | np.ndarray, "B P"],
     steps: int,
-) -> Float[Array, "B steps C *N"]:
+) -> Float[Array | np.ndarray, "B steps C *N"]:
     """Roll out a batch of initial states (vmap of `rollout`)."""
     return jax.vmap(lambda u, p: rollout(simulator, u, p, steps=steps))(initial, params)

@@ -55,7 +55,7 @@ class _VectorMLP(eqx.Module):
 
 
 def make_network(
-    architecture: Architecture,
+    architecture: str,
     *,
     state_shape: tuple[int, ...],
     num_parameters: int = 0,

@@ -6,7 +6,7 @@ shared, per-step or per-stage parameters and plain or corrected gradients;
 is the high-accuracy reference; the rest are diagnostics.
 """
 
-from ._check import format_check_table, run_ode_check, write_check
+from ._check import format_check_table, run_ode_check
 from ._correction import LayerStencil, correct_gradients, layer_stencil
 from ._diagnostics import (
     LayerGradient,
@@ -35,5 +35,5 @@ __all__ = [
     "oscillation_index", "even_odd_ratios", "layer_gradient", "LayerGradient",
     "consistency_check", "refinement_check", "transfer_check", "TransferReport",
     "correct_gradients", "layer_stencil", "LayerStencil", "layer_times", "layer_spacing",
-    "run_ode_check", "format_check_table", "write_check",
+    "run_ode_check", "format_check_table",
 ]

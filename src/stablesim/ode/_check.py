@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import pathlib
-
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
@@ -138,40 +135,3 @@ def format_check_table(rows: list[dict], steps: int) -> str:
             f"{row['consistency']:9.2e} {row['consistency_interior']:9.2e} "
             f"{row['refinement']:9.2e} {row['oscillation']:8.3f} {row['even_odd']:8.3f}")
     return "\n".join(lines)
-
-
-def write_check(out_dir, rows: list[dict], curves: dict) -> list[pathlib.Path]:
-    """Write `ode_check.csv` and `ode_check.png` (per-layer gradient of b_0 per method)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fields = ["method", "layout", "gradients", "consistency", "consistency_interior",
-              "refinement", "oscillation", "even_odd", "note"]
-    with open(out / "ode_check.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    methods = [m for m in curves if "times" in curves[m]]
-    cols = 3
-    rows_n = (len(methods) + cols - 1) // cols
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.0 * rows_n), squeeze=False)
-    for ax, method in zip(axes.flat, methods):
-        c = curves[method]
-        ax.plot(c["times"], c["continuous"], "k-", lw=1.5, label="continuous G(t)")
-        ax.plot(c["times"], c["autodiff"], ".-", color="tab:red", lw=0.7, label="autodiff")
-        if "corrected" in c:
-            ax.plot(c["times"], c["corrected"], ".-", color="tab:blue", lw=0.7,
-                    label="corrected")
-        ax.set_title(method)
-        ax.set_xlabel("layer time")
-    for ax in list(axes.flat)[len(methods):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "ode_check.png", dpi=110)
-    plt.close(fig)
-    return [out / "ode_check.csv", out / "ode_check.png"]

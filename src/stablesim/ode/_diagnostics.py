@@ -10,7 +10,7 @@ import equinox as eqx
 import jax
 import jax.tree_util as jtu
 import numpy as np
-from jaxtyping import Array, Float, PyTree, Scalar
+from jaxtyping import Array, PyTree, Scalar
 
 from .._errors import ConfigError
 from ._correction import to_rate
@@ -20,7 +20,7 @@ from ._methods import Integrator, get_integrator
 from ._reference import continuous_gradient, interpolate_parameters, sample_parameters
 
 
-def _layer_matrix(layers: PyTree[Array]) -> np.ndarray:
+def _layer_matrix(layers: PyTree) -> np.ndarray:
     """Concatenate every leaf, flattened per layer, into one (layers, features) matrix."""
     leaves = [np.asarray(leaf) for leaf in jtu.tree_leaves(layers)]
     if not leaves:
@@ -31,7 +31,7 @@ def _layer_matrix(layers: PyTree[Array]) -> np.ndarray:
     return np.concatenate([leaf.reshape(count, -1) for leaf in leaves], axis=1)
 
 
-def oscillation_index(layers: PyTree[Float[Array, "layers ..."]]) -> float:
+def oscillation_index(layers: PyTree) -> float:
     """max_n |g_n - (g_{n-1} + g_{n+1}) / 2| / max |g| along the layer axis.
 
     O(h^2) for values sampled from a smooth function of time, O(1) for a
@@ -55,7 +55,7 @@ def oscillation_index(layers: PyTree[Float[Array, "layers ..."]]) -> float:
     return float(np.max(np.abs(g[1:-1] - 0.5 * (g[:-2] + g[2:]))) / scale)
 
 
-def even_odd_ratios(layers: PyTree[Float[Array, "layers ..."]]) -> np.ndarray:
+def even_odd_ratios(layers: PyTree) -> np.ndarray:
     """Signed size of each even layer relative to the next odd one.
 
     r_k = <g_{2k}, g_{2k+1}> / |g_{2k+1}|^2: about 1 when healthy; 0 / 2

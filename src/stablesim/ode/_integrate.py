@@ -138,7 +138,7 @@ def integrate(
     method: str | Integrator = "euler",
     t0: float = 0.0,
     layout: Any = "shared",
-    gradients: GradientMode = "autodiff",
+    gradients: str = "autodiff",
     order: int = 1,
     trajectory: bool = False,
 ) -> Solution:

@@ -3,16 +3,18 @@
 from ._curves import band, seed_curves, training_curve
 from ._diagnose import write_diagnose_report
 from ._document import Document
+from ._ode_check import write_check
 from ._plots import (
     plot_gradient_alignment,
     plot_metric_curves,
     plot_rollouts,
     plot_run,
     plot_training,
+    pyplot,
 )
 
 __all__ = [
     "Document", "seed_curves", "band", "training_curve", "plot_metric_curves",
     "plot_rollouts", "plot_training", "plot_gradient_alignment", "plot_run",
-    "write_diagnose_report",
+    "write_diagnose_report", "write_check", "pyplot",
 ]

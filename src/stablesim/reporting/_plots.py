@@ -22,6 +22,11 @@ def _save(fig, path: pathlib.Path) -> pathlib.Path:
     return path
 
 
+def pyplot():
+    """matplotlib.pyplot with the file-only Agg backend (selected once, here)."""
+    return plt
+
+
 BASELINE_LABEL = "solver alone"
 BASELINE_STYLE = {"color": "black", "linestyle": "--"}
 

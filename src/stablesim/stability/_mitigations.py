@@ -90,12 +90,14 @@ class Projected(AbstractSimulator):
         return (self.basis @ (self.basis.T @ flat)).reshape(out.shape)
 
 
-def to_pod(states: Float[Array, " K *S"], basis: Float[Array, "n r"]) -> Float[Array, "K r"]:
+def to_pod(states: Float[Array | np.ndarray, " K *S"],
+           basis: Float[Array | np.ndarray, "n r"]) -> Float[Array, "K r"]:
     """POD coordinates U_r^T x of flattened states (train a model in these)."""
     return jnp.asarray(states).reshape(states.shape[0], -1) @ jnp.asarray(basis)
 
 
-def from_pod(coords: Float[Array, "K r"], basis: Float[Array, "n r"], shape: tuple[int, ...]) -> Array:
+def from_pod(coords: Float[Array | np.ndarray, "K r"], basis: Float[Array | np.ndarray, "n r"],
+             shape: tuple[int, ...]) -> Array:
     """States U_r a from POD coordinates, reshaped to `(K, *shape)`."""
     return (jnp.asarray(coords) @ jnp.asarray(basis).T).reshape((coords.shape[0],) + tuple(shape))
 

@@ -30,7 +30,7 @@ def uses_finite_differences(simulator) -> bool:
     return not getattr(simulator, "differentiable", True)
 
 
-def finite_difference_step(x: Float[Array, " n"]) -> float:
+def finite_difference_step(x: Float[Array | np.ndarray, " n"]) -> float:
     """Central-difference step h = eps^(1/3) ||x|| along a unit direction (float32: 5e-3 ||x||)."""
     eps = float(jnp.finfo(jnp.asarray(x).dtype).eps)
     return eps ** (1.0 / 3.0) * max(float(jnp.linalg.norm(x)), 1e-6)
@@ -55,7 +55,7 @@ def _jvp_function(simulator, state, params) -> Callable:
     return fd
 
 
-def jacobian(simulator, state: Float[Array, "*S"], params=None) -> np.ndarray:
+def jacobian(simulator, state: Float[Array | np.ndarray, "*S"], params=None) -> np.ndarray:
     """The dense Jacobian of one step at a state, flattened to `(n, n)`.
 
     Forward-mode autodiff; for a simulator on an external solver (no
@@ -85,7 +85,7 @@ def _arnoldi_eigs(simulator, state, params, k: int, basis=None) -> np.ndarray:
 
 def spectrum(
     simulator_or_matrix,
-    states: Float[Array, " K *S"] | None = None,
+    states: Float[Array | np.ndarray, " K *S"] | None = None,
     *,
     params=None,
     basis: Float[np.ndarray, "n k"] | None = None,

@@ -192,10 +192,9 @@ def _write_results(out: pathlib.Path, rows: list[dict], method: str, updates: in
 
 
 def _plot(out, rows, trained, curves, layers, method, variants) -> None:
-    import matplotlib
+    from ..reporting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     largest = max(layers)
     fig, axes = plt.subplots(1, len(variants), figsize=(4.5 * len(variants), 3.5), sharey=True)

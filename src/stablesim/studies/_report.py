@@ -32,7 +32,7 @@ def _fmt(stats: dict | None) -> str:
     return f"{stats['mean']:.4g} ± {stats['std']:.2g}"
 
 
-def _label(cell: Cell, skip: tuple[str, ...] = ()) -> str:
+def _label(cell: Cell, skip: tuple[str | None, ...] = ()) -> str:
     parts = [str(v) for k, v in cell.varied.items() if k not in skip]
     return " / ".join(parts) or cell.name
 

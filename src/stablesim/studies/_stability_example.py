@@ -264,10 +264,9 @@ def run_stability_study(out_dir, *, steps: int = 3000, progress: bool = True) ->
 
 
 def _report(out, lin, nonlin, steps):
-    import matplotlib
+    from ..reporting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     t = np.linspace(0, 2 * np.pi, 300)

@@ -10,7 +10,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._errors import ConfigError
 
@@ -94,7 +94,7 @@ class System(eqx.Module):
     def trajectories(
         self,
         key: PRNGKeyArray,
-        params: Float[Array, "B P"],
+        params: Float[ArrayLike, "B P"],
         *,
         frames: int,
         warmup: int = 0,

@@ -16,7 +16,7 @@ from .._errors import ConfigError
 from ._base import System
 
 
-def _real_blocks(eigenvalues: Sequence[complex]) -> np.ndarray:
+def _real_blocks(eigenvalues: Sequence[complex | float]) -> np.ndarray:
     """Block-diagonal real matrix with the given eigenvalues.
 
     A real value gives a 1x1 block; a complex value a + ib gives the 2x2 block
@@ -63,12 +63,12 @@ class LinearSystem(System):
     @classmethod
     def build(
         cls,
-        eigenvalues: Sequence[complex],
+        eigenvalues: Sequence[complex | float],
         *,
         dimension: int,
         time: Literal["discrete", "continuous"] = "discrete",
         dt: float = 0.1,
-        complement_eigenvalues: Sequence[complex] | None = None,
+        complement_eigenvalues: Sequence[complex | float] | None = None,
         key: PRNGKeyArray,
     ) -> LinearSystem:
         """Build a linear system in a random orthonormal basis.
