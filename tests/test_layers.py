@@ -9,7 +9,8 @@ import ast
 import pathlib
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "stablesim"
-BASE = ("_errors", "_atomic", "_options", "_paths", "_progress", "_dataset_files", "__init__",
+BASE = ("_errors", "_atomic", "_options", "_paths", "_progress", "_dataset_files", "_rundir",
+        "__init__",
         "__main__")
 LAYERS = {
     **{name: 0 for name in BASE},

@@ -171,7 +171,7 @@ def plot_run(run_dir) -> list[pathlib.Path]:
     metrics = read_metrics(run_dir)
     history = read_train_log(run_paths(run_dir)["log"], metrics["updates"])
     examples: dict = {}
-    example_file = pathlib.Path(run_dir) / "rollout_example.npz"
+    example_file = run_paths(run_dir)["rollout_example"]
     if example_file.exists():
         with np.load(example_file) as arrays:
             for key in arrays.files:

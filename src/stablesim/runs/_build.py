@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from .._errors import ConfigError, DataError
+from .._rundir import RunDir
 from ..config import RunConfig
 from ..data import TrajectoryDataset, generate_dataset, load_dataset, split_by_parameter
 from ..models import make_network
@@ -237,8 +238,4 @@ def baseline_simulator(config: RunConfig, system: System | None) -> AbstractSimu
 
 def run_paths(run_dir: str | os.PathLike) -> dict[str, pathlib.Path]:
     """The files of a run directory by role."""
-    run = pathlib.Path(run_dir)
-    return {"config": run / "config.yaml", "dataset": run / "dataset.h5",
-            "checkpoint": run / "checkpoint.eqx", "log": run / "train_log.csv",
-            "metrics": run / "metrics.json", "results": run / "results.csv",
-            "plots": run / "plots"}
+    return RunDir.of(run_dir).as_dict()

@@ -12,6 +12,7 @@ import numpy as np
 from .._atomic import atomic_write_json, finite_or_none
 from .._errors import ConfigError, TrainingError
 from .._progress import reporter
+from .._rundir import RunDir
 from ..data import load_dataset
 from ..simulators import solver_problem
 from ..stability import (
@@ -96,7 +97,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     if done == 0:
         raise ConfigError(f"{run_dir}: not trained yet (no checkpoint)")
     with say("loading the run"):
-        data = load_dataset(pathlib.Path(run_dir) / "dataset.h5")
+        data = load_dataset(RunDir.of(run_dir).dataset)
         parts = split_dataset(config, data)
         result = load_trained(simulator_factory(config, build_system(config), data), run_dir)
     if not 0 <= seed_index < len(result.seeds):
@@ -134,7 +135,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     normal_radius = None if normal is None else spectral_radius(normal)
     advice = recommendations(energy, radius, normal_radius, worst,
                              tolerated_bias=tolerated_bias, steps=steps, config=config)
-    out = pathlib.Path(out_dir) if out_dir is not None else pathlib.Path(run_dir) / "diagnose"
+    out = pathlib.Path(out_dir) if out_dir is not None else RunDir.of(run_dir).diagnose
     out.mkdir(parents=True, exist_ok=True)
     figures = {
         "run": str(run_dir), "seed": result.seeds[seed_index],

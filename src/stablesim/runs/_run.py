@@ -212,7 +212,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
     metrics["gradient_alignment"], metrics["gradient_alignment_note"] = _gradient_diagnostic(
         config, result, parts["train"], say)
     atomic_write_json(paths["metrics"], metrics)
-    with atomic_path(pathlib.Path(run_dir) / "rollout_example.npz") as tmp, open(tmp, "wb") as f:
+    with atomic_path(paths["rollout_example"]) as tmp, open(tmp, "wb") as f:
         arrays = {f"{k}_{name}": arr for k, (p, r) in examples.items()
                   for name, arr in (("prediction", p), ("reference", r)) if arr is not None}
         np.savez_compressed(f, **arrays)  # type: ignore[arg-type]

@@ -248,7 +248,7 @@ def _plots(doc, out, done, metrics, test_sets):
         doc.image(f"plots/{name}", caption)
     examples = []
     for cell in done:
-        path = out / "runs" / cell.name / "rollout_example.npz"
+        path = run_paths(out / "runs" / cell.name)["rollout_example"]
         if path.exists():
             with np.load(path) as arrays:
                 if "interpolation_prediction" in arrays:

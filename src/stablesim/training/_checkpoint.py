@@ -27,7 +27,8 @@ FORMAT = 2
 
 
 def previous_path(path: str | os.PathLike) -> pathlib.Path:
-    """Where the checkpoint replaced by the last save is kept."""
+    """Where the checkpoint replaced by the last save is kept (`RunDir.previous_checkpoint`
+    for a run's checkpoint)."""
     path = pathlib.Path(path)
     return path.with_name(path.name + ".prev")
 

@@ -23,13 +23,12 @@ from tqdm.auto import tqdm
 
 from .._atomic import atomic_path
 from .._errors import ConfigError, TrainingError
+from .._rundir import RunDir
 from ..data import TrajectoryDataset, WindowSampler
 from ..simulators import AbstractSimulator, solver_problem, with_network
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
 from ._config import StageConfig, TrainConfig
 
-CHECKPOINT_NAME = "checkpoint.eqx"
-LOG_NAME = "train_log.csv"
 LOG_COLUMNS = ("step", "stage", "seed", "loss", "grad_norm", "skipped", "updates_per_s")
 
 
@@ -262,7 +261,7 @@ def train(
         "train_config": config.model_dump(mode="json"),
         "run_config": run_config or {},
     }
-    checkpoint = out / CHECKPOINT_NAME if out is not None else None
+    checkpoint = RunDir(out).checkpoint if out is not None else None
     resumed_states = None
     if resume:
         if checkpoint is None or out is None:
@@ -271,7 +270,7 @@ def train(
         if saved.get("train_config") != header["train_config"]:
             raise ConfigError(f"{checkpoint}: the checkpoint was written with another training config")
         start_stage, start_step = int(saved["stage"]), int(saved["step_in_stage"])
-        history = read_train_log(out / LOG_NAME, int(saved["step"]))
+        history = read_train_log(RunDir(out).log, int(saved["step"]))
         stage = config.stages[start_stage]
         like = _initial_states(params, make_optimizer(config, stage), seeds)
         _, resumed_states = load_checkpoint(checkpoint, like)
@@ -427,7 +426,7 @@ def _save(path, header, states, stage_index, step, done, history, out):
     header = dict(header, stage=stage_index, step_in_stage=step, step=done)
     # Log first: a kill between the two writes leaves log rows beyond the
     # checkpoint, which resume drops, never a checkpoint whose rows are lost.
-    _write_log(out / LOG_NAME, history)
+    _write_log(RunDir(out).log, history)
     save_checkpoint(path, header, states)
 
 
@@ -446,7 +445,8 @@ def load_trained(
     A `TrainResult` (history read from `train_log.csv`).
     """
     run_dir = pathlib.Path(run_dir)
-    header = read_checkpoint_header(run_dir / CHECKPOINT_NAME)
+    files = RunDir(run_dir)
+    header = read_checkpoint_header(files.checkpoint)
     config = TrainConfig.model_validate(header["train_config"])
     seeds = header["seeds"]
     template = make_simulator(jax.random.key(seeds[0]))
@@ -454,12 +454,12 @@ def load_trained(
     params = jax.vmap(lambda k: eqx.filter(make_simulator(jax.random.wrap_key_data(k)).network,
                                            eqx.is_array))(init_keys)
     optimizer = make_optimizer(config, config.stages[int(header["stage"])])
-    _, states = load_checkpoint(run_dir / CHECKPOINT_NAME, _initial_states(params, optimizer, seeds))
+    _, states = load_checkpoint(files.checkpoint, _initial_states(params, optimizer, seeds))
     static_net = eqx.filter(template.network, eqx.is_array, inverse=True)
     networks = eqx.combine(states.params, static_net)
     return TrainResult(
         simulator=with_network(template, jax.tree_util.tree_map(
             lambda x: x[0] if eqx.is_array(x) else x, networks)),
-        networks=networks, seeds=seeds, history=read_train_log(run_dir / LOG_NAME, int(header["step"])),
+        networks=networks, seeds=seeds, history=read_train_log(files.log, int(header["step"])),
         skipped=[int(s) for s in np.asarray(states.skipped)], steps=int(header["step"]),
     )

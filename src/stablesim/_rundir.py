@@ -1,0 +1,70 @@
+"""The layout of a run directory: every file's name in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDir:
+    """The files of a run directory by role.
+
+    **Fields:**
+
+    - `path`: the run directory.
+
+    The properties name its files: `config` (resolved YAML), `dataset`
+    (HDF5), `checkpoint` (and `previous_checkpoint`), `log` (training log),
+    `metrics` (evaluation), `rollout_example` (one rollout per test set),
+    `plots` and `diagnose` (folders).
+    """
+
+    path: pathlib.Path
+
+    @classmethod
+    def of(cls, run_dir: str | os.PathLike) -> RunDir:
+        return cls(pathlib.Path(run_dir))
+
+    @property
+    def config(self) -> pathlib.Path:
+        return self.path / "config.yaml"
+
+    @property
+    def dataset(self) -> pathlib.Path:
+        return self.path / "dataset.h5"
+
+    @property
+    def checkpoint(self) -> pathlib.Path:
+        return self.path / "checkpoint.eqx"
+
+    @property
+    def previous_checkpoint(self) -> pathlib.Path:
+        return self.path / "checkpoint.eqx.prev"
+
+    @property
+    def log(self) -> pathlib.Path:
+        return self.path / "train_log.csv"
+
+    @property
+    def metrics(self) -> pathlib.Path:
+        return self.path / "metrics.json"
+
+    @property
+    def rollout_example(self) -> pathlib.Path:
+        return self.path / "rollout_example.npz"
+
+    @property
+    def plots(self) -> pathlib.Path:
+        return self.path / "plots"
+
+    @property
+    def diagnose(self) -> pathlib.Path:
+        return self.path / "diagnose"
+
+    def as_dict(self) -> dict[str, pathlib.Path]:
+        """The files by role, as a mapping."""
+        return {name: getattr(self, name) for name in (
+            "config", "dataset", "checkpoint", "log", "metrics", "rollout_example", "plots",
+            "diagnose")}
