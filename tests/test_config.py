@@ -129,3 +129,28 @@ def test_study_with_a_bad_grid_key_fails_before_training(tmp_path, capsys):
     path.write_text("grdi:\n  modality.name: [ONE]\n")
     code, _, err = run_cli(capsys, "study", str(path), "--out", str(tmp_path / "s"))
     assert code == 2 and "unknown key grdi" in err
+
+
+def test_config_show_describes_every_key_and_parses_back(tmp_path, capsys):
+    import yaml
+
+    from stablesim.config import RunConfig, load_run_config, to_yaml
+
+    raw = {"simulator": {"setup": "correction", "solver": "external"},
+           "training": {"curriculum": [{"modality": {"name": "ONE"}, "steps": 5},
+                                       {"modality": {"name": "NOG", "unroll": 3}, "steps": 7}]},
+           "evaluation": {"gradient_unrolls": [1, 2]}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    code, out, _ = run_cli(capsys, "config", "show", str(path), "--set",
+                           "simulator.solver_function=solver.py:step")
+    assert code == 0
+    shown = yaml.safe_load(out)
+    expected = yaml.safe_load(to_yaml(load_run_config(path, ["simulator.solver_function="
+                                                             "solver.py:step"],
+                                                      check_data=False)))
+    assert shown == expected
+    keys = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(keys) == sum(len(type(getattr(RunConfig(), s)).model_fields)
+                            for s in RunConfig.model_fields)
+    assert all("  # " in line for line in keys), [k for k in keys if "  # " not in k]

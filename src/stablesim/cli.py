@@ -29,7 +29,7 @@ def _print_report_paths(report) -> None:
 
 
 def _cmd_config_show(args) -> None:
-    from .config import load_run_config, to_yaml
+    from .config import load_run_config, to_commented_yaml
 
     if args.study:
         import yaml
@@ -37,7 +37,7 @@ def _cmd_config_show(args) -> None:
         from .studies import DEFAULT_STUDY
         print(yaml.safe_dump(DEFAULT_STUDY, sort_keys=False), end="")
         return
-    print(to_yaml(load_run_config(args.config, args.set)), end="")
+    print(to_commented_yaml(load_run_config(args.config, args.set)), end="")
 
 
 def _cmd_train(args) -> None:

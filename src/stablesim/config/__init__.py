@@ -9,6 +9,7 @@ from ._load import (
     read_yaml,
     resolve_paths,
     set_dotted,
+    to_commented_yaml,
     to_yaml,
     validate,
     write_yaml,
@@ -30,6 +31,7 @@ __all__ = [
     "RunConfig", "StrictSection", "SystemSection", "DataSection", "ModelSection", "SimulatorSection",
     "ModalitySection", "TrainingSection", "CurriculumStage", "EvaluationSection",
     "load_run_config", "apply_overrides", "parse_override", "set_dotted",
-    "read_yaml", "validate", "to_yaml", "write_yaml", "resolve_paths", "check_against_data",
+    "read_yaml", "validate", "to_yaml", "to_commented_yaml", "write_yaml", "resolve_paths",
+    "check_against_data",
     "describe_validation_error",
 ]

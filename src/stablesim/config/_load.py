@@ -295,6 +295,28 @@ def to_yaml(config: BaseModel) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
+def to_commented_yaml(config: BaseModel) -> str:
+    """The YAML of a config with each key's description as a comment (for `config show`).
+
+    Parses back to the same mapping as `to_yaml`.
+    """
+    lines: list[str] = []
+    for section in type(config).model_fields:
+        value = getattr(config, section)
+        doc = (type(value).__doc__ or "").strip().splitlines()[0] if isinstance(
+            value, BaseModel) else ""
+        lines.append(f"{section}:" + (f"  # {doc}" if doc else ""))
+        for key, field in type(value).model_fields.items():
+            dumped = yaml.safe_dump({key: getattr(value, key)} if not isinstance(
+                getattr(value, key), BaseModel | list) else
+                {key: value.model_dump(mode="json")[key]}, sort_keys=False,
+                default_flow_style=True, width=10**6).strip()
+            text = dumped[1:-1] if dumped.startswith("{") else dumped
+            comment = f"  # {field.description}" if field.description else ""
+            lines.append(f"  {text}{comment}")
+    return "\n".join(lines) + "\n"
+
+
 def write_yaml(config: BaseModel, path: str | os.PathLike) -> pathlib.Path:
     """Write a config as YAML atomically (temporary file, then rename)."""
     return atomic_write_text(path, to_yaml(config))

@@ -46,7 +46,8 @@ class StrictSection(BaseModel):
 class SystemSection(StrictSection):
     """Which built-in system (None: the user's own data, prediction only)."""
 
-    name: SystemName | None = "ks"
+    name: SystemName | None = Field(
+        "ks", description="ks, burgers or kolmogorov; null for your own data (data.file)")
     num_points: PositiveInt | None = Field(None, description="data grid size (system default)")
 
 
@@ -58,31 +59,41 @@ class DataSection(StrictSection):
     split_parameter: str | int | None = Field(
         None, description="the parameter (name or column index) whose values the split lists "
         "give; needed when the data have several parameters")
-    train_values: list[float] | None = None
-    interpolation_values: list[float] | None = None
-    extrapolation_values: list[float] | None = None
-    trajectories_per_value: PositiveInt = 4
-    frames: int = Field(60, ge=2)
-    warmup: NonNegativeInt = 200
-    seed: int = 0
+    train_values: list[float] | None = Field(
+        None, description="parameter values of the training set (default: the system's)")
+    interpolation_values: list[float] | None = Field(
+        None, description="values of the interpolation test set (inside the training range)")
+    extrapolation_values: list[float] | None = Field(
+        None, description="values of the extrapolation test set (outside it)")
+    trajectories_per_value: PositiveInt = Field(
+        4, description="built-in systems: trajectories simulated per value")
+    frames: int = Field(60, ge=2, description="built-in systems: frames kept per trajectory")
+    warmup: NonNegativeInt = Field(
+        200, description="built-in systems: transient frames simulated and dropped")
+    seed: int = Field(0, description="built-in systems: seed of the initial conditions")
 
 
 class ModelSection(StrictSection):
     """The network architecture and its initialisation."""
 
-    architecture: Architecture = "resnet"
-    width: PositiveInt = 16
-    depth: PositiveInt = 3
-    activation: str = "relu"
-    initializer: Initializer = "default"
+    architecture: Architecture = Field(
+        "resnet", description=f"one of {', '.join(ARCHITECTURES)}")
+    width: PositiveInt = Field(16, description="hidden channels (fields) or units (vectors)")
+    depth: PositiveInt = Field(3, description="hidden layers, blocks or levels")
+    activation: str = Field("relu", description="a jax.nn function name")
+    initializer: Initializer = Field(
+        "default", description=f"one of {', '.join(INITIALIZERS)} (bounds hold per layer)")
 
 
 class SimulatorSection(StrictSection):
     """How the network advances a state: alone or on top of a solver."""
 
-    setup: Literal["prediction", "correction"] = "prediction"
+    setup: Literal["prediction", "correction"] = Field(
+        "prediction", description="the network alone, or correcting a numerical solver")
     residual: bool = Field(True, description="prediction: u' = u + net(u)")
-    mode: Literal["sequential", "parallel"] = "sequential"
+    mode: Literal["sequential", "parallel"] = Field(
+        "sequential", description="correction: S(u) + net(S(u)) (sequential) or "
+        "S(u) + net(u) (parallel)")
     solver: Literal["coarse", "external"] = Field(
         "coarse", description="coarse: the system's JAX solver; external: a NumPy solver "
         "through a host callback (no derivatives)")
@@ -102,12 +113,18 @@ class SimulatorSection(StrictSection):
 class ModalitySection(StrictSection):
     """The unrolled loss: ONE, NOG or WIG over m steps."""
 
-    name: ModalityName = "ONE"
+    name: ModalityName = Field(
+        "ONE", description="ONE (one step), NOG (unrolled, no temporal gradients) or WIG "
+        "(unrolled, gradients through time)")
     unroll: PositiveInt = Field(4, description="m: loss steps per window (ONE: teacher forced)")
-    warmup: NonNegativeInt = 0
-    cut_every: PositiveInt | None = None
-    weights: list[NonNegativeFloat] | None = None
-    noise: NonNegativeFloat = 0.0
+    warmup: NonNegativeInt = Field(
+        0, description="NOG/WIG: steps rolled out without loss before the unroll (pushforward)")
+    cut_every: PositiveInt | None = Field(
+        None, description="WIG: cut the gradient every n steps (truncated back-propagation)")
+    weights: list[NonNegativeFloat] | None = Field(
+        None, description="per-step loss weights, one per unrolled step (default: equal)")
+    noise: NonNegativeFloat = Field(
+        0.0, description="standard deviation of the input noise (targets stay clean)")
 
     def to_modality_config(self):
         """The trainer's `ModalityConfig` of this section."""
@@ -133,27 +150,31 @@ class CurriculumStage(StrictSection):
     """One stage of an unroll curriculum (replaces the single stage)."""
 
     modality: ModalitySection = ModalitySection()
-    steps: PositiveInt = 500
-    learning_rate: PositiveFloat = 1e-3
-    ramp: NonNegativeInt = 0
+    steps: PositiveInt = Field(500, description="parameter updates of this stage")
+    learning_rate: PositiveFloat = Field(1e-3, description="peak learning rate of this stage")
+    ramp: NonNegativeInt = Field(0, description="linear learning-rate ramp at the stage start")
 
 
 class TrainingSection(StrictSection):
     """Optimizer, schedule, batch, seeds, logging."""
 
     steps: PositiveInt = Field(1500, description="parameter updates")
-    learning_rate: PositiveFloat = 1e-3
-    ramp: NonNegativeInt = 0
-    batch_size: PositiveInt = 16
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    schedule: Literal["constant", "cosine"] = "cosine"
-    weight_decay: NonNegativeFloat = 0.0
-    momentum: NonNegativeFloat = 0.9
-    clip_norm: PositiveFloat | None = None
-    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1)
-    log_every: PositiveInt = 100
-    checkpoint_every: PositiveInt = 500
-    curriculum: list[CurriculumStage] = Field(default_factory=list)
+    learning_rate: PositiveFloat = Field(1e-3, description="peak learning rate")
+    ramp: NonNegativeInt = Field(0, description="updates of linear learning-rate ramp")
+    batch_size: PositiveInt = Field(16, description="windows per update")
+    optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="Optax optimizer")
+    schedule: Literal["constant", "cosine"] = Field(
+        "cosine", description="learning rate after the ramp: constant or cosine decay to 0")
+    weight_decay: NonNegativeFloat = Field(0.0, description="decoupled with adamw")
+    momentum: NonNegativeFloat = Field(0.9, description="sgd momentum (0: plain descent)")
+    clip_norm: PositiveFloat | None = Field(None, description="clip the gradient's global norm")
+    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1,
+                             description="one network per seed, trained in parallel (vmap)")
+    log_every: PositiveInt = Field(100, description="updates per logged row (and per chunk)")
+    checkpoint_every: PositiveInt = Field(
+        500, description="updates between checkpoints (a multiple of log_every)")
+    curriculum: list[CurriculumStage] = Field(
+        default_factory=list, description="stages that replace the single stage above")
 
 
 class EvaluationSection(StrictSection):
@@ -161,7 +182,9 @@ class EvaluationSection(StrictSection):
 
     horizon: PositiveInt = Field(12, description="frames of the headline relative error")
     steps: PositiveInt = Field(48, description="rollout length")
-    correlation_threshold: float = Field(0.8, gt=0.0, lt=1.0)
+    correlation_threshold: float = Field(
+        0.8, gt=0.0, lt=1.0, description="decorrelation time: frames before correlation drops "
+        "below this")
     divergence_margin: float = Field(
         1.0, ge=0.0, description="diverged: a value not finite or outside the reference's "
         "range [min, max] widened by margin x (max - min) on each side")
@@ -169,7 +192,7 @@ class EvaluationSection(StrictSection):
         default_factory=list,
         description="m values of the WIG-to-NOG gradient diagnostic, e.g. [1, 2, 4, 8, 16] "
         "(empty: skip; it costs two gradients per m)")
-    plots: bool = True
+    plots: bool = Field(True, description="draw PNG plots into the run's plots/")
 
 
 class RunConfig(StrictSection):
