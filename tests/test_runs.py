@@ -296,7 +296,10 @@ def test_diagnose_a_linear_run_against_its_weights(tmp_path, capsys):
     np.testing.assert_allclose(figures["normal_spectral_radius"],
                                np.abs(np.linalg.eigvals(up.T @ w @ up)).max(), rtol=1e-4)
     lam = np.linalg.svd(np.asarray(traj)[:6].reshape(-1, 10), compute_uv=False) ** 2 / 180
-    np.testing.assert_allclose(figures["recommended_noise"], np.sqrt(lam[2] * 0.05 / 0.95),
+    horizon = figures["noise_horizon"]  # evaluation.horizon: the bias compounds over it
+    assert horizon == 5
+    np.testing.assert_allclose(figures["recommended_noise"],
+                               np.sqrt(lam[2] * (0.95 ** (-1 / horizon) - 1)),
                                rtol=1e-4)
     # the untouched complement: the trained map on the empty directions is the He draw
     init = simulator_factory(cfg, None, data)(jax.random.key(0)).network.core.mlp.layers[0].weight

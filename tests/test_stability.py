@@ -200,6 +200,24 @@ def test_noise_bias_and_recommended_noise():
     assert recommend_noise(lam, tolerated_bias=0.1, keep=1) > sigma
 
 
+@pytest.mark.parametrize("horizon", [1, 12, 10_000])
+def test_horizon_aware_noise_keeps_the_compounded_bias_within_tolerance(horizon):
+    """(lambda/(lambda + sigma^2))^H = 1 - tol for the weakest kept direction, exactly;
+    a naive product of H per-step factors agrees; H = 1 is the per-step rule."""
+    lam = np.array([4.0, 1.0, 0.25, 0.0])
+    sigma = recommend_noise(lam, tolerated_bias=0.05, horizon=horizon)
+    factor = noise_bias(lam[2:3], sigma)[0]
+    kept = 1.0
+    for _ in range(horizon):  # the shrinkage applied once per rollout step
+        kept *= factor
+    assert kept == pytest.approx(0.95, rel=1e-9)
+    assert np.all(noise_bias(lam[:3], sigma) ** horizon >= 0.95 - 1e-12)
+    if horizon == 1:
+        assert sigma == pytest.approx(np.sqrt(0.25 * 0.05 / 0.95))
+    else:  # a longer horizon asks for less noise
+        assert sigma < recommend_noise(lam, tolerated_bias=0.05)
+
+
 def oscillator(omega=2.0, dt=0.1, frames=40, count=3, seed=0):
     L = np.array([[0.0, omega], [-omega, 0.0]])
     prop = scipy.linalg.expm(L * dt)

@@ -150,7 +150,9 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         "growth_any_final_median": finite_or_none(float(np.median(growth_any[:, -1]))),
         "growth_normal_max": None if growth_normal is None else finite_or_none(float(np.max(growth_normal))),
         "recommended_noise": recommend_noise(energy.energies, tolerated_bias=tolerated_bias,
-                                             rank=energy.rank),
+                                             rank=energy.rank,
+                                             horizon=config.evaluation.horizon),
+        "noise_horizon": config.evaluation.horizon,
         "recommendations": advice,
         "jacobians": ("central finite differences (the solver runs outside JAX and has no "
                       "derivatives)" if finite_differences else "forward-mode autodiff"),

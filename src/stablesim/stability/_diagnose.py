@@ -83,7 +83,9 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
     """
     out = []
     m, r = energy.unlearnable_dimension, energy.rank
-    sigma = recommend_noise(energy.energies, tolerated_bias=tolerated_bias, rank=r)
+    horizon = config.evaluation.horizon if config is not None else 1
+    sigma = recommend_noise(energy.energies, tolerated_bias=tolerated_bias, rank=r,
+                            horizon=horizon)
     bias = noise_bias(energy.energies[:r], sigma)
     sim = getattr(config, "simulator", None)
     projected = bool(sim and sim.projection)
@@ -125,10 +127,11 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
     else:
         out.append(f"Noise injection damps every direction by sigma^2: set `modality.noise: "
                    f"{sigma:.3g}`" + (f" (now {noise:.3g})" if noise else "")
-                   + f"; it keeps the per-step bias lambda_i/(lambda_i + sigma^2) >= "
-                   f"{1 - tolerated_bias:.2f} on all {r} energetic directions (strongest "
-                   f"{bias[0]:.4f}, weakest {bias[-1]:.4f}); the bias compounds over a "
-                   "rollout.")
+                   + f"; chosen for the rollout horizon H = {horizon} (evaluation.horizon): "
+                   f"each energetic direction keeps at least {1 - tolerated_bias:.2f} of itself "
+                   f"after H steps (compounded (lambda_i/(lambda_i + sigma^2))^H, weakest "
+                   f"{bias[-1] ** horizon:.4f}; per step {bias[-1]:.5f}, strongest "
+                   f"{bias[0]:.5f}).")
     if radius > 1.01 or growth > 1e3:
         what = (f"The linearized step has eigenvalues outside the unit circle (radius "
                 f"{radius:.3g}) at data states" if radius > 1.01 else

@@ -22,16 +22,21 @@ def noise_bias(energies, noise: float) -> np.ndarray:
 
 
 def recommend_noise(energies, *, tolerated_bias: float = 0.05, keep: int | None = None,
-                    rank: int | None = None) -> float:
+                    rank: int | None = None, horizon: int = 1) -> float:
     """The largest sigma whose shrinkage of every kept direction stays within tolerance.
 
-    Solves lambda_k / (lambda_k + sigma^2) >= 1 - tolerated_bias for the
-    weakest kept energy lambda_k: sigma = sqrt(lambda_k tol / (1 - tol)).
+    The per-step shrinkage lambda / (lambda + sigma^2) compounds over a
+    rollout: after H steps a direction keeps (lambda / (lambda + sigma^2))^H.
+    Solving that >= 1 - tolerated_bias for the weakest kept energy lambda_k
+    gives sigma = sqrt(lambda_k ((1 - tol)^(-1/H) - 1)); H = 1 is the per-step
+    rule sigma = sqrt(lambda_k tol / (1 - tol)).
 
     **Arguments:**
 
     - `energies`: POD energies, descending.
-    - `tolerated_bias`: allowed relative shrinkage of the kept directions.
+    - `tolerated_bias`: allowed relative shrinkage of the kept directions over
+        `horizon` steps.
+    - `horizon`: rollout steps over which the shrinkage compounds.
     - `keep`: how many leading directions must be learned faithfully
         (default: `rank`, all directions with energy).
     - `rank`: the numerical rank (default: energies above 1e-12 of the first).
@@ -48,7 +53,9 @@ def recommend_noise(energies, *, tolerated_bias: float = 0.05, keep: int | None 
     k = rank if keep is None else keep
     if not 1 <= k <= rank:
         raise ConfigError(f"keep must be in [1, rank={rank}], got {k}")
-    return float(np.sqrt(lam[k - 1] * tolerated_bias / (1 - tolerated_bias)))
+    if horizon < 1:
+        raise ConfigError(f"horizon must be >= 1, got {horizon}")
+    return float(np.sqrt(lam[k - 1] * ((1 - tolerated_bias) ** (-1.0 / horizon) - 1.0)))
 
 
 class Projected(AbstractSimulator):
