@@ -9,6 +9,7 @@ from ._load import (
     read_yaml,
     resolve_paths,
     set_dotted,
+    split_parameter_column,
     to_commented_yaml,
     to_yaml,
     validate,
@@ -32,6 +33,6 @@ __all__ = [
     "ModalitySection", "TrainingSection", "CurriculumStage", "EvaluationSection",
     "load_run_config", "apply_overrides", "parse_override", "set_dotted",
     "read_yaml", "validate", "to_yaml", "to_commented_yaml", "write_yaml", "resolve_paths",
-    "check_against_data",
+    "check_against_data", "split_parameter_column",
     "describe_validation_error",
 ]

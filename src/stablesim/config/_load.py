@@ -277,17 +277,39 @@ def check_against_data(config: RunConfig, source: str = "config") -> None:
     if config.evaluation.steps + 1 > frames:
         raise ConfigError(f"{source}: evaluation.steps: {config.evaluation.steps} rollout steps "
                           f"need {config.evaluation.steps + 1} frames, {d.file} has {frames}")
-    if d.split_parameter is None and len(names) > 1:
-        raise ConfigError(f"{source}: data.split_parameter: {d.file} has {len(names)} parameters "
-                          f"({', '.join(names)}); say which one the split values refer to")
-    if d.split_parameter is not None:
-        if isinstance(d.split_parameter, int):
-            if not 0 <= d.split_parameter < len(names):
-                raise ConfigError(f"{source}: data.split_parameter: column {d.split_parameter} "
-                                  f"does not exist ({d.file} has {len(names)} parameters)")
-        elif d.split_parameter not in names:
-            raise ConfigError(f"{source}: data.split_parameter: {d.split_parameter!r} is not a "
-                              f"parameter of {d.file} (it has: {', '.join(names) or 'none'})")
+    try:
+        split_parameter_column(d.split_parameter, names, d.file)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+
+
+def split_parameter_column(which: str | int | None, names: Sequence[str], where: str) -> int:
+    """The column `data.split_parameter` names among a dataset's parameter `names`.
+
+    **Arguments:**
+
+    - `which`: a parameter name, a column index, or None (only one parameter).
+    - `names`: the dataset's parameter names.
+    - `where`: how to name the dataset in errors.
+
+    **Returns:**
+
+    The column index; a one-line `ConfigError` naming the key otherwise.
+    """
+    if which is None:
+        if len(names) > 1:
+            raise ConfigError(f"data.split_parameter: {where} has {len(names)} parameters "
+                              f"({', '.join(names)}); say which one the split values refer to")
+        return 0
+    if isinstance(which, int):
+        if not 0 <= which < len(names):
+            raise ConfigError(f"data.split_parameter: column {which} does not exist ({where} "
+                              f"has {len(names)} parameters)")
+        return which
+    if which not in names:
+        raise ConfigError(f"data.split_parameter: {which!r} is not a parameter of {where} "
+                          f"(it has: {', '.join(names) or 'none'})")
+    return list(names).index(which)
 
 
 def to_yaml(config: BaseModel) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._errors import ConfigError, DataError
 from .._rundir import RunDir
-from ..config import RunConfig
+from ..config import RunConfig, split_parameter_column
 from ..data import TrajectoryDataset, generate_dataset, load_dataset, split_by_parameter
 from ..models import make_network
 from ..simulators import (
@@ -88,22 +88,7 @@ def make_dataset(config: RunConfig) -> TrajectoryDataset:
 
 def split_column(config: RunConfig, data: TrajectoryDataset) -> int:
     """The parameter column the split values refer to (`data.split_parameter`)."""
-    which = config.data.split_parameter
-    names = list(data.parameter_names)
-    if which is None:
-        if len(names) > 1:
-            raise ConfigError(f"data.split_parameter: the data have {len(names)} parameters "
-                              f"({', '.join(names)}); say which one the split values refer to")
-        return 0
-    if isinstance(which, int):
-        if not 0 <= which < len(names):
-            raise ConfigError(f"data.split_parameter: column {which} does not exist (the data "
-                              f"have {len(names)} parameters)")
-        return which
-    if which not in names:
-        raise ConfigError(f"data.split_parameter: {which!r} is not a parameter of the data "
-                          f"(they have: {', '.join(names) or 'none'})")
-    return names.index(which)
+    return split_parameter_column(config.data.split_parameter, data.parameter_names, "the data")
 
 
 def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, TrajectoryDataset]:
@@ -209,7 +194,8 @@ def simulator_factory(
     scale = (tuple(system.parameter_scale) if system is not None
              else tuple(1.0 for _ in data.parameter_names))
     solver = build_solver(config, system) if s.setup == "correction" else None
-    basis = projection_basis(config, split_dataset(config, data)["train"])
+    basis = (projection_basis(config, split_dataset(config, data)["train"])
+             if s.projection else None)
 
     def make(key):
         try:

@@ -89,11 +89,12 @@ def train_run(
     data = dataset if dataset is not None else make_dataset(config)
     parts = split_dataset(config, data)
     check_solver(config, data)
-    simulator_factory(config, build_system(config), data)(jax.random.key(0))  # model errors now
+    make = simulator_factory(config, build_system(config), data)
+    make(jax.random.key(0))  # a model that cannot be built fails before the run directory exists
     pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
     save_hdf5(data, paths["dataset"])
     write_yaml(config, paths["config"])
-    return _train(config, run_dir, data, parts, resume=False, stop_after=stop_after,
+    return _train(config, run_dir, make, parts, resume=False, stop_after=stop_after,
                   progress=progress)
 
 
@@ -103,12 +104,12 @@ def resume_run(run_dir: str | os.PathLike, *, stop_after: int | None = None,
     config = read_run_config(run_dir)
     data = load_dataset(run_paths(run_dir)["dataset"])
     parts = split_dataset(config, data)
-    return _train(config, run_dir, data, parts, resume=run_paths(run_dir)["checkpoint"].exists(),
+    make = simulator_factory(config, build_system(config), data)
+    return _train(config, run_dir, make, parts, resume=run_paths(run_dir)["checkpoint"].exists(),
                   stop_after=stop_after, progress=progress)
 
 
-def _train(config, run_dir, data, parts, *, resume, stop_after, progress):
-    make = simulator_factory(config, build_system(config), data)
+def _train(config, run_dir, make, parts, *, resume, stop_after, progress):
     return train(make, parts["train"], config.train_config(), out_dir=run_dir, resume=resume,
                  stop_after=stop_after, run_config=config.model_dump(mode="json"),
                  progress=progress)

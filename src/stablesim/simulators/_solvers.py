@@ -67,6 +67,42 @@ def as_solver(fn: Callable | Solver) -> Solver:
     return Solver(fn, _takes_params(fn), True)
 
 
+class SolverOutputError(ValueError):
+    """A NumPy solver returned something that is not the next state."""
+
+
+def call_numpy_solver(fn: Callable, takes_params: bool, state: np.ndarray,
+                      params: np.ndarray) -> np.ndarray:
+    """Call a NumPy solver and check what it returns.
+
+    **Arguments:**
+
+    - `fn`: the solver, `fn(state)` or `fn(state, params)`.
+    - `takes_params`: whether it takes the parameters.
+    - `state`, `params`: its inputs (one state, or a batch for a batched solver).
+
+    **Returns:**
+
+    The next state(s) as an array of `state`'s dtype and shape.
+
+    **Raises:**
+
+    Whatever `fn` raises; `SolverOutputError` if it returns `None`, something
+    that is not an array of numbers, or an array of another shape.
+    """
+    out = fn(state, params) if takes_params else fn(state)
+    if out is None:
+        raise SolverOutputError(f"returned None; it must return the next state, shaped "
+                                f"{state.shape}")
+    try:
+        out = np.asarray(out, dtype=state.dtype)
+    except (TypeError, ValueError):
+        raise SolverOutputError(f"returned {type(out).__name__}, not an array of numbers") from None
+    if out.shape != state.shape:
+        raise SolverOutputError(f"returned shape {out.shape} for input of shape {state.shape}")
+    return out
+
+
 class SolverHealth:
     """What the host saw of an external solver: its first exception, non-finite outputs.
 
@@ -79,9 +115,6 @@ class SolverHealth:
         self.name = name
         self.error: str | None = None
         self.nonfinite = 0
-
-    def reset(self) -> None:
-        self.error, self.nonfinite = None, 0
 
     def problem(self) -> str | None:
         """One line describing what went wrong, or None."""
@@ -110,15 +143,7 @@ class _Callback(eqx.Module):
         else:
             flat_state, flat_params = state, params
         try:
-            out = (self.numpy_fn(flat_state, flat_params) if self.takes_params
-                   else self.numpy_fn(flat_state))
-            if out is None:
-                raise ValueError("returned None")
-            out = np.asarray(out, dtype=state.dtype)
-            if out.shape != flat_state.shape:
-                raise ValueError(f"returned shape {out.shape} for "
-                                 f"{'a batch' if self.vectorized else 'a state'} of shape "
-                                 f"{flat_state.shape}")
+            out = call_numpy_solver(self.numpy_fn, self.takes_params, flat_state, flat_params)
         except Exception as err:  # reported in one line by the caller, not as a traceback
             if self.health.error is None:
                 self.health.error = f"{type(err).__name__}: {err}"
@@ -169,8 +194,4 @@ def solver_problem(simulator) -> str | None:
     for leaf in jax.tree_util.tree_leaves(simulator, is_leaf=lambda x: isinstance(x, _Callback)):
         if isinstance(leaf, _Callback):
             return leaf.health.problem()
-    solver = getattr(simulator, "solver", None)
-    fn = getattr(solver, "fn", None)
-    if isinstance(fn, _Callback):
-        return fn.health.problem()
     return None

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._errors import ConfigError
 from .._paths import SOLVER_KEY, is_file_spec, split_solver_spec
-from ._solvers import _takes_params
+from ._solvers import SolverOutputError, _takes_params, call_numpy_solver
 
 KEY = SOLVER_KEY
 
@@ -74,7 +74,8 @@ def probe_solver(fn: Callable, state: np.ndarray, params: np.ndarray, *, name: s
     """Call a NumPy solver once on a real state; one-line `ConfigError` if it misbehaves.
 
     Catches what would otherwise surface deep inside a compiled training step:
-    an exception, `None`, a wrong shape, non-finite values from a finite state.
+    an exception, `None`, a wrong shape (the same checks as every call during
+    training, `call_numpy_solver`), non-finite values from a finite state.
 
     **Arguments:**
 
@@ -83,30 +84,19 @@ def probe_solver(fn: Callable, state: np.ndarray, params: np.ndarray, *, name: s
     - `name`: how to name the solver.
     - `batched`: call it on a batch of two states (`simulator.solver_batched`).
     """
-    takes_params = _takes_params(fn)
     state = np.asarray(state, np.float32)
     params = np.asarray(params, np.float32)
     if batched:
         state, params = np.stack([state, state]), np.stack([params, params])
     what = "a batch of 2 training states" if batched else "a training state"
     try:
-        out = fn(state.copy(), params.copy()) if takes_params else fn(state.copy())
+        out = call_numpy_solver(fn, _takes_params(fn), state.copy(), params.copy())
+    except SolverOutputError as err:
+        hint = " (it is called on a batch: simulator.solver_batched is true)" if batched else ""
+        raise ConfigError(f"solver {name}: {err}, on {what}{hint}") from None
     except Exception as err:
         raise ConfigError(f"solver {name}: raised {_describe(err)} on {what} of shape "
                           f"{state.shape}") from None
-    if out is None:
-        raise ConfigError(f"solver {name}: returned None for {what}; it must return the next "
-                          f"state, shaped {state.shape}")
-    try:
-        out = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ConfigError(f"solver {name}: returned {type(out).__name__}, not an array of "
-                          "numbers") from None
-    if out.shape != state.shape:
-        hint = (" (it was called on a batch: simulator.solver_batched is true)" if batched
-                else "")
-        raise ConfigError(f"solver {name}: returned shape {out.shape} for {what} of shape "
-                          f"{state.shape}{hint}")
     bad = int((~np.isfinite(out)).sum())
     if bad:
         raise ConfigError(f"solver {name}: returned {bad} non-finite values for {what} "

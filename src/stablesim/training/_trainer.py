@@ -309,15 +309,8 @@ def train(
                     bar.set_description_str("compiling (first update)")
                     bar.refresh()
                 t0 = time.perf_counter()
-                try:
-                    states, (loss, gnorm, skipped, consec) = chunk(states, jnp.asarray(step), n)
-                    loss, skipped = np.asarray(loss), np.asarray(skipped)
-                    consec = np.asarray(consec)
-                except jax.errors.JaxRuntimeError:
-                    problem = solver_problem(template)
-                    if problem:
-                        raise TrainingError(f"{problem} (by update {done + n})") from None
-                    raise
+                states, (loss, gnorm, skipped, consec) = chunk(states, jnp.asarray(step), n)
+                loss, skipped, consec = np.asarray(loss), np.asarray(skipped), np.asarray(consec)
                 rate = n / (time.perf_counter() - t0)
                 if not compiled_first:
                     compiled_first = True
