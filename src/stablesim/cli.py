@@ -138,6 +138,9 @@ def _cmd_diagnose(args) -> None:
     print(f"spectral radius at data states: {figures['spectral_radius']:.4g}"
           + (f"; normal to the data: {figures['normal_spectral_radius']:.4g}"
              if figures["normal_spectral_radius"] is not None else ""))
+    from .stability import ADVICE_STATUS
+
+    print(ADVICE_STATUS)
     for line in figures["recommendations"]:
         print("- " + line)
     out = args.out or f"{args.run}/diagnose"

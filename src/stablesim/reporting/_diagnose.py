@@ -6,6 +6,7 @@ import pathlib
 
 import numpy as np
 
+from ..stability import ADVICE_STATUS
 from ._document import Document
 from ._plots import plt
 
@@ -98,6 +99,7 @@ def write_diagnose_report(diagnosis) -> pathlib.Path:
         ["Jacobians by", figures.get("jacobians", "autodiff")],
     ])
     doc.heading("Recommendations", 2)
+    doc.paragraph(ADVICE_STATUS)
     for line in figures["recommendations"]:
         doc.paragraph("- " + line)
     doc.heading("Plots", 2)

@@ -59,6 +59,12 @@ def off_data_growth(simulator, initial, params, *, steps: int, offset: float, ke
     return np.where(np.isfinite(amp), amp, np.inf)
 
 
+ADVICE_STATUS = (
+    "Not measured on this run: these follow from the linear theory and the run's config. "
+    "Only the projection is checked to remove growth normal to the data (in stablesim's own "
+    "tests); train with a change and run diagnose again to see its effect.")
+
+
 def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float | None,
                     growth: float, *, tolerated_bias: float, steps: int,
                     config=None) -> list[str]:
