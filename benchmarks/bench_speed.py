@@ -20,7 +20,7 @@ from stablesim.data import generate_dataset
 from stablesim.models import make_network
 from stablesim.simulators import Prediction
 from stablesim.systems import KuramotoSivashinsky
-from stablesim.training import ModalityConfig, StageConfig, TrainConfig, train
+from stablesim.training import ModalityConfig, TrainConfig, train
 
 PEERS = {"ONE": 42.0, "NOG": 8.0, "WIG": 8.0}  # plain lax.scan step (peers.md)
 APEBENCH = {"ONE": 2000 / 62, "NOG": 2000 / 317, "WIG": 2000 / 445}  # whole-run rates
@@ -37,7 +37,7 @@ def main():
     system = KuramotoSivashinsky(num_points=160, dt=0.5, substeps=2)
     t0 = time.perf_counter()
     data = generate_dataset(system, [160 / 48 * 8 / 3.3], trajectories_per_value=50,
-                            frames=50, warmup=100)
+                            frames=50, transient=100)
     print(f"data: {data.trajectories.shape} in {time.perf_counter() - t0:.1f} s", flush=True)
 
     rows = []
@@ -53,13 +53,10 @@ def _measure(data, arch, name, steps, args):
     def make(key):
         return Prediction(make_network(arch, state_shape=(1, 160), width=34, depth=10, key=key))
 
-    cfg = TrainConfig(
-        stages=[StageConfig(modality=ModalityConfig(name=name, steps=steps),
-                            updates=args.updates, learning_rate=1e-4)],
-        batch_size=20, log_every=args.chunk, checkpoint_every=args.chunk, seeds=[0],
-    )
+    cfg = TrainConfig(updates=args.updates, learning_rate=1e-4, schedule="constant",
+                      batch_size=20, log_every=args.chunk, checkpoint_every=args.chunk, seeds=[0])
     t0 = time.perf_counter()
-    result = train(make, data, cfg, progress=False)
+    result = train(make, data, cfg, ModalityConfig(name=name, unroll=steps), progress=False)
     wall = time.perf_counter() - t0
     rates = [r["updates_per_s"] for r in result.history[1:]]  # first chunk compiles
     median = statistics.median(rates)

@@ -42,7 +42,7 @@ def main():
         overrides = [f"data.file={work / 'burgers.h5'}", f"simulator.setup={setup}",
                      f"simulator.solver_function={EXAMPLE / 'mysolver.py'}:{fn}",
                      f"simulator.solver_batched={str(batched).lower()}",
-                     f"training.steps={args.updates}", f"training.log_every={args.chunk}",
+                     f"training.updates={args.updates}", f"training.log_every={args.chunk}",
                      f"training.checkpoint_every={args.updates}", "training.batch_size=16"]
         config = load_run_config(EXAMPLE / "correction.yaml", overrides)
         result = train_run(config, work / label.replace(" ", "_").replace(",", ""),

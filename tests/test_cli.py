@@ -16,7 +16,7 @@ def run_cli(capsys, *argv):
 def test_data_generate_and_info(tmp_path, capsys):
     path = tmp_path / "ks.h5"
     code, out, _ = run_cli(capsys, "data", "generate", "ks", "--out", str(path), "--values", "8",
-                           "9.6", "--per-value", "1", "--frames", "5", "--warmup", "10")
+                           "9.6", "--per-value", "1", "--frames", "5", "--transient", "10")
     assert code == 0 and path.exists()
     data = load_dataset(path)
     assert data.trajectories.shape == (2, 5, 1, 48)
@@ -32,7 +32,7 @@ def test_data_generate_and_info(tmp_path, capsys):
         (["data", "generate", "ks", "--out", "x.h5", "--values", "30"], "outside the supported"),
         (["data", "generate", "ks", "--out", "x.h5", "--frames", "0"], "--frames must be >= 1"),
         (["run", "--max-cells", "0"], "--max-cells must be >= 1"),
-        (["run", "--set", "training.steps=-3"], "training.steps"),
+        (["run", "--set", "training.updates=-3"], "training.updates"),
         (["train", "--stop-after", "0", "--out", "r"], "--stop-after must be >= 1"),
         (["train"], "train needs --out RUN"),
         (["evaluate", "nowhere"], "not a run directory"),
@@ -52,10 +52,10 @@ def test_user_mistakes_end_in_one_line_and_exit_2(tmp_path, capsys, monkeypatch,
 
 def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
     out = tmp_path / "run"
-    small = ["training.steps=20", "training.seeds=[0]", "training.log_every=10",
-             "training.checkpoint_every=10", "data.trajectories_per_value=1", "data.warmup=20",
+    small = ["training.updates=20", "training.seeds=[0]", "training.log_every=10",
+             "training.checkpoint_every=10", "data.trajectories_per_value=1", "data.transient=20",
              "data.frames=14", "model.architecture=conv", "model.width=4", "model.depth=1",
-             "evaluation.steps=12", "evaluation.gradient_unrolls=[2]", "evaluation.plots=false"]
+             "evaluation.rollout_steps=12", "evaluation.gradient_unrolls=[2]", "evaluation.plots=false"]
     argv = ["run", "--out", str(out), "--quiet"]
     for item in small:
         argv += ["--set", item]

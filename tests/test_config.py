@@ -15,47 +15,48 @@ def run_cli(capsys, *argv):
 
 
 def test_set_parses_values_as_yaml_and_applies_dotted_keys():
-    assert parse_override("training.steps=200") == ("training.steps", 200)
+    assert parse_override("training.updates=200") == ("training.updates", 200)
     assert parse_override("training.seeds=[3, 4]") == ("training.seeds", [3, 4])
     assert parse_override("simulator.solver_function=null") == ("simulator.solver_function", None)
     assert parse_override("modality.name=WIG") == ("modality.name", "WIG")
     assert parse_override("training.learning_rate=3e-4") == ("training.learning_rate", 3e-4)
     raw = set_dotted({"training": {"steps": 5}}, "training.batch_size", 7)
     assert raw == {"training": {"steps": 5, "batch_size": 7}}
-    cfg = load_run_config(overrides=["training.steps=200", "modality.name=WIG",
-                                     "modality.unroll=6", "training.steps=300"])
-    assert cfg.training.steps == 300  # the later override wins
+    cfg = load_run_config(overrides=["training.updates=200", "modality.name=WIG",
+                                     "modality.unroll=6", "training.updates=300"])
+    assert cfg.training.updates == 300  # the later override wins
     assert cfg.modality.name == "WIG" and cfg.modality.unroll == 6
-    assert cfg.train_config().stages[0].modality.steps == 6
+    assert cfg.stages[0].modality.unroll == 6 and cfg.stages[0].updates == 300
 
 
 def test_set_overrides_a_file_and_show_round_trips(tmp_path, capsys):
     path = tmp_path / "run.yaml"
-    path.write_text("training:\n  steps: 50\nmodality:\n  name: NOG\n")
-    code, out, _ = run_cli(capsys, "config", "show", str(path), "--set", "training.steps=70")
+    path.write_text("training:\n  updates: 50\nmodality:\n  name: NOG\n")
+    code, out, _ = run_cli(capsys, "config", "show", str(path), "--set", "training.updates=70")
     assert code == 0
     shown = yaml.safe_load(out)
-    assert shown["training"]["steps"] == 70 and shown["modality"]["name"] == "NOG"
-    assert RunConfig.model_validate(shown) == load_run_config(path, ["training.steps=70"])
+    assert shown["training"]["updates"] == 70 and shown["modality"]["name"] == "NOG"
+    assert RunConfig.model_validate(shown) == load_run_config(path, ["training.updates=70"])
     code, out, _ = run_cli(capsys, "config", "show")
     assert RunConfig.model_validate(yaml.safe_load(out)) == RunConfig()
 
 
 def test_curriculum_becomes_trainer_stages():
     cfg = load_run_config(overrides=[("training.curriculum", [
-        {"modality": {"name": "ONE", "unroll": 1}, "steps": 10},
-        {"modality": {"name": "WIG", "unroll": 4}, "steps": 20, "learning_rate": 1e-4}])])
-    stages = cfg.train_config().stages
-    assert [(s.modality.name, s.modality.steps, s.updates) for s in stages] == \
+        {"modality": {"name": "ONE", "unroll": 1}, "updates": 10},
+        {"modality": {"name": "WIG", "unroll": 4}, "updates": 20, "learning_rate": 1e-4}])])
+    stages = cfg.stages
+    assert cfg.training.total_updates == 30
+    assert [(s.modality.name, s.modality.unroll, s.updates) for s in stages] == \
         [("ONE", 1, 10), ("WIG", 4, 20)]
     assert stages[1].learning_rate == 1e-4
     assert RunConfig.model_validate(yaml.safe_load(to_yaml(cfg))) == cfg
 
 
 BAD_SETS = [
-    ("training.stepz=3", "--set training.stepz: unknown key (did you mean training.steps?)"),
-    ("training.steps=abc", "training.steps"),
-    ("training.steps=0", "training.steps"),
+    ("training.updatez=3", "--set training.updatez: unknown key (did you mean training.updates?)"),
+    ("training.updates=abc", "training.updates"),
+    ("training.updates=0", "training.updates"),
     ("modality.unroll=0", "modality.unroll"),
     ("data.extrapolation_values=[30]", "data.extrapolation_values"),
     ("training.seeds=[1, 1]", "training.seeds"),
@@ -63,7 +64,7 @@ BAD_SETS = [
     ("model.architecture=transformer", "model.architecture"),
     ("modality.cut_every=2", "cut_every"),
     ("training.checkpoint_every=150", "training.checkpoint_every"),
-    ("training.steps.x=1", "training.steps"),
+    ("training.updates.x=1", "training.updates"),
     ("modality.unroll=80", "modality.unroll"),
     ("system.name=null", "data.file"),
     ("system.name=heat", "system.name"),
@@ -97,7 +98,7 @@ def test_wig_with_an_external_solver_is_refused_naming_the_key(capsys):
         ("training: [1, 2\n", "malformed YAML (line"),
         ("- 1\n- 2\n", "expected a mapping"),
         ("foo: 1\n", "unknown key foo"),
-        ("training:\n  steps: -5\n", "training.steps"),
+        ("training:\n  updates: -5\n", "training.updates"),
         ("modality:\n  name: WIGGLE\n", "modality.name"),
     ],
 )
@@ -137,8 +138,8 @@ def test_config_show_describes_every_key_and_parses_back(tmp_path, capsys):
     from stablesim.config import RunConfig, load_run_config, to_yaml
 
     raw = {"simulator": {"setup": "correction", "solver": "external"},
-           "training": {"curriculum": [{"modality": {"name": "ONE"}, "steps": 5},
-                                       {"modality": {"name": "NOG", "unroll": 3}, "steps": 7}]},
+           "training": {"curriculum": [{"modality": {"name": "ONE"}, "updates": 5},
+                                       {"modality": {"name": "NOG", "unroll": 3}, "updates": 7}]},
            "evaluation": {"gradient_unrolls": [1, 2]}}
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -154,3 +155,47 @@ def test_config_show_describes_every_key_and_parses_back(tmp_path, capsys):
     assert len(keys) == sum(len(type(getattr(RunConfig(), s)).model_fields)
                             for s in RunConfig.model_fields)
     assert all("  # " in line for line in keys), [k for k in keys if "  # " not in k]
+
+
+@pytest.fixture
+def fresh_deprecations(monkeypatch):
+    from stablesim.config import _schema
+
+    monkeypatch.setattr(_schema, "_told", set())
+
+
+def test_old_key_names_still_read_with_one_line_each(tmp_path, capsys, fresh_deprecations):
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump({
+        "data": {"warmup": 30},
+        "modality": {"name": "NOG", "unroll": 2, "warmup": 1},
+        "training": {"steps": 40},
+        "evaluation": {"steps": 20, "horizon": 5}}))
+    cfg = load_run_config(path, ["evaluation.steps=24"])
+    assert (cfg.data.transient, cfg.modality.pushforward, cfg.training.updates,
+            cfg.evaluation.rollout_steps) == (30, 1, 40, 24)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all("please rename it" in line for line in err)
+    assert any("training.steps is now training.updates" in line for line in err)
+    assert any("evaluation.steps is now evaluation.rollout_steps" in line for line in err)
+    load_run_config(path)  # told once per process
+    assert capsys.readouterr().err == ""
+    curriculum = load_run_config(overrides=[("training.curriculum", [
+        {"modality": {"name": "NOG", "unroll": 2, "warmup": 1}, "steps": 7}])])
+    assert curriculum.stages[0].updates == 7 and curriculum.stages[0].modality.pushforward == 1
+    assert "training.curriculum[0].steps is now training.curriculum[0].updates" in \
+        capsys.readouterr().err
+
+
+def test_a_key_under_its_old_and_new_name_is_one_line_error(tmp_path, capsys, fresh_deprecations):
+    path = tmp_path / "both.yaml"
+    path.write_text("training: {steps: 40, updates: 50}\n")
+    code, out, err = run_cli(capsys, "config", "show", str(path))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "training.updates" in err and "old name training.steps" in err
+
+
+def test_a_section_check_names_the_dotted_key(capsys):
+    code, _, err = run_cli(capsys, "config", "show", "--set", "modality.name=NOG",
+                           "--set", "modality.cut_every=2")
+    assert code == 2 and "--set modality.cut_every:" in err and "WIG only" in err

@@ -32,10 +32,10 @@ def _config(tmp_path, **simulator):
         "model": {"architecture": "linear", "initializer": "he"},
         "simulator": {"setup": "prediction", "residual": False, **simulator},
         "modality": {"name": "ONE", "unroll": 1},
-        "training": {"steps": 200, "seeds": [0], "optimizer": "sgd", "momentum": 0.0,
+        "training": {"updates": 200, "seeds": [0], "optimizer": "sgd", "momentum": 0.0,
                      "learning_rate": 0.05, "schedule": "constant", "log_every": 100,
                      "checkpoint_every": 200, "batch_size": 8},
-        "evaluation": {"steps": 20, "horizon": 5, "plots": False},
+        "evaluation": {"rollout_steps": 20, "horizon": 5, "plots": False},
     }
     path = tmp_path / f"run{len(simulator)}.yaml"
     path.write_text(yaml.safe_dump(cfg))

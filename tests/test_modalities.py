@@ -123,8 +123,8 @@ def test_one_step_modalities_agree_to_the_bit(setup):
     [
         (WIG(4, cut_every=2), dict(kind="WIG", steps=4, cut=2)),
         (WIG(6, cut_every=3), dict(kind="WIG", steps=6, cut=3)),
-        (NOG(3, warmup=2), dict(kind="NOG", steps=3, warmup=2)),
-        (WIG(3, warmup=1), dict(kind="WIG", steps=3, warmup=1)),
+        (NOG(3, pushforward=2), dict(kind="NOG", steps=3, warmup=2)),
+        (WIG(3, pushforward=1), dict(kind="WIG", steps=3, warmup=1)),
         (NOG(3, weights=[0.2, 1.0, 3.0]), dict(kind="NOG", steps=3, weights=[0.2, 1.0, 3.0])),
         (WIG(2, weights=[1.0, 0.0]), dict(kind="WIG", steps=2, weights=[1.0, 0.0])),
     ],
@@ -170,7 +170,7 @@ def test_nog_with_external_numpy_solver_equals_jax_solver(mode, vectorized):
     sim = make_simulator(mode, jax.random.key(9))
     ext = Correction(sim.network, external_solver(numpy_solver, vectorized=vectorized), mode=mode)
     windows, params = make_batch(jax.random.key(10), 3, 5)
-    for modality in (NOG(4), ONE(4), NOG(2, warmup=2)):
+    for modality in (NOG(4), ONE(4), NOG(2, pushforward=2)):
         v1, g1 = loss_and_grad(lambda s: modality.loss(s, windows, params), sim)
         v2, g2 = loss_and_grad(lambda s: modality.loss(s, windows, params), ext)
         np.testing.assert_allclose(v1, v2, rtol=1e-6)
@@ -190,10 +190,10 @@ def test_wig_with_external_solver_fails_clearly():
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: NOG(0), "steps"),
+        (lambda: NOG(0), "unroll"),
         (lambda: WIG(4, cut_every=3), "divide"),
         (lambda: WIG(2, cut_every=5), "cut_every"),
-        (lambda: NOG(2, warmup=-1), "warmup"),
+        (lambda: NOG(2, pushforward=-1), "pushforward"),
         (lambda: NOG(2, weights=[1.0]), "weights"),
         (lambda: NOG(2, noise=-0.1), "noise"),
     ],

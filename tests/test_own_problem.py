@@ -23,9 +23,9 @@ from stablesim.evaluation import relative_error_curve
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "own_solver"
 SMALL = {"model": {"architecture": "conv", "width": 4, "depth": 1},
-         "training": {"steps": 10, "seeds": [0, 1], "batch_size": 4, "log_every": 5,
+         "training": {"updates": 10, "seeds": [0, 1], "batch_size": 4, "log_every": 5,
                       "checkpoint_every": 5},
-         "evaluation": {"steps": 12, "horizon": 6, "plots": False}}
+         "evaluation": {"rollout_steps": 12, "horizon": 6, "plots": False}}
 
 
 def _module(path: pathlib.Path):
@@ -130,8 +130,8 @@ def test_built_in_ks_solver_alone_diverges_and_the_report_says_correction_is_ess
         tmp_path, capsys):
     from _tiny import TINY
 
-    cfg = _merge(TINY, {"data": {"frames": 30}, "evaluation": {"steps": 24, "horizon": 4},
-                        "simulator": {"setup": "correction"}, "training": {"steps": 5}})
+    cfg = _merge(TINY, {"data": {"frames": 30}, "evaluation": {"rollout_steps": 24, "horizon": 4},
+                        "simulator": {"setup": "correction"}, "training": {"updates": 5}})
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
     study = tmp_path / "study.yaml"
     study.write_text(yaml.safe_dump({"name": "ks", "base": "run.yaml",
@@ -156,7 +156,7 @@ def test_solver_specs_resolve_against_the_config_file_and_work_from_any_folder(
     (project / "file_form.yaml").write_text(yaml.safe_dump(raw))
     for name in ("module_form", "file_form"):
         code, out, err = run_cli(capsys, "train", project / f"{name}.yaml", "--out", name,
-                                 "--quiet", "--set", "training.steps=5")
+                                 "--quiet", "--set", "training.updates=5")
         assert code == 0, err
         stored = yaml.safe_load(pathlib.Path(name, "config.yaml").read_text())
         spec = stored["simulator"]["solver_function"]
@@ -214,7 +214,7 @@ def test_a_solver_that_fails_during_training_ends_in_one_line_naming_it(project,
         "    return u * np.nan if calls[0] > 40 else u\n")
     raw = yaml.safe_load((project / "correction.yaml").read_text())
     raw["simulator"].update(solver_function="flaky.py:step", solver_batched=False)
-    raw["training"].update(steps=50, log_every=5, checkpoint_every=5)
+    raw["training"].update(updates=50, log_every=5, checkpoint_every=5)
     (project / "flaky.yaml").write_text(yaml.safe_dump(raw))
     code, _, err = run_cli(capsys, "train", project / "flaky.yaml", "--out", "flaky", "--quiet")
     one_line_error(code, err, "solver flaky.py:step returned non-finite values")
@@ -239,7 +239,7 @@ def test_batched_and_per_state_solvers_give_the_same_rollouts(project, capsys):
 def test_rollout_from_own_initial_states_matches_a_naive_loop(project, capsys):
     assert run_cli(capsys, "train", project / "correction.yaml", "--out", "corr", "--quiet")[0] == 0
     code, out, _ = run_cli(capsys, "rollout", "corr", "--initial", project / "initial.h5",
-                           "--steps", "7", "--out", "mine.h5", "--with-solver")
+                           "--rollout-steps", "7", "--out", "mine.h5", "--with-solver")
     assert code == 0 and "mine_solver_alone.h5" in out
     from stablesim.data import load_dataset
     from stablesim.runs import build_system, read_run_config, simulator_factory
@@ -261,7 +261,7 @@ def test_rollout_from_own_initial_states_matches_a_naive_loop(project, capsys):
                                   start.trajectories[:, 0], start.params, 7)
     np.testing.assert_allclose(alone.trajectories[:, 1:], naive, rtol=1e-5, atol=1e-7)
     code, _, err = run_cli(capsys, "rollout", "corr", "--initial", project / "initial.h5",
-                           "--steps", "3", "--out", "x.h5", "--params", "0.1", "0.2")
+                           "--rollout-steps", "3", "--out", "x.h5", "--params", "0.1", "0.2")
     one_line_error(code, err, "2 parameters per trajectory")
 
 
@@ -271,13 +271,13 @@ def test_data_checks_name_the_key_before_anything_runs(project, capsys):
                            "--set", "modality.unroll=20")
     one_line_error(code, err, "modality.unroll", "16 frames")
     code, _, err = run_cli(capsys, "train", project / "correction.yaml", "--out", "r",
-                           "--set", "evaluation.steps=30")
-    one_line_error(code, err, "evaluation.steps")
+                           "--set", "evaluation.rollout_steps=30")
+    one_line_error(code, err, "evaluation.rollout_steps")
     assert not pathlib.Path("r").exists()
     # A typo in --set is blamed on --set, with a suggestion; a typo in the file on the file.
     code, _, err = run_cli(capsys, "config", "show", project / "correction.yaml",
                            "--set", "training.stpes=3")
-    one_line_error(code, err, "--set training.stpes", "did you mean training.steps?")
+    one_line_error(code, err, "--set training.stpes", "did you mean training.updates?")
     raw = yaml.safe_load((project / "correction.yaml").read_text())
     raw["modality"]["unrol"] = 3
     (project / "typo.yaml").write_text(yaml.safe_dump(raw))
@@ -296,7 +296,7 @@ def test_data_checks_name_the_key_before_anything_runs(project, capsys):
     code, _, err = run_cli(capsys, "config", "show", project / "two.yaml")
     one_line_error(code, err, "data.split_parameter", "nu, case")
     code, out, err = run_cli(capsys, "train", project / "two.yaml", "--out", "two", "--quiet",
-                             "--set", "data.split_parameter=nu", "--set", "training.steps=5")
+                             "--set", "data.split_parameter=nu", "--set", "training.updates=5")
     assert code == 0, err
 
 
@@ -374,7 +374,7 @@ def test_a_signal_checkpoints_the_current_update_and_resume_continues_exactly(
 
     from _tiny import TINY
 
-    cfg = _merge(TINY, {"training": {"steps": 100000, "log_every": 10,
+    cfg = _merge(TINY, {"training": {"updates": 100000, "log_every": 10,
                                      "checkpoint_every": 100000}})
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
     run = tmp_path / "run"
@@ -440,7 +440,7 @@ def test_option_names_without_jax_match_the_implementations():
 
 def test_the_example_end_to_end_through_the_cli_from_another_folder(project, capsys):
     """examples/own_solver as its README runs it: every command, none from its folder."""
-    short = ["--quiet", "--set", "training.steps=10"]
+    short = ["--quiet", "--set", "training.updates=10"]
     for name in ("prediction", "correction"):
         code, out, err = run_cli(capsys, "train", project / f"{name}.yaml", "--out", name, *short)
         assert code == 0, err
@@ -460,7 +460,7 @@ def test_the_example_end_to_end_through_the_cli_from_another_folder(project, cap
     assert report.count("| prediction |") == 2 and report.count("| correction |") == 2
     assert "solver alone (mysolver.py:step_batch)" in report
     code, out, err = run_cli(capsys, "rollout", "correction", "--initial",
-                             project / "initial.h5", "--steps", "5", "--out", "mine.h5",
+                             project / "initial.h5", "--rollout-steps", "5", "--out", "mine.h5",
                              "--with-solver")
     assert code == 0 and pathlib.Path("mine.h5").exists(), err
     assert pathlib.Path("mine_solver_alone.h5").exists()
@@ -480,7 +480,7 @@ def test_a_zero_initialized_network_is_not_stopped_by_the_explosion_detector(pro
     as exploding (this run stopped at update 30 with '20 updates in a row skipped')."""
     code, out, err = run_cli(capsys, "train", project / "prediction.yaml", "--out", "zeros",
                              "--quiet", "--set", "model.initializer=zeros",
-                             "--set", "training.steps=80", "--set", "training.seeds=[1]")
+                             "--set", "training.updates=80", "--set", "training.seeds=[1]")
     assert code == 0, err
     import csv
 

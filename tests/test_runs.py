@@ -47,7 +47,7 @@ def comparable(metrics):
 
 def test_killed_training_resumes_to_the_same_parameters_and_metrics(tmp_path, capsys):
     cfg = json.loads(json.dumps(TINY))
-    cfg["training"].update(steps=3000, log_every=10, checkpoint_every=10)
+    cfg["training"].update(updates=3000, log_every=10, checkpoint_every=10)
     config = write(tmp_path / "run.yaml", cfg)
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     proc = subprocess.Popen([sys.executable, "-m", "stablesim.cli", "train", str(config),
@@ -89,7 +89,7 @@ def test_stop_after_then_resume_and_refusals(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train", config, "--out", run, "--quiet")
     assert code == 2 and "already holds a trained run" in err
     assert (run / "checkpoint.eqx").read_bytes() == before  # earlier results untouched
-    code, _, err = run_cli(capsys, "train", "--resume", run, "--set", "training.steps=5")
+    code, _, err = run_cli(capsys, "train", "--resume", run, "--set", "training.updates=5")
     assert code == 2 and "takes no CONFIG" in err
     code, _, err = run_cli(capsys, "train", "--resume", tmp_path)
     assert code == 2 and "not a run directory" in err
@@ -97,7 +97,7 @@ def test_stop_after_then_resume_and_refusals(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "train", "--resume", run)
     assert code == 0 and "already trained" in out
     assert set(os.listdir(run)) >= {"config.yaml", "dataset.h5", "checkpoint.eqx", "train_log.csv"}
-    assert read_run_config(run).training.steps == 20
+    assert read_run_config(run).training.updates == 20
 
 
 def test_evaluate_matches_a_naive_rollout(tmp_path, capsys):
@@ -111,7 +111,7 @@ def test_evaluate_matches_a_naive_rollout(tmp_path, capsys):
     data = load_dataset(run / "dataset.h5")
     test = split_dataset(cfg, data)["interpolation"]
     trained = load_trained(simulator_factory(cfg, build_system(cfg), data), run)
-    h, steps = cfg.evaluation.horizon, cfg.evaluation.steps
+    h, steps = cfg.evaluation.horizon, cfg.evaluation.rollout_steps
     for i, seed in enumerate(trained.seeds):
         sim = trained.simulator_for(i)
         preds = []
@@ -129,15 +129,15 @@ def test_evaluate_matches_a_naive_rollout(tmp_path, capsys):
         np.testing.assert_allclose(summary, np.mean(expect), rtol=1e-4)
     assert [r["m"] for r in metrics["gradient_alignment"]] == [1, 2]
     # Evaluation keys may change after training; the others may not.
-    code, _, _ = run_cli(capsys, "evaluate", run, "--no-plots", "--set", "evaluation.steps=10",
+    code, _, _ = run_cli(capsys, "evaluate", run, "--no-plots", "--set", "evaluation.rollout_steps=10",
                          "--set", "evaluation.horizon=10")
     again = json.loads((run / "metrics.json").read_text())
-    assert code == 0 and again["horizon"] == 10 and again["evaluation"]["steps"] == 10
+    assert code == 0 and again["horizon"] == 10 and again["evaluation"]["rollout_steps"] == 10
     assert max(r["horizon"] or 0 for r in again["rows"] if r["metric"] == "rel_error") == 10
-    code, _, err = run_cli(capsys, "evaluate", run, "--set", "training.steps=3")
+    code, _, err = run_cli(capsys, "evaluate", run, "--set", "training.updates=3")
     assert code == 2 and "only evaluation.* keys" in err
-    code, _, err = run_cli(capsys, "evaluate", run, "--set", "evaluation.steps=50")
-    assert code == 2 and "evaluation.steps" in err and err.count("\n") == 1
+    code, _, err = run_cli(capsys, "evaluate", run, "--set", "evaluation.rollout_steps=50")
+    assert code == 2 and "evaluation.rollout_steps" in err and err.count("\n") == 1
     np.testing.assert_allclose(metrics["gradient_alignment"][0]["ratio"], 1.0, rtol=1e-5)
 
 
@@ -275,10 +275,10 @@ def test_diagnose_a_linear_run_against_its_weights(tmp_path, capsys):
         "model": {"architecture": "linear", "initializer": "he"},
         "simulator": {"setup": "prediction", "residual": False},
         "modality": {"name": "ONE", "unroll": 1},
-        "training": {"steps": 300, "seeds": [0], "optimizer": "sgd", "momentum": 0.0,
+        "training": {"updates": 300, "seeds": [0], "optimizer": "sgd", "momentum": 0.0,
                      "learning_rate": 0.05, "schedule": "constant", "log_every": 100,
                      "checkpoint_every": 300, "batch_size": 8},
-        "evaluation": {"steps": 20, "horizon": 5, "gradient_unrolls": [], "plots": False},
+        "evaluation": {"rollout_steps": 20, "horizon": 5, "gradient_unrolls": [], "plots": False},
     })
     run = tmp_path / "run"
     assert run_cli(capsys, "train", config, "--out", run, "--quiet")[0] == 0

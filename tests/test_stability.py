@@ -87,14 +87,14 @@ def test_gradient_descent_trajectory_complement_and_limit_match_the_closed_form(
     w0 = np.random.default_rng(1).normal(size=(8, 8)) * 0.3
     lr = 0.05
     for steps in (1, 7, 60):
-        theory = linear_training(x, y, w0, lr=lr, steps=steps)
+        theory = linear_training(x, y, w0, lr=lr, updates=steps)
         trained = gd(x, y, w0, lr=lr, steps=steps)
         np.testing.assert_allclose(trained, theory.weights, atol=1e-11)
     up = theory.energy.unlearnable_basis
     np.testing.assert_allclose(trained @ up, w0 @ up, atol=1e-12)  # untouched complement
     # per-direction error factors (data directions), measured on 7 trained steps
     lam, u = theory.energy.energies, theory.energy.directions
-    seven, trained7 = linear_training(x, y, w0, lr=lr, steps=7), gd(x, y, w0, lr=lr, steps=7)
+    seven, trained7 = linear_training(x, y, w0, lr=lr, updates=7), gd(x, y, w0, lr=lr, steps=7)
     shrink = np.linalg.norm((trained7 - seven.limit) @ u[:, :3], axis=0) / np.linalg.norm(
         (w0 - seven.limit) @ u[:, :3], axis=0)
     np.testing.assert_allclose(shrink, np.abs(seven.direction_factors[:3]), rtol=1e-6)
@@ -110,10 +110,10 @@ def test_gradient_descent_trajectory_complement_and_limit_match_the_closed_form(
 def test_step_size_limit_separates_convergence_from_divergence(x64):
     x, y, _, _ = subspace_data()
     w0 = np.zeros((8, 8))
-    limit = linear_training(x, y, w0, lr=0.01, steps=1).step_limit
+    limit = linear_training(x, y, w0, lr=0.01, updates=1).step_limit
     ok = gd(x, y, w0, lr=0.95 * limit, steps=400)
     bad = gd(x, y, w0, lr=1.05 * limit, steps=400)
-    th = linear_training(x, y, w0, lr=1.05 * limit, steps=400)
+    th = linear_training(x, y, w0, lr=1.05 * limit, updates=400)
     assert np.abs(th.direction_factors[0]) > 1e3
     np.testing.assert_allclose(bad, th.weights, rtol=1e-8)
     assert np.linalg.norm(bad) > 1e3 * np.linalg.norm(ok)
@@ -122,7 +122,7 @@ def test_step_size_limit_separates_convergence_from_divergence(x64):
 def test_spectrum_split_into_learned_and_initial_blocks(x64):
     x, y, a, ur = subspace_data()
     w0 = np.random.default_rng(2).normal(size=(8, 8)) * np.sqrt(2 / 8)  # He
-    theory = linear_training(x, y, w0, lr=0.05, steps=1)
+    theory = linear_training(x, y, w0, lr=0.05, updates=1)
     learned, initial = theory.block_spectra(theory.limit)
     union = np.concatenate([learned, initial])
     full = spectrum(theory.limit)
@@ -171,14 +171,14 @@ def test_noise_limit_is_the_ridge_solution_and_training_with_noise_reaches_it(x6
     x, y, a, _ = subspace_data(samples=100)
     sigma = 0.3
     w0 = np.random.default_rng(4).normal(size=(8, 8))
-    theory = linear_training(x, y, w0, lr=0.05, steps=1, noise=sigma)
+    theory = linear_training(x, y, w0, lr=0.05, updates=1, noise=sigma)
     n = x.shape[0]
     ridge = np.linalg.solve(x.T @ x + n * sigma**2 * np.eye(8), x.T @ y).T
     np.testing.assert_allclose(theory.limit, ridge, atol=1e-10)
     # the expected-loss gradient descent path equals Optax on the ridge loss
     ridge_gd = gd(x, y, w0, lr=0.05, steps=50, optimizer=optax.chain(
         optax.add_decayed_weights(sigma**2), optax.sgd(0.05)))
-    np.testing.assert_allclose(linear_training(x, y, w0, lr=0.05, steps=50, noise=sigma).weights,
+    np.testing.assert_allclose(linear_training(x, y, w0, lr=0.05, updates=50, noise=sigma).weights,
                                ridge_gd, atol=1e-10)
     # actual input noise (fresh draws each step): converges near the ridge limit,
     # and the unlearnable block forgets its initialization
@@ -237,7 +237,7 @@ def test_finite_difference_biases_on_an_oscillator(x64, scheme):
     omega, dt = 2.0, 0.1
     L, traj = oscillator(omega, dt)
     states, deriv = finite_difference(traj, dt, scheme=scheme)
-    theory = linear_training(states, deriv, np.zeros((2, 2)), lr=0.1, steps=1)
+    theory = linear_training(states, deriv, np.zeros((2, 2)), lr=0.1, updates=1)
     learned = theory.limit  # least squares, what training converges to
     np.testing.assert_allclose(learned, implied_generator(L, dt, scheme=scheme), atol=1e-9)
     ev = np.linalg.eigvals(learned)
@@ -348,7 +348,7 @@ def test_first_layer_complement_is_invariant_under_gd_and_momentum_not_adam(x64)
 def test_projection_removes_growth_off_the_data_subspace(x64):
     x, y, a, ur = subspace_data()
     w0 = np.random.default_rng(6).normal(size=(8, 8)) * np.sqrt(2 / 8) * 2.0  # unstable block
-    theory = linear_training(x, y, w0, lr=0.05, steps=1)
+    theory = linear_training(x, y, w0, lr=0.05, updates=1)
     assert classify(spectrum(theory.limit)).stable is False
 
     class Lin(eqx.Module):
@@ -406,12 +406,12 @@ def test_residual_models_need_the_clean_target_under_noise(x64):
 def test_gradient_flow_is_the_small_step_limit_of_descent(x64):
     x, y, _, _ = subspace_data()
     w0 = np.random.default_rng(10).normal(size=(8, 8))
-    flow = linear_training(x, y, w0, lr=1e-3, steps=2000, flow=True)  # time 2
+    flow = linear_training(x, y, w0, lr=1e-3, updates=2000, flow=True)  # time 2
     fine = gd(x, y, w0, lr=1e-4, steps=20000)  # the same time in ten times smaller steps
     assert np.abs(fine - flow.weights).max() < 2e-3 * np.abs(w0).max()
     lam = flow.energy.energies
     np.testing.assert_allclose(flow.direction_factors[:3], np.exp(-2.0 * lam[:3]))
-    coarse = linear_training(x, y, w0, lr=1e-3, steps=2000).weights
+    coarse = linear_training(x, y, w0, lr=1e-3, updates=2000).weights
     assert np.abs(fine - flow.weights).max() < np.abs(coarse - flow.weights).max()
 
 

@@ -32,7 +32,7 @@ def test_linear_part_verdicts_follow_the_theory(x64):
 
 
 def test_stability_example_from_the_command_line(tmp_path, capsys):
-    code = main(["stability", "example", "--out", str(tmp_path), "--steps", "50", "--quiet"])
+    code = main(["stability", "example", "--out", str(tmp_path), "--updates", "50", "--quiet"])
     out, _ = capsys.readouterr()
     assert code == 0 and "report" in out
     text = (tmp_path / "report.md").read_text()

@@ -29,7 +29,7 @@ def test_ks_solvers_converge_at_their_orders_to_a_high_accuracy_solution():
     measured against scipy's DOP853 on the same Fourier ODE at tolerance 1e-11."""
     ds, horizon = 8.0, 2.0
     ks = KuramotoSivashinsky()
-    u0 = np.asarray(ks.trajectories(jax.random.key(0), np.array([[ds]]), frames=1, warmup=50))[0, 0]
+    u0 = np.asarray(ks.trajectories(jax.random.key(0), np.array([[ds]]), frames=1, transient=50))[0, 0]
     rhs, m = ks_rhs_fourier(2 * np.pi * ds, 48)
     uh = np.fft.rfft(u0[0].astype(np.float64))
     sol = solve_ivp(rhs, (0, horizon), np.concatenate([uh.real, uh.imag]), t_eval=[horizon],
@@ -52,7 +52,7 @@ def test_ks_solvers_converge_at_their_orders_to_a_high_accuracy_solution():
 def test_ks_is_stable_over_the_study_range():
     ks = KuramotoSivashinsky()
     values = ks.train_values + ks.interpolation_values + ks.extrapolation_values
-    data = generate_dataset(ks, values, frames=300, warmup=100)
+    data = generate_dataset(ks, values, frames=300, transient=100)
     assert np.isfinite(data.trajectories).all() and np.abs(data.trajectories).max() < 10
     assert data.trajectories.std() > 0.5  # chaotic, not decayed
     assert data.metadata["system"] == "KuramotoSivashinsky" and data.metadata["dt"] == 1.0

@@ -47,9 +47,9 @@ def make_simulator(key):
 
 def config(**kw):
     base = dict(
-        stages=[
-            StageConfig(modality=ModalityConfig(name="ONE"), updates=30, learning_rate=3e-3),
-            StageConfig(modality=ModalityConfig(name="NOG", steps=3), updates=30, ramp=5),
+        curriculum=[
+            StageConfig(modality=ModalityConfig(name="ONE", unroll=1), updates=30, learning_rate=3e-3),
+            StageConfig(modality=ModalityConfig(name="NOG", unroll=3), updates=30, ramp=5),
         ],
         batch_size=6, log_every=10, checkpoint_every=10, seeds=[0, 1],
     )
@@ -136,9 +136,9 @@ def test_seeds_in_parallel_equal_separate_runs(tmp_path):
 @pytest.mark.parametrize("poison", [2.0, 3.0])  # 2.0: exploding gradient, 3.0: NaN
 def test_poisoned_updates_are_skipped_and_counted(poison):
     data = toy_dataset(num=12, poison_value=poison)  # 1 poisoned trajectory in 12
-    cfg = config(stages=[StageConfig(modality=ModalityConfig(name="ONE"), updates=60,
+    cfg = config(curriculum=[StageConfig(modality=ModalityConfig(name="ONE", unroll=1), updates=60,
                                      learning_rate=3e-3)], batch_size=4, seeds=[0],
-                 skip_warmup=3)
+                 skip_grace=3)
     result = train(make_simulator, data, cfg, progress=False)
     skipped = result.skipped[0]
     assert 0 < skipped < 60
@@ -151,7 +151,7 @@ def test_poisoned_updates_are_skipped_and_counted(poison):
 
 def test_too_many_skips_in_a_row_stop_with_a_clear_error():
     data = toy_dataset(num=2, poison_value=3.0)  # every batch holds a NaN window
-    cfg = config(stages=[StageConfig(updates=50)], batch_size=64, seeds=[0],
+    cfg = config(curriculum=[StageConfig(updates=50)], batch_size=64, seeds=[0],
                  max_consecutive_skips=5)
     with pytest.raises(TrainingError, match="seed 0: .* in a row skipped"):
         train(make_simulator, data, cfg, progress=False)
@@ -165,3 +165,60 @@ def test_resume_with_another_config_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="another training config"):
         train(make_simulator, data, config(batch_size=4), out_dir=tmp_path, resume=True,
               progress=False)
+
+
+def _as_format_2(header: dict) -> dict:
+    """The header a stablesim of format 2 wrote: stages inside train_config, old names."""
+    old = {k: v for k, v in header["train_config"].items()
+           if k not in ("updates", "learning_rate", "ramp", "curriculum")}
+    old["skip_warmup"] = old.pop("skip_grace")
+    old["stages"] = [dict(s, modality={{"unroll": "steps", "pushforward": "warmup"}.get(k, k): v
+                                       for k, v in s["modality"].items()})
+                     for s in header["stages"]]
+    out = {k: v for k, v in header.items() if k != "stages"}
+    out["train_config"], out["format"] = old, 2
+    return out
+
+
+def test_a_checkpoint_of_the_old_format_loads_and_resumes_exactly(tmp_path):
+    import json
+    import struct
+
+    data, cfg = toy_dataset(), config()
+    full = train(make_simulator, data, cfg, progress=False)
+    train(make_simulator, data, cfg, out_dir=tmp_path, stop_after=40, progress=False)
+    path = tmp_path / "checkpoint.eqx"
+    raw = path.read_bytes()
+    magic = _checkpoint._MAGIC
+    (size,) = struct.unpack("<Q", raw[len(magic):len(magic) + 8])
+    header = json.loads(raw[len(magic) + 8:len(magic) + 8 + size])
+    assert "stages" in header and header["format"] == 2
+    old = json.dumps(_as_format_2(header)).encode()
+    path.write_bytes(magic + struct.pack("<Q", len(old)) + old + raw[len(magic) + 8 + size:])
+    assert "stages" not in read_checkpoint_header(path)
+    loaded = load_trained(make_simulator, tmp_path)
+    assert loaded.steps == 40
+    resumed = train(make_simulator, data, cfg, out_dir=tmp_path, resume=True, progress=False)
+    for a, b in zip(leaves(full.networks), leaves(resumed.networks)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_one_stage_from_train_config_and_modality_equals_the_same_curriculum():
+    data = toy_dataset()
+    modality = ModalityConfig(name="NOG", unroll=3, pushforward=1)
+    single = train(make_simulator, data,
+                   TrainConfig(updates=20, batch_size=6, log_every=10, checkpoint_every=10,
+                               seeds=[0], learning_rate=2e-3, ramp=4), modality, progress=False)
+    staged = train(make_simulator, data,
+                   TrainConfig(curriculum=[StageConfig(modality=modality, updates=20,
+                                                       learning_rate=2e-3, ramp=4)],
+                               batch_size=6, log_every=10, checkpoint_every=10, seeds=[0]),
+                   ModalityConfig(name="WIG"),  # ignored: the curriculum decides
+                   progress=False)
+    untrained = train(make_simulator, data, TrainConfig(updates=1, log_every=1,
+                                                         checkpoint_every=1, seeds=[0]),
+                      progress=False)
+    for a, b in zip(leaves(single.networks), leaves(staged.networks)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.allclose(a, b) for a, b in
+               zip(leaves(single.networks), leaves(untrained.networks)))

@@ -18,7 +18,6 @@ INITIALIZERS = ("default", "zeros", "small", *VARIANCE_SCALING_INITIALIZERS,
                 *STABLE_INITIALIZERS)
 INTEGRATOR_NAMES = ("euler", "heun", "midpoint", "ralston", "rk4", "ab2", "ab3", "leapfrog",
                     "nystrom3")
-MODALITIES = ("ONE", "NOG", "WIG")
 
 
 class SystemFacts(typing.NamedTuple):
@@ -36,15 +35,3 @@ SYSTEMS = {
     "kolmogorov": SystemFacts("KolmogorovFlow", "Re", 10.0, 5000.0),
 }
 SYSTEM_NAMES = tuple(SYSTEMS)
-
-
-def modality_problem(name: str, *, cut_every: int | None, warmup: int) -> str | None:
-    """Why a modality's options do not go together (None: they do)."""
-    if name == "ONE":
-        if cut_every not in (None, 1):
-            return "cut_every applies to WIG only"
-        if warmup:
-            return "warm-up steps need an unrolled modality (NOG or WIG)"
-    elif name == "NOG" and cut_every not in (None, 1):
-        return "cut_every applies to WIG only (NOG cuts every step)"
-    return None

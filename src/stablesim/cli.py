@@ -117,7 +117,7 @@ def format_evaluation(metrics: dict) -> str:
 def _cmd_rollout(args) -> None:
     from .runs import rollout_run
 
-    written = rollout_run(args.run, args.initial, steps=args.steps, out=args.out,
+    written = rollout_run(args.run, args.initial, steps=args.rollout_steps, out=args.out,
                           seed_index=args.seed_index, params=args.params,
                           with_solver=args.with_solver)
     for name, path in written.items():
@@ -151,7 +151,7 @@ def _cmd_diagnose(args) -> None:
 def _cmd_stability_example(args) -> None:
     from .studies import run_stability_study
 
-    results = run_stability_study(args.out, steps=args.steps, progress=not args.quiet)
+    results = run_stability_study(args.out, steps=args.updates, progress=not args.quiet)
     counts: dict[str, int] = {}
     for row in results["linear"]:
         counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
@@ -184,7 +184,7 @@ def _cmd_data_generate(args) -> None:
     system = SYSTEMS[args.system]()
     values = args.values or list(system.train_values)
     data = generate_dataset(system, values, trajectories_per_value=args.per_value,
-                            frames=args.frames, warmup=args.warmup, seed=args.seed)
+                            frames=args.frames, transient=args.transient, seed=args.seed)
     path = save_hdf5(data, args.out)
     print(f"wrote {path}\n{data.summary()}")
 
@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--initial", required=True, metavar="FILE",
                     help="dataset file (.h5/.npz, trajectories (B, T, C, *N)); frame 0 of each "
                          "trajectory is an initial state")
-    ro.add_argument("--steps", type=int, required=True, help="rollout length")
+    ro.add_argument("--rollout-steps", type=int, required=True, help="rollout length (steps)")
     ro.add_argument("--out", required=True, help="output .h5 (data format, initial state first)")
     ro.add_argument("--params", type=float, nargs="+", metavar="P",
                     help="physical parameters for every trajectory (default: the file's)")
@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "different initializations, noise and forms; report "
                                              "which end up unstable and why")
     sx.add_argument("--out", default="stablesim-stability", help="output directory")
-    sx.add_argument("--steps", type=int, default=3000, help="gradient-descent updates per model")
+    sx.add_argument("--updates", type=int, default=3000, help="gradient-descent updates per model")
     sx.add_argument("--quiet", action="store_true")
     sx.set_defaults(func=_cmd_stability_example)
 
@@ -321,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "system's training values)")
     gen.add_argument("--per-value", type=int, default=2, help="trajectories per value")
     gen.add_argument("--frames", type=int, default=100)
-    gen.add_argument("--warmup", type=int, default=100, help="transient frames discarded")
+    gen.add_argument("--transient", type=int, default=100, help="transient frames simulated and "
+                     "discarded")
     gen.add_argument("--seed", type=int, default=0)
     gen.set_defaults(func=_cmd_data_generate)
     info = data_sub.add_parser("info", help="summarise a dataset file (.h5 or .npz)")
@@ -358,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_set(parser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (dotted, e.g. training.steps=200); "
+                        help="override a config key (dotted, e.g. training.updates=200); "
                              "repeatable")
 
 
@@ -375,8 +376,8 @@ def _positive(args) -> None:
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise StablesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if getattr(args, "warmup", 0) < 0:
-        raise StablesimError(f"--warmup must be >= 0, got {args.warmup}")
+    if getattr(args, "transient", 0) < 0:
+        raise StablesimError(f"--transient must be >= 0, got {args.transient}")
     if getattr(args, "offset", 1.0) <= 0:
         raise StablesimError(f"--offset must be > 0, got {args.offset}")
     if not 0 < getattr(args, "tolerated_bias", 0.5) < 1:

@@ -1,5 +1,6 @@
 """Typed configurations read from YAML, with `--set` overrides."""
 
+from .._training_config import ModalityConfig, StageConfig, StrictConfig, TrainConfig
 from ._load import (
     apply_overrides,
     check_against_data,
@@ -16,21 +17,21 @@ from ._load import (
     write_yaml,
 )
 from ._schema import (
-    CurriculumStage,
+    RENAMED_KEYS,
     DataSection,
     EvaluationSection,
-    ModalitySection,
     ModelSection,
     RunConfig,
     SimulatorSection,
-    StrictSection,
     SystemSection,
-    TrainingSection,
+    current_key,
+    upgrade_renamed_keys,
 )
 
 __all__ = [
-    "RunConfig", "StrictSection", "SystemSection", "DataSection", "ModelSection", "SimulatorSection",
-    "ModalitySection", "TrainingSection", "CurriculumStage", "EvaluationSection",
+    "RunConfig", "StrictConfig", "SystemSection", "DataSection", "ModelSection", "SimulatorSection",
+    "ModalityConfig", "TrainConfig", "StageConfig", "EvaluationSection",
+    "RENAMED_KEYS", "current_key", "upgrade_renamed_keys",
     "load_run_config", "apply_overrides", "parse_override", "set_dotted",
     "read_yaml", "validate", "to_yaml", "to_commented_yaml", "write_yaml", "resolve_paths",
     "check_against_data", "split_parameter_column",

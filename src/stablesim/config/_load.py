@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._atomic import atomic_write_text
 from .._errors import ConfigError
-from ._schema import RunConfig
+from ._schema import RENAMED_KEYS, RunConfig, current_key, upgrade_renamed_keys
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,15 +49,22 @@ def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     return list(getattr(node, "model_fields", {}))
 
 
+def _names_a_field(message: str) -> bool:
+    head = message.split(":", 1)[0]
+    return ":" in message and head.isidentifier()
+
+
 def error_key(err: ValidationError) -> str:
     """The dotted key of the first problem of a pydantic error ('' if cross-section)."""
     first = err.errors()[0]
     key = _location(first["loc"])
-    if not key and first["type"] == "value_error":
+    if first["type"] == "value_error":
         message = first["msg"].removeprefix("Value error, ")
         head = message.split(":", 1)[0]
-        if " " not in head:
+        if not key and " " not in head:
             key = head
+        elif key and _names_a_field(message):
+            key = f"{key}.{head}"
     return key
 
 
@@ -73,11 +80,19 @@ def describe_validation_error(err: ValidationError, prefix: str = "",
         text = f"unknown key {key}"
         if model is not None:
             name = str(first["loc"][-1])
-            close = difflib.get_close_matches(name, _known_keys(model, first["loc"]), n=1)
+            section = _location(first["loc"][:-1])
+            old_names = {old.rsplit(".", 1)[1]: new.rsplit(".", 1)[1]
+                         for old, new in RENAMED_KEYS.items() if old.rsplit(".", 1)[0] == section}
+            close = difflib.get_close_matches(
+                name, _known_keys(model, first["loc"]) + list(old_names), n=1)
+            close = [old_names.get(c, c) for c in close]  # a typo of an old name: the new one
             if close:
                 text += f" (did you mean {key.rsplit('.', 1)[0] + '.' if '.' in key else ''}{close[0]}?)"
     elif not key:  # a cross-section check: its message starts with the key
         text = message
+    elif first["type"] == "value_error" and _names_a_field(message):
+        # a section's own check: "field: problem" becomes "section.field: problem"
+        text = f"{key}.{message}"
     else:
         shown = first.get("input")
         got = ("" if first["type"] == "value_error" or isinstance(shown, dict | list)
@@ -191,7 +206,8 @@ def resolve_paths(raw: dict, base_dir: str | os.PathLike | None) -> dict:
 
 
 def _override_pairs(overrides: Sequence[str | tuple[str, Any]]) -> list[tuple[str, Any]]:
-    return [parse_override(item) if isinstance(item, str) else tuple(item) for item in overrides]
+    pairs = [parse_override(item) if isinstance(item, str) else tuple(item) for item in overrides]
+    return [(current_key(key), value) for key, value in pairs]
 
 
 def load_run_config(path: str | os.PathLike | None = None,
@@ -220,6 +236,10 @@ def load_run_config(path: str | os.PathLike | None = None,
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     raw = resolve_paths(raw or {}, pathlib.Path(path).parent if path is not None else None)
+    try:  # old key names first, so that an override under either name wins
+        raw = upgrade_renamed_keys(raw)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
     pairs = _override_pairs(overrides)
     for key, value in pairs:
         raw = resolve_paths(set_dotted(raw, key, value), None) if key in (
@@ -252,8 +272,8 @@ def validate_blaming(raw: dict, source: str, override_keys: Sequence[str]) -> Ru
 def check_against_data(config: RunConfig, source: str = "config") -> None:
     """Check a config against its data file without loading the trajectories.
 
-    Windows (`modality.unroll` + warm-up + 1) and the rollout
-    (`evaluation.steps` + 1) must fit in the file's trajectories; with
+    Windows (`modality.pushforward` + `unroll` + 1) and the rollout
+    (`evaluation.rollout_steps` + 1) must fit in the file's trajectories; with
     several physical parameters, `data.split_parameter` must say which one
     the split values refer to. Raises a one-line `ConfigError` naming the key.
     """
@@ -268,15 +288,16 @@ def check_against_data(config: RunConfig, source: str = "config") -> None:
     except DataError as err:
         raise ConfigError(f"{source}: data.file: {err}") from None
     frames = shape[1]
-    for i, (modality, *_rest) in enumerate(config.stages):
+    for i, stage in enumerate(config.stages):
         key = f"training.curriculum[{i}].modality" if config.training.curriculum else "modality"
-        window = modality.warmup + modality.unroll + 1
+        window = stage.modality.window_length
         if window > frames:
-            raise ConfigError(f"{source}: {key}.unroll: windows of {window} frames (warmup + "
-                              f"unroll + 1) do not fit in the {frames} frames of {d.file}")
-    if config.evaluation.steps + 1 > frames:
-        raise ConfigError(f"{source}: evaluation.steps: {config.evaluation.steps} rollout steps "
-                          f"need {config.evaluation.steps + 1} frames, {d.file} has {frames}")
+            raise ConfigError(f"{source}: {key}.unroll: windows of {window} frames (pushforward "
+                              f"+ unroll + 1) do not fit in the {frames} frames of {d.file}")
+    rollout = config.evaluation.rollout_steps
+    if rollout + 1 > frames:
+        raise ConfigError(f"{source}: evaluation.rollout_steps: {rollout} rollout steps need "
+                          f"{rollout + 1} frames, {d.file} has {frames}")
     try:
         split_parameter_column(d.split_parameter, names, d.file)
     except ConfigError as err:

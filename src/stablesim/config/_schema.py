@@ -9,41 +9,21 @@ parameters outside the system's range) name the offending dotted key.
 
 from __future__ import annotations
 
-from typing import Literal
+import copy
+import sys
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    model_validator,
-)
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
-from .._options import (
-    ARCHITECTURES,
-    INITIALIZERS,
-    MODALITIES,
-    SYSTEM_NAMES,
-    SYSTEMS,
-    modality_problem,
-)
+from .._options import ARCHITECTURES, INITIALIZERS, SYSTEM_NAMES, SYSTEMS
+from .._training_config import ModalityConfig, StageConfig, StrictConfig, TrainConfig
 
 SystemName = Literal[SYSTEM_NAMES]  # type: ignore[valid-type]
 Initializer = Literal[INITIALIZERS]  # type: ignore[valid-type]
 Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
-ModalityName = Literal[MODALITIES]  # type: ignore[valid-type]
 
 
-class StrictSection(BaseModel):
-    """A config section: unknown keys are errors, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SystemSection(StrictSection):
+class SystemSection(StrictConfig):
     """Which built-in system (None: the user's own data, prediction only)."""
 
     name: SystemName | None = Field(
@@ -51,7 +31,7 @@ class SystemSection(StrictSection):
     num_points: PositiveInt | None = Field(None, description="data grid size (system default)")
 
 
-class DataSection(StrictSection):
+class DataSection(StrictConfig):
     """Where trajectories come from and how they split into train and test."""
 
     file: str | None = Field(None, description="HDF5 or .npz file of trajectories (a relative "
@@ -68,12 +48,12 @@ class DataSection(StrictSection):
     trajectories_per_value: PositiveInt = Field(
         4, description="built-in systems: trajectories simulated per value")
     frames: int = Field(60, ge=2, description="built-in systems: frames kept per trajectory")
-    warmup: NonNegativeInt = Field(
+    transient: NonNegativeInt = Field(
         200, description="built-in systems: transient frames simulated and dropped")
     seed: int = Field(0, description="built-in systems: seed of the initial conditions")
 
 
-class ModelSection(StrictSection):
+class ModelSection(StrictConfig):
     """The network architecture and its initialisation."""
 
     architecture: Architecture = Field(
@@ -85,7 +65,7 @@ class ModelSection(StrictSection):
         "default", description=f"one of {', '.join(INITIALIZERS)} (bounds hold per layer)")
 
 
-class SimulatorSection(StrictSection):
+class SimulatorSection(StrictConfig):
     """How the network advances a state: alone or on top of a solver."""
 
     setup: Literal["prediction", "correction"] = Field(
@@ -110,78 +90,11 @@ class SimulatorSection(StrictSection):
         None, description="dimension of the projection subspace (default: the numerical rank)")
 
 
-class ModalitySection(StrictSection):
-    """The unrolled loss: ONE, NOG or WIG over m steps."""
-
-    name: ModalityName = Field(
-        "ONE", description="ONE (one step), NOG (unrolled, no temporal gradients) or WIG "
-        "(unrolled, gradients through time)")
-    unroll: PositiveInt = Field(4, description="m: loss steps per window (ONE: teacher forced)")
-    warmup: NonNegativeInt = Field(
-        0, description="NOG/WIG: steps rolled out without loss before the unroll (pushforward)")
-    cut_every: PositiveInt | None = Field(
-        None, description="WIG: cut the gradient every n steps (truncated back-propagation)")
-    weights: list[NonNegativeFloat] | None = Field(
-        None, description="per-step loss weights, one per unrolled step (default: equal)")
-    noise: NonNegativeFloat = Field(
-        0.0, description="standard deviation of the input noise (targets stay clean)")
-
-    def to_modality_config(self):
-        """The trainer's `ModalityConfig` of this section."""
-        from ..training import ModalityConfig
-
-        return ModalityConfig(name=self.name, steps=self.unroll, warmup=self.warmup,
-                              cut_every=self.cut_every, weights=self.weights, noise=self.noise)
-
-    @model_validator(mode="after")
-    def _check(self):
-        problem = modality_problem(self.name, cut_every=self.cut_every, warmup=self.warmup)
-        if problem:
-            raise ValueError(problem)
-        if self.weights is not None and len(self.weights) != self.unroll:
-            raise ValueError(f"weights: {len(self.weights)} weights for unroll={self.unroll} "
-                             "steps")
-        if self.weights is not None and sum(self.weights) <= 0:
-            raise ValueError("weights: need a positive sum")
-        return self
-
-
-class CurriculumStage(StrictSection):
-    """One stage of an unroll curriculum (replaces the single stage)."""
-
-    modality: ModalitySection = ModalitySection()
-    steps: PositiveInt = Field(500, description="parameter updates of this stage")
-    learning_rate: PositiveFloat = Field(1e-3, description="peak learning rate of this stage")
-    ramp: NonNegativeInt = Field(0, description="linear learning-rate ramp at the stage start")
-
-
-class TrainingSection(StrictSection):
-    """Optimizer, schedule, batch, seeds, logging."""
-
-    steps: PositiveInt = Field(1500, description="parameter updates")
-    learning_rate: PositiveFloat = Field(1e-3, description="peak learning rate")
-    ramp: NonNegativeInt = Field(0, description="updates of linear learning-rate ramp")
-    batch_size: PositiveInt = Field(16, description="windows per update")
-    optimizer: Literal["adam", "adamw", "sgd"] = Field("adam", description="Optax optimizer")
-    schedule: Literal["constant", "cosine"] = Field(
-        "cosine", description="learning rate after the ramp: constant or cosine decay to 0")
-    weight_decay: NonNegativeFloat = Field(0.0, description="decoupled with adamw")
-    momentum: NonNegativeFloat = Field(0.9, description="sgd momentum (0: plain descent)")
-    clip_norm: PositiveFloat | None = Field(None, description="clip the gradient's global norm")
-    seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1,
-                             description="one network per seed, trained in parallel (vmap)")
-    log_every: PositiveInt = Field(100, description="updates per logged row (and per chunk)")
-    checkpoint_every: PositiveInt = Field(
-        500, description="updates between checkpoints (a multiple of log_every)")
-    curriculum: list[CurriculumStage] = Field(
-        default_factory=list, description="stages that replace the single stage above")
-
-
-class EvaluationSection(StrictSection):
+class EvaluationSection(StrictConfig):
     """Test rollouts and their metrics."""
 
     horizon: PositiveInt = Field(12, description="frames of the headline relative error")
-    steps: PositiveInt = Field(48, description="rollout length")
+    rollout_steps: PositiveInt = Field(48, description="test rollout length (steps)")
     correlation_threshold: float = Field(
         0.8, gt=0.0, lt=1.0, description="decorrelation time: frames before correlation drops "
         "below this")
@@ -195,16 +108,21 @@ class EvaluationSection(StrictSection):
     plots: bool = Field(True, description="draw PNG plots into the run's plots/")
 
 
-class RunConfig(StrictSection):
+class RunConfig(StrictConfig):
     """Everything one training run needs; round-trips through YAML."""
 
     system: SystemSection = SystemSection()
     data: DataSection = DataSection()
     model: ModelSection = ModelSection()
     simulator: SimulatorSection = SimulatorSection()
-    modality: ModalitySection = ModalitySection()
-    training: TrainingSection = TrainingSection()
+    modality: ModalityConfig = ModalityConfig()
+    training: TrainConfig = TrainConfig()
     evaluation: EvaluationSection = EvaluationSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rename_old_keys(cls, raw):
+        return upgrade_renamed_keys(raw)
 
     @model_validator(mode="after")
     def _check(self):
@@ -212,29 +130,81 @@ class RunConfig(StrictSection):
         return self
 
     @property
-    def stages(self) -> list[tuple[ModalitySection, int, float, int]]:
-        """(modality, updates, learning rate, ramp) per curriculum stage."""
-        t = self.training
-        if t.curriculum:
-            return [(s.modality, s.steps, s.learning_rate, s.ramp) for s in t.curriculum]
-        return [(self.modality, t.steps, t.learning_rate, t.ramp)]
+    def stages(self) -> list[StageConfig]:
+        """The training stages: `training.curriculum`, or one stage of `modality`."""
+        return self.training.stages(self.modality)
 
     @property
     def external_solver(self) -> bool:
         s = self.simulator
         return s.setup == "correction" and (s.solver == "external" or s.solver_function is not None)
 
-    def train_config(self):
-        """The trainer's `TrainConfig` of this run."""
-        from ..training import StageConfig, TrainConfig
 
-        t = self.training
-        stages = [StageConfig(modality=m.to_modality_config(), updates=n, learning_rate=lr,
-                              ramp=ramp) for m, n, lr, ramp in self.stages]
-        return TrainConfig(stages=stages, batch_size=t.batch_size, optimizer=t.optimizer,
-                           weight_decay=t.weight_decay, momentum=t.momentum,
-                           schedule=t.schedule, clip_norm=t.clip_norm, seeds=t.seeds,
-                           log_every=t.log_every, checkpoint_every=t.checkpoint_every)
+RENAMED_KEYS = {
+    "training.steps": "training.updates",
+    "modality.warmup": "modality.pushforward",
+    "data.warmup": "data.transient",
+    "evaluation.steps": "evaluation.rollout_steps",
+}
+"""Old dotted keys and their names now (one name per concept); the old ones still read."""
+
+_RENAMED_IN_STAGE = {"steps": "updates", "modality.warmup": "modality.pushforward"}
+_told: set[str] = set()
+
+
+def _deprecated(old: str, new: str) -> None:
+    if old not in _told:
+        _told.add(old)
+        print(f"stablesim: config key {old} is now {new} (read as {new}; please rename it)",
+              file=sys.stderr)
+
+
+def current_key(key: str) -> str:
+    """The current name of a dotted key (an old name is reported once on stderr)."""
+    new = RENAMED_KEYS.get(key)
+    if new is None:
+        return key
+    _deprecated(key, new)
+    return new
+
+
+def _move(node: dict, old: str, new: str, old_key: str, new_key: str) -> None:
+    if new in node:
+        raise ValueError(f"{new_key}: also given under its old name {old_key}; keep one")
+    node[new] = node.pop(old)
+    _deprecated(old_key, new_key)
+
+
+def upgrade_renamed_keys(raw: Any) -> Any:
+    """A copy of a raw run config with old key names (`RENAMED_KEYS`) renamed.
+
+    **Arguments:**
+
+    - `raw`: the raw mapping of sections (anything else is returned as is).
+
+    **Returns:**
+
+    The mapping under the current names; each old name is reported once on
+    stderr. A key given under both names is a `ValueError`.
+    """
+    if not isinstance(raw, dict):
+        return raw
+    out = copy.deepcopy(raw)
+    for old_key, new_key in RENAMED_KEYS.items():
+        section, old = old_key.split(".")
+        node = out.get(section)
+        if isinstance(node, dict) and old in node:
+            _move(node, old, new_key.split(".")[1], old_key, new_key)
+    training = out.get("training")
+    curriculum = training.get("curriculum") if isinstance(training, dict) else None
+    for i, stage in enumerate(curriculum if isinstance(curriculum, list) else []):
+        for old_key, new_key in _RENAMED_IN_STAGE.items():
+            *path, old = old_key.split(".")
+            node = stage.get(path[0]) if path and isinstance(stage, dict) else stage
+            if isinstance(node, dict) and old in node:
+                where = f"training.curriculum[{i}]."
+                _move(node, old, new_key.split(".")[-1], where + old_key, where + new_key)
+    return out
 
 
 def _fail(key: str, message: str):
@@ -244,25 +214,22 @@ def _fail(key: str, message: str):
 def check_combinations(cfg: RunConfig) -> None:
     """Raise `ValueError("dotted.key: problem")` for impossible combinations."""
     t, d, e, s = cfg.training, cfg.data, cfg.evaluation, cfg.simulator
-    if t.checkpoint_every % t.log_every:
-        _fail("training.checkpoint_every", f"{t.checkpoint_every} is not a multiple of "
-              f"training.log_every ({t.log_every})")
-    if len(set(t.seeds)) != len(t.seeds):
-        _fail("training.seeds", f"seeds must be distinct, got {t.seeds}")
-    for i, (modality, *_rest) in enumerate(cfg.stages):
+    for i, stage in enumerate(cfg.stages):
+        modality = stage.modality
         key = f"training.curriculum[{i}].modality" if t.curriculum else "modality"
         if modality.name == "WIG" and cfg.external_solver:
             _fail(f"{key}.name", "WIG back-propagates through the solver, but "
                   "simulator.solver is external (not differentiable); use NOG or ONE")
-        window = modality.warmup + modality.unroll + 1
+        window = modality.window_length
         if d.file is None and window > d.frames:
-            _fail(f"{key}.unroll", f"windows of {window} frames (warmup + unroll + 1) do not "
+            _fail(f"{key}.unroll", f"windows of {window} frames (pushforward + unroll + 1) do not "
                   f"fit in trajectories of data.frames={d.frames}")
-    if e.horizon > e.steps:
+    if e.horizon > e.rollout_steps:
         _fail("evaluation.horizon", f"{e.horizon} is longer than the rollout "
-              f"(evaluation.steps={e.steps})")
-    if d.file is None and e.steps > d.frames - 1:
-        _fail("evaluation.steps", f"{e.steps} rollout steps need data.frames >= {e.steps + 1}, "
+              f"(evaluation.rollout_steps={e.rollout_steps})")
+    if d.file is None and e.rollout_steps > d.frames - 1:
+        _fail("evaluation.rollout_steps", f"{e.rollout_steps} rollout steps need data.frames >= "
+              f"{e.rollout_steps + 1}, "
               f"got {d.frames}")
     if s.solver_batched and s.solver_function is None:
         _fail("simulator.solver_batched", "applies to simulator.solver_function (the user's "

@@ -18,7 +18,7 @@ def generate_dataset(
     *,
     trajectories_per_value: int = 1,
     frames: int,
-    warmup: int = 0,
+    transient: int = 0,
     seed: int = 0,
 ) -> TrajectoryDataset:
     """Simulate reference trajectories of a system for several parameter values.
@@ -30,7 +30,7 @@ def generate_dataset(
         a system without parameters.
     - `trajectories_per_value`: trajectories per value (different ICs).
     - `frames`: frames kept per trajectory.
-    - `warmup`: transient frames simulated and discarded.
+    - `transient`: transient frames simulated and discarded.
     - `seed`: random seed of the initial conditions.
 
     **Returns:**
@@ -45,13 +45,13 @@ def generate_dataset(
     else:
         rows = np.zeros((trajectories_per_value, 0), np.float32)
     traj = system.trajectories(jax.random.key(seed), jnp.asarray(rows), frames=frames,
-                               warmup=warmup)
+                               transient=transient)
     metadata = {
         "system": type(system).__name__,
         "dt": float(system.dt),
         "num_points": int(system.num_points),
         "num_spatial_dims": int(system.num_spatial_dims),
-        "warmup": int(warmup),
+        "transient": int(transient),
         "seed": int(seed),
         "stablesim_version": __version__,
     }

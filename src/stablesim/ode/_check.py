@@ -79,14 +79,14 @@ def run_ode_check(methods=tuple(INTEGRATORS), *, steps: int = 32, t1: float = 2.
             integrator = get_integrator(method)
             kind = default_kind(method)
             count = steps * (integrator.stages if kind == "per_stage" else 1)
-            params = sample_parameters(check_theta, method=method, steps=steps, t1=t1,
+            theta = sample_parameters(check_theta, method=method, steps=steps, t1=t1,
                                        layout=kind)
             times = None
             reference = None
             curves[method] = {}
             for mode in ("autodiff", "corrected"):
                 try:
-                    got = layer_gradient(check_field, params, x0, check_loss, t1=t1,
+                    got = layer_gradient(check_field, theta, x0, check_loss, t1=t1,
                                          steps=steps, method=method, layout=kind,
                                          gradients=mode, order=order)
                     refinement = refinement_check(check_field, check_theta, x0, check_loss,

@@ -105,7 +105,7 @@ class LayerGradient(eqx.Module):
     loss: Scalar
 
 
-def layer_gradient(vector_field: Callable, params: PyTree[Any], x0: PyTree[Array],
+def layer_gradient(vector_field: Callable, theta: PyTree[Any], x0: PyTree[Array],
                    loss: Callable[[PyTree[Array]], Scalar], *, t1: float, steps: int,
                    method: str | Integrator, layout: Any = "per_step",
                    gradients: GradientMode = "autodiff", order: int = 1,
@@ -114,7 +114,7 @@ def layer_gradient(vector_field: Callable, params: PyTree[Any], x0: PyTree[Array
 
     **Arguments:**
 
-    - `vector_field`, `params`, `x0`, `t1`, `steps`, `method`, `layout`,
+    - `vector_field`, `theta`, `x0`, `t1`, `steps`, `method`, `layout`,
       `gradients`, `order`, `t0`: as for `integrate`.
     - `loss`: l(x(t1)).
 
@@ -123,7 +123,7 @@ def layer_gradient(vector_field: Callable, params: PyTree[Any], x0: PyTree[Array
     A `LayerGradient`.
     """
     integrator = get_integrator(method)
-    kinds = leaf_kinds(params, layout)
+    kinds = leaf_kinds(theta, layout)
 
     def objective(p):
         solution = integrate(vector_field, p, x0, t1=t1, t0=t0, steps=steps, method=integrator,
@@ -132,7 +132,7 @@ def layer_gradient(vector_field: Callable, params: PyTree[Any], x0: PyTree[Array
 
     with warnings.catch_warnings():  # the diagnostics look at autodiff gradients on purpose
         warnings.simplefilter("ignore", InconsistentGradientWarning)
-        value, grads = jax.value_and_grad(objective)(params)
+        value, grads = jax.value_and_grad(objective)(theta)
     times = {kind: layer_times(integrator, steps=steps, t1=t1, t0=t0, kind=kind)
              for kind in ("per_step", "per_stage")}
     rate = to_rate(grads, kinds, integrator, steps=steps, t1=t1, t0=t0)
@@ -145,7 +145,7 @@ def _relative_difference(values: list[np.ndarray], references: list[np.ndarray])
     return worst / scale if scale > 0 else worst
 
 
-def consistency_check(vector_field: Callable, theta: Callable[[Scalar], PyTree[Any]],
+def consistency_check(vector_field: Callable, theta_of_t: Callable[[Scalar], PyTree[Any]],
                       x0: PyTree[Array], loss: Callable[[PyTree[Array]], Scalar], *,
                       t1: float, steps: int, method: str | Integrator,
                       layout: Any = "per_step", gradients: GradientMode = "autodiff",
@@ -154,7 +154,7 @@ def consistency_check(vector_field: Callable, theta: Callable[[Scalar], PyTree[A
 
     **Arguments:**
 
-    - `theta`: a smooth parameter function t -> theta(t); the layers get its
+    - `theta_of_t`: a smooth parameter function t -> theta(t); the layers get its
       values at their times (`sample_parameters`).
     - `interior`: skip the first and last layer of every kind (the leapfrog
       second-order correction is first order at n = 0).
@@ -165,17 +165,17 @@ def consistency_check(vector_field: Callable, theta: Callable[[Scalar], PyTree[A
     max |g_n - G(t_n)| / max |G| over all per-layer leaves.
     """
     integrator = get_integrator(method)
-    params = sample_parameters(theta, method=integrator, steps=steps, t1=t1, t0=t0,
+    theta = sample_parameters(theta_of_t, method=integrator, steps=steps, t1=t1, t0=t0,
                                layout=layout)
-    kinds = leaf_kinds(params, layout)
-    got = layer_gradient(vector_field, params, x0, loss, t1=t1, t0=t0, steps=steps,
+    kinds = leaf_kinds(theta, layout)
+    got = layer_gradient(vector_field, theta, x0, loss, t1=t1, t0=t0, steps=steps,
                          method=integrator, layout=layout, gradients=gradients, order=order)
     values, references = [], []
     for kind in ("per_step", "per_stage"):
         if kind not in jtu.tree_leaves(kinds):
             continue
         times = got.times[kind]
-        reference = continuous_gradient(vector_field, theta, x0, loss, t1=t1, t0=t0, times=times)
+        reference = continuous_gradient(vector_field, theta_of_t, x0, loss, t1=t1, t0=t0, times=times)
         only = jtu.tree_map(lambda k: k if k == kind else "shared", kinds)
         ref_leaves = [np.asarray(leaf) for k, leaf in
                       zip(jtu.tree_leaves(only), jtu.tree_leaves(reference.rate)) if k != "shared"]
@@ -189,7 +189,7 @@ def consistency_check(vector_field: Callable, theta: Callable[[Scalar], PyTree[A
     return _relative_difference(values, references)
 
 
-def refinement_check(vector_field: Callable, theta: Callable[[Scalar], PyTree[Any]],
+def refinement_check(vector_field: Callable, theta_of_t: Callable[[Scalar], PyTree[Any]],
                      x0: PyTree[Array], loss: Callable[[PyTree[Array]], Scalar], *,
                      t1: float, steps: int, method: str | Integrator,
                      layout: Any = "per_step", gradients: GradientMode = "autodiff",
@@ -210,10 +210,10 @@ def refinement_check(vector_field: Callable, theta: Callable[[Scalar], PyTree[An
     integrator = get_integrator(method)
     results = []
     for n in (steps, 2 * steps):
-        params = sample_parameters(theta, method=integrator, steps=n, t1=t1, t0=t0,
+        theta = sample_parameters(theta_of_t, method=integrator, steps=n, t1=t1, t0=t0,
                                    layout=layout)
-        kinds = leaf_kinds(params, layout)
-        results.append(layer_gradient(vector_field, params, x0, loss, t1=t1, t0=t0, steps=n,
+        kinds = leaf_kinds(theta, layout)
+        results.append(layer_gradient(vector_field, theta, x0, loss, t1=t1, t0=t0, steps=n,
                                       method=integrator, layout=layout, gradients=gradients,
                                       order=order))
     coarse, fine = results
@@ -251,7 +251,7 @@ class TransferReport(eqx.Module):
         return float(self.transferred_loss / self.loss)
 
 
-def transfer_check(vector_field: Callable, params: PyTree[Any], x0: PyTree[Array],
+def transfer_check(vector_field: Callable, theta: PyTree[Any], x0: PyTree[Array],
                    loss: Callable[[PyTree[Array]], Scalar], *, t1: float, steps: int,
                    method: str | Integrator, layout: Any = "per_step", t0: float = 0.0,
                    to_method: str | Integrator = "rk4", refine: int = 4) -> TransferReport:
@@ -262,7 +262,7 @@ def transfer_check(vector_field: Callable, params: PyTree[Any], x0: PyTree[Array
 
     **Arguments:**
 
-    - `params`, `method`, `steps`, `layout`: the trained network.
+    - `theta`, `method`, `steps`, `layout`: the trained network.
     - `loss`: l(x(t1)) (for a batch, vmap inside `loss` and `vector_field`).
     - `to_method`, `refine`: the finer integrator and its step multiplier.
 
@@ -272,19 +272,19 @@ def transfer_check(vector_field: Callable, params: PyTree[Any], x0: PyTree[Array
     """
     if refine < 1:
         raise ConfigError(f"refine must be >= 1, got {refine}")
-    theta = interpolate_parameters(params, method=method, steps=steps, t1=t1, t0=t0,
+    theta_of_t = interpolate_parameters(theta, method=method, steps=steps, t1=t1, t0=t0,
                                    layout=layout)
     fine_steps = steps * refine
-    kinds = leaf_kinds(params, layout)
+    kinds = leaf_kinds(theta, layout)
     fine_integrator = get_integrator(to_method)
     fine_kind = "per_stage" if fine_integrator.kind == "runge_kutta" and \
         fine_integrator.stages > 1 else "per_step"
     fine_layout = jtu.tree_map(lambda k: "shared" if k == "shared" else fine_kind, kinds)
-    fine_params = sample_parameters(theta, method=fine_integrator, steps=fine_steps, t1=t1,
+    fine_params = sample_parameters(theta_of_t, method=fine_integrator, steps=fine_steps, t1=t1,
                                     t0=t0, layout=fine_layout)
     with warnings.catch_warnings():  # forward evaluation only: no gradients involved
         warnings.simplefilter("ignore", InconsistentGradientWarning)
-        original = integrate(vector_field, params, x0, t1=t1, t0=t0, steps=steps,
+        original = integrate(vector_field, theta, x0, t1=t1, t0=t0, steps=steps,
                              method=method, layout=layout)
         fine = integrate(vector_field, fine_params, x0, t1=t1, t0=t0, steps=fine_steps,
                          method=fine_integrator, layout=fine_layout)

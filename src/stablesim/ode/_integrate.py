@@ -60,12 +60,12 @@ def _runge_kutta(vector_field, rk: RungeKutta, shared, per_step, per_stage, x0, 
         step_params, stage_params = layer
         ks = []
         for i in range(rk.stages):
-            theta = eqx.combine(shared, step_params, _stage_slice(stage_params, i))
+            stage_theta = eqx.combine(shared, step_params, _stage_slice(stage_params, i))
             xi = x
             for j, a_ij in enumerate(rk.a[i]):
                 if a_ij != 0.0:
                     xi = _axpy(h * a_ij, xi, ks[j])
-            ks.append(vector_field(xi, theta))
+            ks.append(vector_field(xi, stage_theta))
         for b_i, k_i in zip(rk.b, ks):
             if b_i != 0.0:
                 x = _axpy(h * b_i, x, k_i)
@@ -130,7 +130,7 @@ def _corrected_identity(tree: Any, kinds: Any, stencils: dict[str, LayerStencil]
 
 def integrate(
     vector_field: Callable[[PyTree[Array], PyTree[Any]], PyTree[Array]],
-    params: PyTree[Any],
+    theta: PyTree[Any],
     x0: PyTree[Array],
     *,
     t1: float,
@@ -147,7 +147,7 @@ def integrate(
     **Arguments:**
 
     - `vector_field`: `f(x, theta)`, any JAX function or Equinox module.
-    - `params`: theta. Its leaves are shared by every layer, or carry one set
+    - `theta`: the network's parameters. Its leaves are shared by every layer, or carry one set
       per layer, as `layout` says.
     - `x0`: the initial state (an array or a PyTree of arrays).
     - `t1`, `t0`: the time interval; h = (t1 - t0) / steps.
@@ -179,11 +179,11 @@ def integrate(
         raise ConfigError(f"steps must be a positive integer, got {steps!r}")
     if gradients not in ("autodiff", "corrected"):
         raise ConfigError(f"gradients must be 'autodiff' or 'corrected', got {gradients!r}")
-    kinds = leaf_kinds(params, layout)
-    has_step, has_stage = check_layout(integrator, params, kinds, steps)
+    kinds = leaf_kinds(theta, layout)
+    has_step, has_stage = check_layout(integrator, theta, kinds, steps)
     if gradients == "autodiff":
         _warn_if_inconsistent(integrator, has_step, has_stage)
-    shared, per_step, per_stage = split_by_kind(params, kinds)
+    shared, per_step, per_stage = split_by_kind(theta, kinds)
     if gradients == "corrected" and (has_step or has_stage):
         # built here, not in the backward pass, so an impossible correction fails at once
         stencils = layer_stencils(integrator, kinds, steps=steps, order=order)

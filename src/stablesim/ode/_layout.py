@@ -15,8 +15,8 @@ LayerKind = Literal["shared", "per_step", "per_stage"]
 LAYER_KINDS = ("shared", "per_step", "per_stage")
 
 
-def leaf_kinds(params: Any, layout: Any) -> Any:
-    """Broadcast a layout (a kind, or a prefix PyTree of kinds) onto every leaf of `params`.
+def leaf_kinds(theta: Any, layout: Any) -> Any:
+    """Broadcast a layout (a kind, or a prefix PyTree of kinds) onto every leaf of `theta`.
 
     Non-array leaves (activation functions of an Equinox module, say) are
     always `"shared"`.
@@ -27,22 +27,22 @@ def leaf_kinds(params: Any, layout: Any) -> Any:
         return jtu.tree_map(lambda leaf: kind if eqx.is_array(leaf) else "shared", subtree)
 
     if isinstance(layout, str):
-        return broadcast(layout, params)
+        return broadcast(layout, theta)
     try:
-        return jtu.tree_map(broadcast, layout, params, is_leaf=lambda x: isinstance(x, str))
+        return jtu.tree_map(broadcast, layout, theta, is_leaf=lambda x: isinstance(x, str))
     except ValueError as err:
-        raise ConfigError(f"layout does not match the structure of params: {err}") from None
+        raise ConfigError(f"layout does not match the structure of theta: {err}") from None
 
 
-def split_by_kind(params: Any, kinds: Any) -> tuple[Any, Any, Any]:
-    """Split `params` into (shared, per_step, per_stage) trees with `None` elsewhere."""
+def split_by_kind(theta: Any, kinds: Any) -> tuple[Any, Any, Any]:
+    """Split `theta` into (shared, per_step, per_stage) trees with `None` elsewhere."""
     def pick(kind):
-        return jtu.tree_map(lambda k, p: p if k == kind else None, kinds, params)
+        return jtu.tree_map(lambda k, p: p if k == kind else None, kinds, theta)
 
     return pick("shared"), pick("per_step"), pick("per_stage")
 
 
-def check_layout(integrator: Integrator, params: Any, kinds: Any, steps: int) -> tuple[bool, bool]:
+def check_layout(integrator: Integrator, theta: Any, kinds: Any, steps: int) -> tuple[bool, bool]:
     """Validate leading axes of per-layer leaves.
 
     **Returns:**
@@ -50,7 +50,7 @@ def check_layout(integrator: Integrator, params: Any, kinds: Any, steps: int) ->
     `(has_per_step, has_per_stage)`.
     """
     has_step = has_stage = False
-    for kind, leaf in zip(jtu.tree_leaves(kinds), jtu.tree_leaves(params)):
+    for kind, leaf in zip(jtu.tree_leaves(kinds), jtu.tree_leaves(theta)):
         if kind == "per_step":
             has_step = True
             if np.ndim(leaf) < 1 or np.shape(leaf)[0] != steps:

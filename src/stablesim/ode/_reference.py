@@ -42,7 +42,7 @@ class ContinuousGradient(eqx.Module):
 
 def continuous_gradient(
     vector_field: Callable[[PyTree[Array], PyTree[Any]], PyTree[Array]],
-    theta: Callable[[Scalar], PyTree[Any]],
+    theta_of_t: Callable[[Scalar], PyTree[Any]],
     x0: PyTree[Array],
     loss: Callable[[PyTree[Array]], Scalar],
     *,
@@ -62,7 +62,7 @@ def continuous_gradient(
     **Arguments:**
 
     - `vector_field`: `f(x, theta)`.
-    - `theta`: the parameter function t -> theta(t) (see `interpolate_parameters`).
+    - `theta_of_t`: the parameter function t -> theta(t) (see `interpolate_parameters`).
     - `x0`: the initial state.
     - `loss`: l(x(t1)), a scalar.
     - `t1`, `t0`: the interval.
@@ -82,7 +82,7 @@ def continuous_gradient(
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
 
     def forward_field(t, x, args):
-        return vector_field(x, theta(t))
+        return vector_field(x, theta_of_t(t))
 
     forward = diffrax.diffeqsolve(
         diffrax.ODETerm(forward_field), solver, t0, t1, None, x0,
@@ -90,13 +90,13 @@ def continuous_gradient(
     )
     x1 = jtu.tree_map(lambda leaf: leaf[-1], forward.ys)
     value, p1 = jax.value_and_grad(loss)(x1)
-    theta0 = theta(jnp.asarray(t0, dtype=jnp.result_type(float)))
+    theta0 = theta_of_t(jnp.asarray(t0, dtype=jnp.result_type(float)))
     params0, _ = eqx.partition(theta0, eqx.is_inexact_array)
 
     def backward_field(t, state, args):
         x, p, _ = state
-        params, static = eqx.partition(theta(t), eqx.is_inexact_array)
-        fx, vjp = jax.vjp(lambda x_, th: vector_field(x_, eqx.combine(th, static)), x, params)
+        theta, static = eqx.partition(theta_of_t(t), eqx.is_inexact_array)
+        fx, vjp = jax.vjp(lambda x_, th: vector_field(x_, eqx.combine(th, static)), x, theta)
         dp, dtheta = vjp(p)
         return fx, jtu.tree_map(jnp.negative, dp), jtu.tree_map(jnp.negative, dtheta)
 
@@ -111,8 +111,8 @@ def continuous_gradient(
     index = np.searchsorted(-saved_times, -times)
 
     def rate_at(t, x, p):
-        params, static = eqx.partition(theta(t), eqx.is_inexact_array)
-        _, vjp = jax.vjp(lambda th: vector_field(x, eqx.combine(th, static)), params)
+        theta, static = eqx.partition(theta_of_t(t), eqx.is_inexact_array)
+        _, vjp = jax.vjp(lambda th: vector_field(x, eqx.combine(th, static)), theta)
         return vjp(p)[0]
 
     pick = lambda tree: jtu.tree_map(lambda leaf: leaf[index], tree)  # noqa: E731
@@ -123,7 +123,7 @@ def continuous_gradient(
     )
 
 
-def interpolate_parameters(params: PyTree[Any], *, method: str | Integrator, steps: int,
+def interpolate_parameters(theta: PyTree[Any], *, method: str | Integrator, steps: int,
                            t1: float, t0: float = 0.0,
                            layout: Any = "per_step") -> Callable[[Scalar], PyTree[Any]]:
     """Turn per-layer parameters into a function of time, piecewise linear through the layers.
@@ -135,14 +135,14 @@ def interpolate_parameters(params: PyTree[Any], *, method: str | Integrator, ste
 
     **Arguments:**
 
-    - `params`, `method`, `steps`, `t1`, `t0`, `layout`: as for `integrate`.
+    - `theta`, `method`, `steps`, `t1`, `t0`, `layout`: as for `integrate`.
 
     **Returns:**
 
     A function t -> theta(t) with the structure of one layer's parameters.
     """
     integrator = get_integrator(method)
-    kinds = leaf_kinds(params, layout)
+    kinds = leaf_kinds(theta, layout)
 
     def interpolant(leaf, kind: LayerKind):
         times = layer_times(integrator, steps=steps, t1=t1, t0=t0, kind=kind)
@@ -153,9 +153,9 @@ def interpolate_parameters(params: PyTree[Any], *, method: str | Integrator, ste
         values = values / jnp.asarray(counts, flat.dtype).reshape((-1,) + (1,) * (flat.ndim - 1))
         return unique, values
 
-    tables = map_layer_leaves(lambda leaf, kind: interpolant(leaf, kind), params, kinds)
+    tables = map_layer_leaves(lambda leaf, kind: interpolant(leaf, kind), theta, kinds)
 
-    def theta(t):
+    def theta_of_t(t):
         def evaluate(kind, leaf, table):
             if kind == "shared":
                 return leaf
@@ -168,19 +168,19 @@ def interpolate_parameters(params: PyTree[Any], *, method: str | Integrator, ste
             weight = (t_clamped - grid[right - 1]) / (grid[right] - grid[right - 1])
             return (1.0 - weight) * values[right - 1] + weight * values[right]
 
-        return jtu.tree_map(evaluate, kinds, params, tables)
+        return jtu.tree_map(evaluate, kinds, theta, tables)
 
-    return theta
+    return theta_of_t
 
 
-def sample_parameters(theta: Callable[[Scalar], PyTree[Any]], *, method: str | Integrator,
+def sample_parameters(theta_of_t: Callable[[Scalar], PyTree[Any]], *, method: str | Integrator,
                       steps: int, t1: float, t0: float = 0.0,
                       layout: Any = "per_step") -> PyTree[Any]:
-    """Per-layer parameters from a parameter function: theta at each layer's time.
+    """Per-layer parameters from a parameter function: theta(t) at each layer's time.
 
     **Arguments:**
 
-    - `theta`: t -> theta(t).
+    - `theta_of_t`: t -> theta(t).
     - `method`, `steps`, `t1`, `t0`, `layout`: as for `integrate`.
 
     **Returns:**
@@ -189,12 +189,12 @@ def sample_parameters(theta: Callable[[Scalar], PyTree[Any]], *, method: str | I
     axes, shared leaves taken at t0.
     """
     integrator = get_integrator(method)
-    one = theta(jnp.asarray(t0, dtype=jnp.result_type(float)))
+    one = theta_of_t(jnp.asarray(t0, dtype=jnp.result_type(float)))
     kinds = leaf_kinds(one, layout)
 
     def stacked(kind):
         times = layer_times(integrator, steps=steps, t1=t1, t0=t0, kind=kind)
-        values = jax.vmap(theta)(jnp.asarray(times))
+        values = jax.vmap(theta_of_t)(jnp.asarray(times))
         if kind == "per_stage":
             values = jtu.tree_map(
                 lambda leaf: leaf.reshape((steps, integrator.stages) + leaf.shape[1:]), values)

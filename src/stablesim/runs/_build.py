@@ -82,7 +82,7 @@ def make_dataset(config: RunConfig) -> TrajectoryDataset:
     values = split_values(config, system)
     every = values["train"] + values["interpolation"] + values["extrapolation"]
     return generate_dataset(system, every, trajectories_per_value=config.data.trajectories_per_value,
-                            frames=config.data.frames, warmup=config.data.warmup,
+                            frames=config.data.frames, transient=config.data.transient,
                             seed=config.data.seed)
 
 
@@ -101,11 +101,11 @@ def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, Traje
                                interpolation=values["interpolation"],
                                extrapolation=values["extrapolation"],
                                column=split_column(config, data))
-    needed = config.evaluation.steps + 1
+    rollout = config.evaluation.rollout_steps
     for name, part in parts.items():
-        if name != "train" and part.num_frames < needed:
-            raise ConfigError(f"evaluation.steps: {config.evaluation.steps} rollout steps need "
-                              f"{needed} frames, the {name} set has {part.num_frames}")
+        if name != "train" and part.num_frames < rollout + 1:
+            raise ConfigError(f"evaluation.rollout_steps: {rollout} rollout steps need "
+                              f"{rollout + 1} frames, the {name} set has {part.num_frames}")
     return parts
 
 

@@ -117,7 +117,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
             normal = linearized_spectra(sim, at, at_params, basis=energy.unlearnable_basis)
     test = parts.get("interpolation", train)
     count = min(8, test.num_trajectories)
-    steps = config.evaluation.steps
+    steps = config.evaluation.rollout_steps
     with say(f"growth of {count} perturbed rollouts over {steps} steps"):
         growth_any = off_data_growth(sim, test.trajectories[:count, 0], test.params[:count],
                                      steps=steps, offset=offset, key=jax.random.key(key))

@@ -54,7 +54,7 @@ def read_run_config(run_dir: str | os.PathLike) -> RunConfig:
 def run_progress(run_dir: str | os.PathLike) -> tuple[int, int]:
     """(updates done, updates planned) of a run directory (0 done: no checkpoint)."""
     paths = run_paths(run_dir)
-    total = read_run_config(run_dir).train_config().total_updates
+    total = read_run_config(run_dir).training.total_updates
     if not paths["checkpoint"].exists():
         return 0, total
     return int(read_checkpoint_header(paths["checkpoint"])["step"]), total
@@ -110,7 +110,7 @@ def resume_run(run_dir: str | os.PathLike, *, stop_after: int | None = None,
 
 
 def _train(config, run_dir, make, parts, *, resume, stop_after, progress):
-    return train(make, parts["train"], config.train_config(), out_dir=run_dir, resume=resume,
+    return train(make, parts["train"], config.training, config.modality, out_dir=run_dir, resume=resume,
                  stop_after=stop_after, run_config=config.model_dump(mode="json"),
                  progress=progress)
 
@@ -163,7 +163,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
     make = simulator_factory(config, system, data)
     result = load_trained(make, run_dir)
     ev = config.evaluation
-    steps = ev.steps
+    steps = ev.rollout_steps
     rows: list[dict] = []
     per_seed: dict[str, dict] = {}
     examples: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -228,7 +228,7 @@ def _raise_solver_problem(simulator) -> None:
 
 def _metrics_of(pred, ref, ev, test_set: str, seed) -> tuple[list[dict], dict]:
     """Long rows and the per-seed summary of one set of rollouts."""
-    steps, horizon = ev.steps, ev.horizon
+    steps, horizon = ev.rollout_steps, ev.horizon
     curve = np.asarray(relative_error_curve(pred, ref))
     corr = np.asarray(frame_correlation(pred, ref))
     mse = np.asarray(mean_squared_error(pred, ref, horizon=horizon))

@@ -61,7 +61,7 @@ def linear_training(
     W0: Float[np.ndarray, "m n"],
     *,
     lr: float,
-    steps: int,
+    updates: int,
     noise: float = 0.0,
     flow: bool = False,
 ) -> LinearTraining:
@@ -77,8 +77,8 @@ def linear_training(
 
     - `X`, `Y`: inputs and targets, `(samples, features)`.
     - `W0`: initial weights `(outputs, inputs)`.
-    - `lr`: step size (for `flow=True`, with `steps` it sets the time lr * steps).
-    - `steps`: number of updates.
+    - `lr`: step size (for `flow=True`, with `updates` it sets the time lr * updates).
+    - `updates`: number of updates.
     - `noise`: input-noise standard deviation sigma.
     - `flow`: gradient flow instead of gradient descent.
 
@@ -92,8 +92,8 @@ def linear_training(
                         f"{x.shape} and {y.shape}")
     if w0.shape != (y.shape[1], x.shape[1]):
         raise DataError(f"W0 must be shaped ({y.shape[1]}, {x.shape[1]}), got {w0.shape}")
-    if lr <= 0 or steps < 0 or noise < 0:
-        raise ConfigError(f"need lr > 0, steps >= 0, noise >= 0; got {lr}, {steps}, {noise}")
+    if lr <= 0 or updates < 0 or noise < 0:
+        raise ConfigError(f"need lr > 0, updates >= 0, noise >= 0; got {lr}, {updates}, {noise}")
     energy = energy_spectrum(x, fourier=False)
     lam, u = energy.energies, energy.directions
     n = x.shape[0]
@@ -107,9 +107,9 @@ def linear_training(
     if sig2 == 0:
         limit = limit + w0 @ energy.unlearnable_basis @ energy.unlearnable_basis.T
     if flow:
-        factors = np.exp(-rate * lr * steps)
+        factors = np.exp(-rate * lr * updates)
     else:
-        factors = (1.0 - lr * rate) ** steps
+        factors = (1.0 - lr * rate) ** updates
     if sig2 == 0:
         factors = np.where(keep, factors, 1.0)
     weights = limit + (w0 - limit) @ (u * factors) @ u.T

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import Field
 
-from ..config import StrictSection
+from ..config import StrictConfig
 
 
-class StudyConfig(StrictSection):
+class StudyConfig(StrictConfig):
     """A study: a base run config and a grid of dotted keys to vary.
 
     **Fields:**

@@ -13,7 +13,7 @@ from ._config import StudyConfig
 
 DEFAULT_STUDY = {
     "name": "the unrolling study in small (Kuramoto-Sivashinsky)",
-    "config": {"training": {"steps": 5000, "seeds": [0, 1, 2]},
+    "config": {"training": {"updates": 5000, "seeds": [0, 1, 2]},
                "evaluation": {"gradient_unrolls": [1, 2, 4, 8, 16]}},
     "grid": {"simulator.setup": ["prediction", "correction"],
              "modality.name": ["ONE", "NOG", "WIG"]},

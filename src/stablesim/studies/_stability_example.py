@@ -132,7 +132,7 @@ def linear_part(steps: int = 3000, lr: float = 0.5) -> list[dict]:
                 gap = None
                 if noise == 0:  # the closed form of sampled-noise SGD is only in expectation
                     gap = float(np.abs(w - linear_training(x, y, w0, lr=lr_form,
-                                                           steps=steps).weights).max())
+                                                           updates=steps).weights).max())
                 step_map = _step_map(w, form, dt)
                 normal = up.T @ step_map @ up
                 radius = float(np.abs(np.linalg.eigvals(step_map)).max())

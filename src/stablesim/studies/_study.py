@@ -16,9 +16,12 @@ from ..config import (
     RunConfig,
     apply_overrides,
     check_against_data,
+    current_key,
+    parse_override,
     read_yaml,
     resolve_paths,
     set_dotted,
+    upgrade_renamed_keys,
     validate,
 )
 from ..runs import (
@@ -84,9 +87,16 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
         raw = resolve_paths(raw, path.parent)  # paths in the base file: against its folder
     nested: dict = {}
     for key, value in _flatten(study.config):
-        nested = set_dotted(nested, key, value)
+        nested = set_dotted(nested, current_key(key), value)
+    try:  # old key names first, so that an override under either name wins
+        raw = upgrade_renamed_keys(raw)
+        nested = upgrade_renamed_keys(nested)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
     raw = apply_overrides(raw, _flatten(resolve_paths(nested, base_dir)))
-    raw = apply_overrides(raw, overrides)
+    raw = apply_overrides(raw, [(current_key(k), v) for k, v in
+                                (parse_override(o) if isinstance(o, str) else o
+                                 for o in overrides)])
     raw = resolve_paths(raw, None)  # --set paths: against the working directory
     base = validate(RunConfig, raw, source=f"{source}: config").model_dump(mode="json")
     for key, values in study.grid.items():
@@ -96,7 +106,7 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
     cells: list[Cell] = []
     names: set[str] = set()
     for combo in itertools.product(*(study.grid[k] for k in keys)):
-        varied = dict(zip(keys, combo))
+        varied = {current_key(k): v for k, v in zip(keys, combo)}
         name = _cell_name(combo)
         if name in names:
             name = f"{len(cells):03d}-{name}"

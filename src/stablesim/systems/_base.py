@@ -97,7 +97,7 @@ class System(eqx.Module):
         params: Float[ArrayLike, "B P"],
         *,
         frames: int,
-        warmup: int = 0,
+        transient: int = 0,
     ) -> Float[Array, "B T C *N"]:
         """Generate reference trajectories on the data grid.
 
@@ -107,7 +107,7 @@ class System(eqx.Module):
         - `params`: physical parameters, one row per trajectory.
         - `frames`: number of frames kept per trajectory (the first is the
             state after the warm-up).
-        - `warmup`: number of transient frames simulated and discarded.
+        - `transient`: number of transient frames simulated and discarded.
 
         **Returns:**
 
@@ -115,18 +115,18 @@ class System(eqx.Module):
         """
         params = jnp.asarray(params, dtype=jnp.float32)
         keys = jax.random.split(key, params.shape[0])
-        return _generate(self, keys, params, frames, warmup)
+        return _generate(self, keys, params, frames, transient)
 
 
 @eqx.filter_jit
-def _generate(system: System, keys, params, frames: int, warmup: int):
+def _generate(system: System, keys, params, frames: int, transient: int):
     def one(key, p):
         u0 = system.sample_initial_condition(key, p)
 
         def advance(u, _):
             return system.reference_step(u, p), None
 
-        u0, _ = jax.lax.scan(advance, u0, None, length=warmup)
+        u0, _ = jax.lax.scan(advance, u0, None, length=transient)
 
         def record(u, _):
             return system.reference_step(u, p), system.to_data_grid(u)

@@ -1,9 +1,9 @@
 """Training: modalities (ONE, NOG, WIG), configuration, trainer, checkpoints."""
 
+from .._training_config import ModalityConfig, StageConfig, StrictConfig, TrainConfig
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
-from ._config import ModalityConfig, StageConfig, TrainConfig
 from ._gradients import gradient_alignment
-from ._modalities import NOG, ONE, WIG, Unroll
+from ._modalities import NOG, ONE, WIG, Unroll, build_modality
 from ._trainer import (
     TrainingInterrupted,
     TrainResult,
@@ -14,8 +14,8 @@ from ._trainer import (
 )
 
 __all__ = [
-    "ONE", "NOG", "WIG", "Unroll",
-    "ModalityConfig", "StageConfig", "TrainConfig",
+    "ONE", "NOG", "WIG", "Unroll", "build_modality",
+    "ModalityConfig", "StageConfig", "TrainConfig", "StrictConfig",
     "gradient_alignment",
     "train", "load_trained", "read_train_log", "TrainResult", "TrainingInterrupted", "make_optimizer",
     "save_checkpoint", "load_checkpoint", "read_checkpoint_header",

@@ -9,10 +9,10 @@ modalities differ only in where `jax.lax.stop_gradient` sits:
 - NOG: the simulator's own output is the next input, behind a stop-gradient
   (`cut_every=1`): no gradient passes from one step to the next, so no
   derivative of the solver is ever needed.
-- WIG: no stop-gradient (`cut_every=steps`); `1 < cut_every < steps` is
+- WIG: no stop-gradient (`cut_every=unroll`); `1 < cut_every < unroll` is
   truncated back-propagation.
 
-With `steps=1` all three give the same loss and gradient.
+With `unroll=1` all three give the same loss and gradient.
 """
 
 from __future__ import annotations
@@ -25,23 +25,24 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._errors import ConfigError
+from .._training_config import ModalityConfig
 
 sg = jax.lax.stop_gradient
 
 
 class Unroll(eqx.Module):
-    """An unrolled training loss on windows of `warmup + steps + 1` frames.
+    """An unrolled training loss on windows of `pushforward + unroll + 1` frames.
 
     Use the constructors `ONE`, `NOG` and `WIG` rather than this class.
 
     **Fields:**
 
     - `name`: `"ONE"`, `"NOG"`, `"WIG"` (or `"TBPTT"` for truncation).
-    - `steps`: number of loss steps m.
+    - `unroll`: number of loss steps m.
     - `teacher_forcing`: every step starts from ground truth (ONE).
     - `cut_every`: a stop-gradient on the input of every `cut_every`-th step
-        (1: NOG, `steps`: WIG). Must divide `steps`.
-    - `warmup`: pushforward steps run first without loss and without gradient.
+        (1: NOG, `unroll`: WIG). Must divide `unroll`.
+    - `pushforward`: steps run first without loss and without gradient.
     - `weights`: per-step loss weights (default uniform); the loss is the
         weighted mean of the per-step mean squared errors.
     - `noise`: standard deviation of Gaussian noise added to every network
@@ -49,43 +50,43 @@ class Unroll(eqx.Module):
     """
 
     name: str = eqx.field(static=True)
-    steps: int = eqx.field(static=True)
+    unroll: int = eqx.field(static=True)
     teacher_forcing: bool = eqx.field(static=True)
     cut_every: int = eqx.field(static=True)
-    warmup: int = eqx.field(static=True, default=0)
+    pushforward: int = eqx.field(static=True, default=0)
     weights: tuple[float, ...] | None = eqx.field(static=True, default=None)
     noise: float = eqx.field(static=True, default=0.0)
 
     def __check_init__(self):
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise ConfigError(f"{self.name}: steps must be an integer >= 1, got {self.steps!r}")
-        if not isinstance(self.warmup, int) or self.warmup < 0:
-            raise ConfigError(f"{self.name}: warmup must be an integer >= 0, got {self.warmup!r}")
-        if not isinstance(self.cut_every, int) or not 1 <= self.cut_every <= self.steps:
+        if not isinstance(self.unroll, int) or self.unroll < 1:
+            raise ConfigError(f"{self.name}: unroll must be an integer >= 1, got {self.unroll!r}")
+        if not isinstance(self.pushforward, int) or self.pushforward < 0:
+            raise ConfigError(f"{self.name}: pushforward must be an integer >= 0, got {self.pushforward!r}")
+        if not isinstance(self.cut_every, int) or not 1 <= self.cut_every <= self.unroll:
             raise ConfigError(
-                f"{self.name}: cut_every must be an integer in [1, steps={self.steps}], "
+                f"{self.name}: cut_every must be an integer in [1, unroll={self.unroll}], "
                 f"got {self.cut_every!r}"
             )
-        if self.steps % self.cut_every:
+        if self.unroll % self.cut_every:
             raise ConfigError(
-                f"{self.name}: cut_every={self.cut_every} must divide steps={self.steps}"
+                f"{self.name}: cut_every={self.cut_every} must divide unroll={self.unroll}"
             )
-        if self.teacher_forcing and self.warmup:
-            raise ConfigError("ONE: warm-up steps need an unrolled modality (NOG or WIG)")
+        if self.teacher_forcing and self.pushforward:
+            raise ConfigError("ONE: pushforward steps need an unrolled modality (NOG or WIG)")
         if self.noise < 0:
             raise ConfigError(f"{self.name}: noise must be >= 0, got {self.noise}")
         if self.weights is not None:
-            if len(self.weights) != self.steps:
+            if len(self.weights) != self.unroll:
                 raise ConfigError(
-                    f"{self.name}: {len(self.weights)} step weights for {self.steps} steps"
+                    f"{self.name}: {len(self.weights)} step weights for {self.unroll} steps"
                 )
             if min(self.weights) < 0 or sum(self.weights) <= 0:
                 raise ConfigError(f"{self.name}: step weights must be >= 0 with a positive sum")
 
     @property
     def window_length(self) -> int:
-        """Frames per training window: warm-up + steps + 1."""
-        return self.warmup + self.steps + 1
+        """Frames per training window: pushforward + unroll + 1."""
+        return self.pushforward + self.unroll + 1
 
     @property
     def requires_differentiable_solver(self) -> bool:
@@ -101,7 +102,7 @@ class Unroll(eqx.Module):
             )
 
     def _step_weights(self, dtype) -> Float[Array, " m"]:
-        w = jnp.ones(self.steps, dtype) if self.weights is None else jnp.asarray(self.weights, dtype)
+        w = jnp.ones(self.unroll, dtype) if self.weights is None else jnp.asarray(self.weights, dtype)
         return w / w.sum()
 
     def predictions(
@@ -111,21 +112,21 @@ class Unroll(eqx.Module):
         params: Float[Array, " P"],
         noise: Float[Array, "S C *N"] | None = None,
     ) -> Float[Array, "m C *N"]:
-        """The m predicted states of one window (after warm-up).
+        """The m predicted states of one window (after the pushforward).
 
         **Arguments:**
 
         - `simulator`: the simulator.
-        - `window`: `warmup + steps + 1` ground-truth frames.
+        - `window`: `pushforward + unroll + 1` ground-truth frames.
         - `params`: physical parameters of the window.
-        - `noise`: input noise per step (`warmup + steps` states) or None.
+        - `noise`: input noise per step (`pushforward + unroll` states) or None.
 
         **Returns:**
 
-        Predicted states for frames `warmup+1 .. warmup+steps`.
+        Predicted states for frames `pushforward+1 .. pushforward+unroll`.
         """
         if noise is None:
-            noise = jnp.zeros((self.warmup + self.steps,) + window.shape[1:], window.dtype)
+            noise = jnp.zeros((self.pushforward + self.unroll,) + window.shape[1:], window.dtype)
 
         @jax.checkpoint
         def step(u, n):
@@ -134,12 +135,12 @@ class Unroll(eqx.Module):
         def warm(u, n):
             return sg(step(sg(u), n)), None
 
-        start, _ = jax.lax.scan(warm, window[0], noise[: self.warmup])
+        start, _ = jax.lax.scan(warm, window[0], noise[: self.pushforward])
         k = self.cut_every
-        chunks = self.steps // k
-        truth_in = window[self.warmup : self.warmup + self.steps]
+        chunks = self.unroll // k
+        truth_in = window[self.pushforward : self.pushforward + self.unroll]
         xs = jax.tree_util.tree_map(
-            lambda a: a.reshape((chunks, k) + a.shape[1:]), (truth_in, noise[self.warmup :])
+            lambda a: a.reshape((chunks, k) + a.shape[1:]), (truth_in, noise[self.pushforward :])
         )
         teacher = self.teacher_forcing
 
@@ -161,12 +162,12 @@ class Unroll(eqx.Module):
             return u, jnp.concatenate([first[None], preds], axis=0)
 
         _, preds = jax.lax.scan(outer, start, xs)
-        return preds.reshape((self.steps,) + window.shape[1:])
+        return preds.reshape((self.unroll,) + window.shape[1:])
 
     def window_loss(self, simulator, window, params, noise=None) -> Scalar:
         """Weighted mean over steps of the mean squared error of one window."""
         preds = self.predictions(simulator, window, params, noise)
-        targets = window[self.warmup + 1 :]
+        targets = window[self.pushforward + 1 :]
         per_step = jnp.mean((preds - targets) ** 2, axis=tuple(range(1, preds.ndim)))
         return jnp.sum(self._step_weights(per_step.dtype) * per_step)
 
@@ -183,7 +184,7 @@ class Unroll(eqx.Module):
         **Arguments:**
 
         - `simulator`: the simulator being trained.
-        - `windows`: `(batch, warmup + steps + 1, C, *N)` ground-truth frames.
+        - `windows`: `(batch, pushforward + unroll + 1, C, *N)` ground-truth frames.
         - `params`: `(batch, P)` physical parameters.
         - `key`: random key for input noise (required if `noise > 0`).
 
@@ -201,7 +202,7 @@ class Unroll(eqx.Module):
         if self.noise > 0:
             if key is None:
                 raise ConfigError(f"{self.name}: noise injection needs a random key")
-            shape = (windows.shape[0], self.warmup + self.steps) + windows.shape[2:]
+            shape = (windows.shape[0], self.pushforward + self.unroll) + windows.shape[2:]
             noise = self.noise * jax.random.normal(key, shape, windows.dtype)
             losses = jax.vmap(self.window_loss, in_axes=(None, 0, 0, 0))(
                 simulator, windows, params, noise
@@ -215,41 +216,41 @@ def _weights(weights: Sequence[float] | None) -> tuple[float, ...] | None:
     return None if weights is None else tuple(float(w) for w in weights)
 
 
-def ONE(steps: int = 1, *, noise: float = 0.0, weights: Sequence[float] | None = None) -> Unroll:
+def ONE(unroll: int = 1, *, noise: float = 0.0, weights: Sequence[float] | None = None) -> Unroll:
     """One-step training: every step starts from the ground-truth frame.
 
-    With `steps > 1` each window gives `steps` one-step pairs (matched data
+    With `unroll > 1` each window gives `unroll` one-step pairs (matched data
     per update with an m-step unroll).
 
     **Arguments:**
 
-    - `steps`: one-step pairs per window.
+    - `unroll`: one-step pairs per window.
     - `noise`: input-noise standard deviation.
     - `weights`: per-step loss weights.
     """
-    return Unroll("ONE", steps, True, 1, 0, _weights(weights), float(noise))
+    return Unroll("ONE", unroll, True, 1, 0, _weights(weights), float(noise))
 
 
 def NOG(
-    steps: int, *, warmup: int = 0, noise: float = 0.0, weights: Sequence[float] | None = None
+    unroll: int, *, pushforward: int = 0, noise: float = 0.0, weights: Sequence[float] | None = None
 ) -> Unroll:
     """Unrolled training without temporal gradients (stop-gradient every step).
 
     **Arguments:**
 
-    - `steps`: unroll length m.
-    - `warmup`: pushforward steps without loss or gradient.
+    - `unroll`: unroll length m.
+    - `pushforward`: steps without loss or gradient before the unroll.
     - `noise`: input-noise standard deviation.
     - `weights`: per-step loss weights.
     """
-    return Unroll("NOG", steps, False, 1, warmup, _weights(weights), float(noise))
+    return Unroll("NOG", unroll, False, 1, pushforward, _weights(weights), float(noise))
 
 
 def WIG(
-    steps: int,
+    unroll: int,
     *,
     cut_every: int | None = None,
-    warmup: int = 0,
+    pushforward: int = 0,
     noise: float = 0.0,
     weights: Sequence[float] | None = None,
 ) -> Unroll:
@@ -257,13 +258,33 @@ def WIG(
 
     **Arguments:**
 
-    - `steps`: unroll length m.
+    - `unroll`: unroll length m.
     - `cut_every`: truncate back-propagation every k steps (must divide m);
         None for full gradients.
-    - `warmup`: pushforward steps without loss or gradient.
+    - `pushforward`: steps without loss or gradient before the unroll.
     - `noise`: input-noise standard deviation.
     - `weights`: per-step loss weights.
     """
-    k = steps if cut_every is None else cut_every
-    name = "WIG" if k == steps else "TBPTT"
-    return Unroll(name, steps, False, k, warmup, _weights(weights), float(noise))
+    k = unroll if cut_every is None else cut_every
+    name = "WIG" if k == unroll else "TBPTT"
+    return Unroll(name, unroll, False, k, pushforward, _weights(weights), float(noise))
+
+
+def build_modality(config: ModalityConfig) -> Unroll:
+    """The `Unroll` loss a `ModalityConfig` describes.
+
+    **Arguments:**
+
+    - `config`: the modality's configuration.
+
+    **Returns:**
+
+    `ONE`, `NOG` or `WIG` (truncated when `cut_every` is set).
+    """
+    if config.name == "ONE":
+        return ONE(config.unroll, noise=config.noise, weights=config.weights)
+    if config.name == "NOG":
+        return NOG(config.unroll, pushforward=config.pushforward, noise=config.noise,
+                   weights=config.weights)
+    return WIG(config.unroll, cut_every=config.cut_every, pushforward=config.pushforward,
+               noise=config.noise, weights=config.weights)

@@ -24,10 +24,11 @@ from tqdm.auto import tqdm
 from .._atomic import atomic_path
 from .._errors import ConfigError, TrainingError
 from .._rundir import RunDir
+from .._training_config import ModalityConfig, StageConfig, TrainConfig
 from ..data import TrajectoryDataset, WindowSampler
 from ..simulators import AbstractSimulator, solver_problem, with_network
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
-from ._config import StageConfig, TrainConfig
+from ._modalities import build_modality
 
 LOG_COLUMNS = ("step", "stage", "seed", "loss", "grad_norm", "skipped", "updates_per_s")
 
@@ -77,7 +78,7 @@ def make_optimizer(config: TrainConfig, stage: StageConfig) -> optax.GradientTra
 class SeedState(eqx.Module):
     """What one seed carries from update to update (vmapped over seeds)."""
 
-    params: Any
+    weights: Any  # the network's arrays (the physical parameters are `params` elsewhere)
     opt_state: Any
     key: jax.Array  # raw key data (uint32), checkpoint-friendly
     norm_average: jax.Array  # reference log gradient norm (decaying running maximum)
@@ -122,21 +123,21 @@ def _tree_where(cond, new, old):
 def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
                 config: TrainConfig, optimizer, sampler: WindowSampler):
     """A jitted function running `n` updates for all seeds (vmap of a scan)."""
-    modality = stage.modality.build()
+    modality = build_modality(stage.modality)
 
-    def loss_fn(params, windows, params_phys, key):
-        sim = with_network(template, eqx.combine(params, static_net))
-        return modality.loss(sim, windows, params_phys, key=key)
+    def loss_fn(weights, windows, params, key):
+        sim = with_network(template, eqx.combine(weights, static_net))
+        return modality.loss(sim, windows, params, key=key)
 
     def update(state: SeedState, step):
         key = jax.random.wrap_key_data(state.key)
         shuffle_key = jax.random.fold_in(key, 0)
         noise_key = jax.random.fold_in(jax.random.fold_in(key, 1), step)
-        windows, phys = sampler.batch(shuffle_key, step)
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, windows, phys, noise_key)
+        windows, params = sampler.batch(shuffle_key, step)
+        loss, grads = jax.value_and_grad(loss_fn)(state.weights, windows, params, noise_key)
         gnorm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(gnorm)
-        warm = state.accepted < config.skip_warmup
+        grace = state.accepted < config.skip_grace
         # The reference is a slowly decaying running maximum of accepted log gradient norms:
         # an update more than `skip_factor` above it is skipped. A running maximum is not
         # dragged down by the tiny norms of a zero initialization (a running mean is, and then
@@ -144,15 +145,15 @@ def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
         # accepted after a few updates instead of stopping training.
         log_norm = jnp.log(jnp.maximum(gnorm, 1e-30))
         threshold = math.log(config.skip_factor)
-        ok = finite & (warm | (log_norm <= state.norm_average + threshold))
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        ok = finite & (grace | (log_norm <= state.norm_average + threshold))
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.weights)
+        weights = optax.apply_updates(state.weights, updates)
         new_reference = jnp.where(
             ok, jnp.where(state.accepted == 0, log_norm,
                           jnp.maximum(log_norm, state.norm_average - _REFERENCE_DECAY)),
             state.norm_average + threshold / 10)
         new = SeedState(
-            params=_tree_where(ok, params, state.params),
+            weights=_tree_where(ok, weights, state.weights),
             opt_state=_tree_where(ok, opt_state, state.opt_state),
             key=state.key,
             norm_average=jnp.where(finite, new_reference, state.norm_average),
@@ -171,18 +172,52 @@ def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
     return chunk
 
 
-def _initial_states(networks_params, optimizer, seeds) -> SeedState:
+def _initial_states(weights, optimizer, seeds) -> SeedState:
     s = len(seeds)
     keys = jnp.stack([jax.random.key_data(jax.random.key(seed + 1_000_003)) for seed in seeds])
     return SeedState(
-        params=networks_params,
-        opt_state=jax.vmap(optimizer.init)(networks_params),
+        weights=weights,
+        opt_state=jax.vmap(optimizer.init)(weights),
         key=keys,
         norm_average=jnp.zeros(s, jnp.float32),
         accepted=jnp.zeros(s, jnp.int32),
         consecutive_skips=jnp.zeros(s, jnp.int32),
         skipped=jnp.zeros(s, jnp.int32),
     )
+
+
+def _initial_weights(make_simulator, seeds: list[int]):
+    """The network arrays of every seed, stacked along a leading seed axis."""
+    init_keys = jnp.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
+    return jax.vmap(lambda k: eqx.filter(make_simulator(jax.random.wrap_key_data(k)).network,
+                                         eqx.is_array))(init_keys)
+
+
+_RENAMED_IN_FORMAT_2 = {"steps": "unroll", "warmup": "pushforward", "skip_warmup": "skip_grace"}
+
+
+def _configs_from_header(header: dict) -> tuple[TrainConfig, list[StageConfig]]:
+    """The training config and stages a checkpoint was written with.
+
+    Checkpoints of stablesim before the single config schema kept the stages
+    inside `train_config`, with the old names (`steps`, `warmup`,
+    `skip_warmup`); they are read under the new names.
+    """
+    if "stages" in header:
+        return (TrainConfig.model_validate(header["train_config"]),
+                [StageConfig.model_validate(s) for s in header["stages"]])
+    old = dict(header["train_config"])
+    stages = [dict(s, modality={_RENAMED_IN_FORMAT_2.get(k, k): v
+                                for k, v in s["modality"].items()}) for s in old.pop("stages")]
+    config = {_RENAMED_IN_FORMAT_2.get(k, k): v for k, v in old.items()}
+    return TrainConfig.model_validate(config), [StageConfig.model_validate(s) for s in stages]
+
+
+def _training_identity(config: TrainConfig, stages: list[StageConfig]) -> tuple:
+    """What must not change for a resume: the stages and every other training knob."""
+    knobs = config.model_dump(mode="json", exclude={"updates", "learning_rate", "ramp",
+                                                     "curriculum"})
+    return knobs, [s.model_dump(mode="json") for s in stages]
 
 
 def read_train_log(path: str | pathlib.Path, up_to: int | None = None) -> list[dict]:
@@ -206,6 +241,7 @@ def train(
     make_simulator: Callable[[jax.Array], AbstractSimulator],
     dataset: TrajectoryDataset,
     config: TrainConfig,
+    modality: ModalityConfig | None = None,
     *,
     out_dir: str | pathlib.Path | None = None,
     resume: bool = False,
@@ -228,7 +264,10 @@ def train(
     - `make_simulator`: builds a simulator from a random key; only its
         `network` is trained (a solver's arrays stay fixed).
     - `dataset`: training trajectories.
-    - `config`: stages, optimizer, batch size, seeds, logging.
+    - `config`: updates (or a curriculum of stages), optimizer, batch size,
+        seeds, logging.
+    - `modality`: the loss of the single stage (default `ModalityConfig()`);
+        ignored when `config.curriculum` lists stages.
     - `out_dir`: where checkpoints and `train_log.csv` go (None: nowhere).
     - `resume`: continue from `out_dir`'s checkpoint.
     - `stop_after`: stop (with a checkpoint) after this many updates in total,
@@ -242,23 +281,20 @@ def train(
     """
     seeds = list(config.seeds)
     out = pathlib.Path(out_dir) if out_dir is not None else None
+    stages = config.stages(modality)
     template = make_simulator(jax.random.key(seeds[0]))
-    for stage in config.stages:
-        stage.modality.build().check_simulator(template)
+    for stage in stages:
+        build_modality(stage.modality).check_simulator(template)
     trajectories = jnp.asarray(dataset.trajectories)
-    phys = jnp.asarray(dataset.params)
-
-    def init_params(seed_key):
-        return eqx.filter(make_simulator(seed_key).network, eqx.is_array)
-
-    init_keys = jnp.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
-    params = jax.vmap(lambda k: init_params(jax.random.wrap_key_data(k)))(init_keys)
+    params = jnp.asarray(dataset.params)
+    weights = _initial_weights(make_simulator, seeds)
     static_net = eqx.filter(template.network, eqx.is_array, inverse=True)
 
     start_stage, start_step, history = 0, 0, []
     header = {
         "seeds": seeds,
         "train_config": config.model_dump(mode="json"),
+        "stages": [stage.model_dump(mode="json") for stage in stages],
         "run_config": run_config or {},
     }
     checkpoint = RunDir(out).checkpoint if out is not None else None
@@ -267,31 +303,30 @@ def train(
         if checkpoint is None or out is None:
             raise ConfigError("resume needs an output directory")
         saved = read_checkpoint_header(checkpoint)
-        if saved.get("train_config") != header["train_config"]:
+        if _training_identity(*_configs_from_header(saved)) != _training_identity(config, stages):
             raise ConfigError(f"{checkpoint}: the checkpoint was written with another training config")
         start_stage, start_step = int(saved["stage"]), int(saved["step_in_stage"])
         history = read_train_log(RunDir(out).log, int(saved["step"]))
-        stage = config.stages[start_stage]
-        like = _initial_states(params, make_optimizer(config, stage), seeds)
+        like = _initial_states(weights, make_optimizer(config, stages[start_stage]), seeds)
         _, resumed_states = load_checkpoint(checkpoint, like)
 
-    total = config.total_updates
-    done = sum(s.updates for s in config.stages[:start_stage]) + start_step
+    total = sum(s.updates for s in stages)
+    done = sum(s.updates for s in stages[:start_stage]) + start_step
     bar = tqdm(total=total, initial=done, disable=not progress, unit="upd", dynamic_ncols=True)
     states = None
     interrupted = False
     stop = _StopRequest(out)
     compiled_first = False
     try:
-        for stage_index in range(start_stage, len(config.stages)):
-            stage = config.stages[stage_index]
+        for stage_index in range(start_stage, len(stages)):
+            stage = stages[stage_index]
             optimizer = make_optimizer(config, stage)
-            sampler = WindowSampler(trajectories, phys, length=stage.modality.build().window_length,
+            sampler = WindowSampler(trajectories, params, length=stage.modality.window_length,
                                     batch_size=config.batch_size)
             if resumed_states is not None:
                 states, resumed_states, step = resumed_states, None, start_step
             else:  # a new stage starts from the previous stage's weights
-                states = _initial_states(params if states is None else states.params,
+                states = _initial_states(weights if states is None else states.weights,
                                          optimizer, seeds)
                 step = 0
             chunk = _make_chunk(template, static_net, stage, config, optimizer, sampler)
@@ -348,7 +383,7 @@ def train(
         stop.restore()
         bar.close()
     assert states is not None  # every stage loop starts by setting it
-    networks = eqx.combine(states.params, static_net)
+    networks = eqx.combine(states.weights, static_net)
     return TrainResult(
         simulator=with_network(template, jax.tree_util.tree_map(
             lambda x: x[0] if eqx.is_array(x) else x, networks)),
@@ -440,16 +475,16 @@ def load_trained(
     run_dir = pathlib.Path(run_dir)
     files = RunDir(run_dir)
     header = read_checkpoint_header(files.checkpoint)
-    config = TrainConfig.model_validate(header["train_config"])
+    config, stages = _configs_from_header(header)
     seeds = header["seeds"]
     template = make_simulator(jax.random.key(seeds[0]))
-    init_keys = jnp.stack([jax.random.key_data(jax.random.key(s)) for s in seeds])
-    params = jax.vmap(lambda k: eqx.filter(make_simulator(jax.random.wrap_key_data(k)).network,
-                                           eqx.is_array))(init_keys)
-    optimizer = make_optimizer(config, config.stages[int(header["stage"])])
-    _, states = load_checkpoint(files.checkpoint, _initial_states(params, optimizer, seeds))
+    # The checkpoint fills a skeleton of the right shapes: no seed's network is initialised.
+    like = eqx.filter_eval_shape(
+        lambda: _initial_states(_initial_weights(make_simulator, seeds),
+                                make_optimizer(config, stages[int(header["stage"])]), seeds))
+    _, states = load_checkpoint(files.checkpoint, like)
     static_net = eqx.filter(template.network, eqx.is_array, inverse=True)
-    networks = eqx.combine(states.params, static_net)
+    networks = eqx.combine(states.weights, static_net)
     return TrainResult(
         simulator=with_network(template, jax.tree_util.tree_map(
             lambda x: x[0] if eqx.is_array(x) else x, networks)),
