@@ -148,17 +148,6 @@ def _cmd_diagnose(args) -> None:
     print(f"report: {out}/diagnose.md and {out}/diagnose.html")
 
 
-def _cmd_stability_example(args) -> None:
-    from .studies import run_stability_study
-
-    results = run_stability_study(args.out, steps=args.updates, progress=not args.quiet)
-    counts: dict[str, int] = {}
-    for row in results["linear"]:
-        counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
-    print("linear models: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-    print(f"report: {args.out}/report.md and {args.out}/report.html")
-
-
 def _cmd_study(args) -> None:
     import pathlib
 
@@ -205,19 +194,6 @@ def _cmd_ode_check(args) -> None:
     if args.out:
         paths = write_check(args.out, rows, curves)
         print("wrote " + ", ".join(str(p) for p in paths))
-
-
-def _cmd_ode_example(args) -> None:
-    from .studies import run_ode_zigzag_study
-
-    rows = run_ode_zigzag_study(args.out, layers=tuple(args.layers), updates=args.updates,
-                                method=args.method, optimizer=args.optimizer,
-                                learning_rate=args.learning_rate, progress=not args.quiet)
-    print(f"{'layers':>6} {'gradients':12} {'loss':>10} {'transferred':>12} {'zigzag':>7}")
-    for row in rows:
-        print(f"{row['layers']:6d} {row['gradients']:12} {row['loss']:10.3e} "
-              f"{row['transferred_loss']:12.3e} {row['param_oscillation']:7.3f}")
-    print(f"report: {args.out}/report.md")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -290,17 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--quiet", action="store_true", help="no progress lines")
     dg.set_defaults(func=_cmd_diagnose)
 
-    stab = sub.add_parser("stability", help="the stability example study (linear theory, "
-                                            "initializations, noise, time forms)")
-    stab_sub = stab.add_subparsers(dest="stability_command", required=True, metavar="ACTION")
-    sx = stab_sub.add_parser("example", help="train linear and limit-cycle simulators under "
-                                             "different initializations, noise and forms; report "
-                                             "which end up unstable and why")
-    sx.add_argument("--out", default="stablesim-stability", help="output directory")
-    sx.add_argument("--updates", type=int, default=3000, help="gradient-descent updates per model")
-    sx.add_argument("--quiet", action="store_true")
-    sx.set_defaults(func=_cmd_stability_example)
-
     st = sub.add_parser("study", help="a grid of runs over config keys; resumable; ends with "
                                       "results.csv and the report")
     st.add_argument("study", help="study YAML (name, base, config, grid)")
@@ -342,18 +307,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leapfrog correction order")
     check.add_argument("--out", help="directory for ode_check.csv and ode_check.png")
     check.set_defaults(func=_cmd_ode_check)
-    example = ode_sub.add_parser(
-        "example", help="train a neural ODE on leapfrog layers with plain and corrected "
-                        "gradients; report the zigzag and the ODE-transfer loss")
-    example.add_argument("--out", default="stablesim-ode", help="output directory")
-    example.add_argument("--layers", type=int, nargs="+", default=[8, 16, 32, 64])
-    example.add_argument("--updates", type=int, default=1500)
-    example.add_argument("--method", default="leapfrog", choices=INTEGRATORS)
-    example.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"))
-    example.add_argument("--learning-rate", type=float, default=0.006,
-                         help="for sgd: per unit time (layers move by it / h)")
-    example.add_argument("--quiet", action="store_true", help="no progress bar")
-    example.set_defaults(func=_cmd_ode_example)
     return parser
 
 
@@ -384,8 +337,6 @@ def _positive(args) -> None:
         raise StablesimError(f"--tolerated-bias must be in (0, 1), got {args.tolerated_bias}")
     if getattr(args, "t1", 1.0) <= 0:
         raise StablesimError(f"--t1 must be > 0, got {args.t1}")
-    if any(n < 2 for n in getattr(args, "layers", None) or []):
-        raise StablesimError("--layers must all be >= 2")
 
 
 def main(argv: list[str] | None = None) -> int:

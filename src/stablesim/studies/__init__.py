@@ -12,7 +12,6 @@ from ._default import DEFAULT_STUDY, default_study
 _LAZY = {
     "load_study": "._study", "read_study": "._study", "resolve_study": "._study",
     "run_study": "._runner", "write_results": "._study", "build_report": "._report",
-    "run_ode_zigzag_study": "._ode_zigzag", "run_stability_study": "._stability_example",
 }
 
 
@@ -24,6 +23,5 @@ def __getattr__(name: str):
 
 __all__ = [
     "StudyConfig", "load_study", "read_study", "resolve_study", "run_study", "build_report",
-    "write_results", "default_study", "DEFAULT_STUDY", "run_ode_zigzag_study",
-    "run_stability_study",
+    "write_results", "default_study", "DEFAULT_STUDY",
 ]
