@@ -1,0 +1,123 @@
+"""Does any architecture pay for stablesim's training loop?
+
+For every architecture of `make_network` (1D Kuramoto-Sivashinsky, 48 points,
+the default network size: width 16, depth 3; batch 16; Adam; one seed) this
+times
+
+- `plain`: the architecture's own step, `jit(value_and_grad + Adam update)`
+  on a fixed batch, called in a Python loop (what a user writes by hand);
+- `trainer`: `stablesim.training.train` with each loop structure
+  (`training.loop`: `step` = one jitted update per call with donated state,
+  `scan` = a `lax.scan` over a chunk of updates), same modality, batch, seed.
+
+Figures are medians of timed calls / chunks after compilation, measured in
+one run; the ratio trainer / plain should be at most 1.2.
+
+Run: .venv/bin/python benchmarks/bench_loop.py [--modality ONE] [--unroll 1]
+     [--archs conv resnet ...] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from stablesim._options import ARCHITECTURES
+from stablesim.data import WindowSampler, generate_dataset
+from stablesim.models import make_network
+from stablesim.simulators import Prediction
+from stablesim.systems import KuramotoSivashinsky
+from stablesim.training import ModalityConfig, TrainConfig, build_modality, train
+
+
+def _plain_ms(make, data, modality_config, batch_size, calls=40) -> float:
+    """Median ms of the architecture's own jitted gradient + Adam step."""
+    sim = make(jax.random.key(0))
+    modality = build_modality(modality_config)
+    sampler = WindowSampler(data.trajectories, data.params, length=modality.window_length,
+                            batch_size=batch_size)
+    windows, params = sampler.batch(jax.random.key(1), jnp.asarray(0))
+    weights, static = eqx.partition(sim, eqx.is_inexact_array)
+    opt = optax.adam(1e-4)
+    opt_state = opt.init(weights)
+
+    @jax.jit
+    def step(weights, opt_state):
+        def loss(w):
+            return modality.loss(eqx.combine(w, static), windows, params)
+
+        value, grads = jax.value_and_grad(loss)(weights)
+        updates, opt_state = opt.update(grads, opt_state, weights)
+        return optax.apply_updates(weights, updates), opt_state, value
+
+    weights, opt_state, value = step(weights, opt_state)
+    value.block_until_ready()
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        weights, opt_state, value = step(weights, opt_state)
+        value.block_until_ready()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def _trainer_ms(make, data, modality_config, batch_size, loop, updates, chunk) -> float:
+    cfg = TrainConfig(updates=updates, learning_rate=1e-4, schedule="constant",
+                      batch_size=batch_size, log_every=chunk, checkpoint_every=chunk,
+                      seeds=[0], loop=loop)
+    result = train(make, data, cfg, modality_config, progress=False)
+    rates = [float(r["updates_per_s"]) for r in result.history[1:]]  # the first compiles
+    return 1e3 / statistics.median(rates)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", nargs="+", default=list(ARCHITECTURES))
+    parser.add_argument("--modality", default="ONE", choices=("ONE", "NOG", "WIG"))
+    parser.add_argument("--unroll", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--updates", type=int, default=150)
+    parser.add_argument("--chunk", type=int, default=25)
+    parser.add_argument("--loops", nargs="+", default=["step", "scan"])
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    system = KuramotoSivashinsky()
+    data = generate_dataset(system, system.train_values, trajectories_per_value=4, frames=40,
+                            transient=100)
+    modality = ModalityConfig(name=args.modality, unroll=args.unroll)
+    print(f"{jax.default_backend()}; {args.modality} m={args.unroll}, batch {args.batch_size}; "
+          "ms per update (median)", flush=True)
+    print(f"{'arch':14s} {'plain':>8s} " + " ".join(f"{loop:>8s} {'ratio':>6s}"
+                                                  for loop in args.loops), flush=True)
+    rows = []
+    for arch in args.archs:
+        def make(key, arch=arch):
+            net = make_network(arch, state_shape=system.data_shape, num_parameters=1,
+                               parameter_scale=system.parameter_scale, width=16, depth=3,
+                               key=key)
+            return Prediction(net)
+
+        row = {"arch": arch, "plain_ms": _plain_ms(make, data, modality, args.batch_size)}
+        for loop in args.loops:
+            row[f"{loop}_ms"] = _trainer_ms(make, data, modality, args.batch_size, loop,
+                                            args.updates, args.chunk)
+            row[f"{loop}_ratio"] = row[f"{loop}_ms"] / row["plain_ms"]
+        rows.append(row)
+        print(f"{arch:14s} {row['plain_ms']:8.2f} " + " ".join(
+            f"{row[f'{loop}_ms']:8.2f} {row[f'{loop}_ratio']:6.2f}" for loop in args.loops),
+            flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"backend": jax.default_backend(), "modality": args.modality,
+                       "unroll": args.unroll, "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
