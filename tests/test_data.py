@@ -101,3 +101,17 @@ def test_split_by_parameter():
     assert parts["interpolation"].params[:, 0].tolist() == [3.0]
     with pytest.raises(DataError, match="no trajectory has nu=9"):
         split_by_parameter(dataset(), train=[9.0])
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 16, 17, 1000, 4097])
+def test_shuffled_position_is_a_permutation_that_depends_on_the_key(n):
+    from stablesim.data import shuffled_position
+
+    positions = jnp.arange(n)
+    first = np.asarray(shuffled_position(jax.random.key(0), positions, n))
+    assert sorted(first.tolist()) == list(range(n))  # a bijection of range(n)
+    if n >= 16:
+        second = np.asarray(shuffled_position(jax.random.key(1), positions, n))
+        assert not np.array_equal(first, second) and not np.array_equal(first, np.arange(n))
+        # shuffled, not shifted: consecutive positions land far apart on average
+        assert np.mean(np.abs(np.diff(first))) > n / 8

@@ -115,6 +115,22 @@ class TrainConfig(StrictConfig):
     log_every: PositiveInt = Field(100, description="updates per logged row (and per chunk)")
     checkpoint_every: PositiveInt = Field(
         500, description="updates between checkpoints (a multiple of log_every)")
+    loop: Literal["auto", "step", "scan"] = Field(
+        "auto", description="how updates run: step (one jitted update per call, state buffers "
+        "donated), scan (a lax.scan over log_every updates, no per-update dispatch), auto (step "
+        "on CPU when the simulator uses XLA convolutions, slow there inside a loop; scan "
+        "otherwise); the results agree to round-off")
+    unroll_loop: Literal["auto", "scan", "python"] = Field(
+        "auto", description="how the unroll is traced: scan (compile time flat in its length), "
+        "python (an unrolled loop; several times faster on CPU), auto (python on CPU up to 32 "
+        "steps, scan otherwise)")
+    remat: Literal["auto", "always", "never"] = Field(
+        "auto", description="recompute unroll steps in the backward pass (memory flat in the "
+        "unroll length, ~1.3x the work): always, never, or auto (only when the activations "
+        "kept for the backward pass would exceed remat_budget_mb)")
+    remat_budget_mb: PositiveFloat = Field(
+        1024.0, description="remat: auto checkpoints when the unroll's stored activations "
+        "(all seeds and windows of a batch) would exceed this many MiB")
     curriculum: list[StageConfig] = Field(
         default_factory=list, description="stages that replace the single stage above "
         "(each with its own modality, updates, learning_rate, ramp)")

@@ -3,7 +3,7 @@
 from ._dataset import TrajectoryDataset, split_by_parameter, validate_trajectories
 from ._generate import generate_dataset
 from ._io import load_dataset, save_hdf5
-from ._windows import WindowSampler
+from ._windows import WindowSampler, shuffled_position
 
 __all__ = [
     "TrajectoryDataset",
@@ -12,5 +12,5 @@ __all__ = [
     "save_hdf5",
     "split_by_parameter",
     "validate_trajectories",
-    "WindowSampler",
+    "WindowSampler", "shuffled_position",
 ]

@@ -69,13 +69,65 @@ class WindowSampler(eqx.Module):
         return frames, self.params[traj]
 
     def batch_indices(self, key: PRNGKeyArray, step: Int[Array, ""]) -> Int[Array, " batch"]:
-        """Flat window indices of batch number `step` (epoch-wise shuffling)."""
+        """Flat window indices of batch number `step` (epoch-wise shuffling).
+
+        The epoch's order is a pseudo-random permutation of all windows
+        evaluated only at the batch's positions (`shuffled_position`): the
+        cost is independent of the number of windows.
+        """
         epoch, position = jnp.divmod(step, self.batches_per_epoch)
-        order = jax.random.permutation(jax.random.fold_in(key, epoch), self.num_windows)
-        return jax.lax.dynamic_slice_in_dim(order, position * self.batch_size, self.batch_size)
+        positions = position * self.batch_size + jnp.arange(self.batch_size)
+        return shuffled_position(jax.random.fold_in(key, epoch), positions, self.num_windows)
 
     def batch(
         self, key: PRNGKeyArray, step: Int[Array, ""]
     ) -> tuple[Float[Array, "batch L C *N"], Float[Array, "batch P"]]:
         """Batch number `step`: windows `(batch, length, C, *N)` and params."""
         return jax.vmap(self.window)(self.batch_indices(key, step))
+
+
+_ROUNDS = 4
+
+
+def _mix(x: Array) -> Array:
+    """A 32-bit integer hash (the MurmurHash3 finaliser)."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = x * jnp.uint32(0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+def shuffled_position(key: PRNGKeyArray, positions: Int[Array, " K"], n: int) -> Int[Array, " K"]:
+    """Where `positions` go under a pseudo-random permutation of `range(n)` chosen by `key`.
+
+    A balanced Feistel network permutes the integers below the smallest
+    power of 4 that is at least `n`; walking its cycle until the value falls
+    below `n` restricts it to a permutation of `range(n)` (at most 4 steps
+    expected). Only the asked positions are computed.
+
+    **Arguments:**
+
+    - `key`: chooses the permutation.
+    - `positions`: integers in `[0, n)`.
+    - `n`: the size of the permuted range (below 2^31).
+
+    **Returns:**
+
+    The permuted positions, a bijection of `range(n)` for a fixed key.
+    """
+    half = max(1, (max(n - 1, 1).bit_length() + 1) // 2)
+    mask = jnp.uint32((1 << half) - 1)
+    round_keys = jax.random.bits(key, (_ROUNDS,), jnp.uint32)
+
+    def feistel(x):
+        left, right = x >> half, x & mask
+        for r in range(_ROUNDS):
+            left, right = right, left ^ (_mix(right ^ round_keys[r]) & mask)
+        return (left << half) | right
+
+    def walk(x):
+        return jax.lax.while_loop(lambda y: y >= n, feistel, feistel(x))
+
+    out = jax.vmap(walk)(jnp.asarray(positions).astype(jnp.uint32))
+    return out.astype(jnp.int32)

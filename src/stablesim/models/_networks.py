@@ -71,8 +71,9 @@ def make_network(
 
     Field architectures (periodic boundaries): `conv` and `resnet` are our
     channels-last `FastConvNet` / `FastResNet` (the layer structure of
-    PDEquinox's ConvNet / ClassicResNet, each convolution one matrix product;
-    about 2x faster on CPU); `pdeqx_conv` and `pdeqx_resnet` are PDEquinox's
+    PDEquinox's ConvNet / ClassicResNet; each convolution one matrix product
+    (im2col) on the CPU and in 1D, cuDNN's convolution on accelerators in 2D
+    and 3D, whichever is faster there); `pdeqx_conv` and `pdeqx_resnet` are PDEquinox's
     own; `dilated_resnet`, `unet` (ClassicUNet) and `fno` (ClassicFNO) come
     from PDEquinox. For vector states `(n,)`: `mlp` (eqx.nn.MLP) and `linear`
     (one dense layer without bias).

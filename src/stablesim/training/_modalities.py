@@ -17,6 +17,7 @@ With `unroll=1` all three give the same loss and gradient.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -47,6 +48,16 @@ class Unroll(eqx.Module):
         weighted mean of the per-step mean squared errors.
     - `noise`: standard deviation of Gaussian noise added to every network
         input (the target stays the clean next frame).
+    - `remat`: recompute each step in the backward pass (`jax.checkpoint`):
+        memory flat in the unroll length, ~1.3x the work. The trainer sets it
+        by `training.remat`.
+    - `scan`: unroll with `lax.scan` (compile time independent of the length);
+        False traces a Python loop, which XLA:CPU runs several times faster
+        for convolutions (they are slow inside a while loop). The trainer sets
+        it by `training.unroll_loop`.
+
+    Every choice of `remat` and `scan` gives the same loss and gradient (to
+    float round-off; tested).
     """
 
     name: str = eqx.field(static=True)
@@ -56,6 +67,8 @@ class Unroll(eqx.Module):
     pushforward: int = eqx.field(static=True, default=0)
     weights: tuple[float, ...] | None = eqx.field(static=True, default=None)
     noise: float = eqx.field(static=True, default=0.0)
+    remat: bool = eqx.field(static=True, default=True)
+    scan: bool = eqx.field(static=True, default=True)
 
     def __check_init__(self):
         if not isinstance(self.unroll, int) or self.unroll < 1:
@@ -128,9 +141,13 @@ class Unroll(eqx.Module):
         if noise is None:
             noise = jnp.zeros((self.pushforward + self.unroll,) + window.shape[1:], window.dtype)
 
-        @jax.checkpoint
         def step(u, n):
             return simulator(u + n, params)
+
+        if self.remat:
+            step = jax.checkpoint(step)
+        if not self.scan:
+            return self._python_loop(step, window, noise)
 
         def warm(u, n):
             return sg(step(sg(u), n)), None
@@ -163,6 +180,24 @@ class Unroll(eqx.Module):
 
         _, preds = jax.lax.scan(outer, start, xs)
         return preds.reshape((self.unroll,) + window.shape[1:])
+
+    def _python_loop(self, step, window, noise):
+        """`predictions` as a traced Python loop: the same stop-gradients, no while loop."""
+        u = window[0]
+        for i in range(self.pushforward):
+            u = sg(step(sg(u), noise[i]))
+        preds = []
+        for s in range(self.unroll):
+            t = self.pushforward + s
+            if self.teacher_forcing:
+                u_in = window[t]
+            elif s % self.cut_every == 0:
+                u_in = sg(u)
+            else:
+                u_in = u
+            u = step(u_in, noise[t])
+            preds.append(u)
+        return jnp.stack(preds)
 
     def window_loss(self, simulator, window, params, noise=None) -> Scalar:
         """Weighted mean over steps of the mean squared error of one window."""
@@ -270,21 +305,25 @@ def WIG(
     return Unroll(name, unroll, False, k, pushforward, _weights(weights), float(noise))
 
 
-def build_modality(config: ModalityConfig) -> Unroll:
+def build_modality(config: ModalityConfig, *, remat: bool = True, scan: bool = True) -> Unroll:
     """The `Unroll` loss a `ModalityConfig` describes.
 
     **Arguments:**
 
     - `config`: the modality's configuration.
+    - `remat`, `scan`: how the unroll is computed (see `Unroll`); the loss
+        and gradient are the same either way.
 
     **Returns:**
 
     `ONE`, `NOG` or `WIG` (truncated when `cut_every` is set).
     """
     if config.name == "ONE":
-        return ONE(config.unroll, noise=config.noise, weights=config.weights)
-    if config.name == "NOG":
-        return NOG(config.unroll, pushforward=config.pushforward, noise=config.noise,
-                   weights=config.weights)
-    return WIG(config.unroll, cut_every=config.cut_every, pushforward=config.pushforward,
-               noise=config.noise, weights=config.weights)
+        modality = ONE(config.unroll, noise=config.noise, weights=config.weights)
+    elif config.name == "NOG":
+        modality = NOG(config.unroll, pushforward=config.pushforward, noise=config.noise,
+                       weights=config.weights)
+    else:
+        modality = WIG(config.unroll, cut_every=config.cut_every, pushforward=config.pushforward,
+                       noise=config.noise, weights=config.weights)
+    return dataclasses.replace(modality, remat=remat, scan=scan)

@@ -28,10 +28,14 @@ from .._training_config import ModalityConfig, StageConfig, TrainConfig
 from ..data import TrajectoryDataset, WindowSampler
 from ..simulators import AbstractSimulator, solver_problem, with_network
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
+from ._execution import Execution, resolve_execution
 from ._modalities import build_modality
 
 LOG_COLUMNS = ("step", "stage", "seed", "loss", "grad_norm", "skipped", "updates_per_s")
 
+
+EXECUTION_KEYS = ("loop", "unroll_loop", "remat", "remat_budget_mb")
+"""Training keys that change speed and memory, not the result: a resume may change them."""
 
 _REFERENCE_DECAY = 0.01  # per update, in log units: the reference halves in ~70 updates
 
@@ -121,9 +125,16 @@ def _tree_where(cond, new, old):
 
 
 def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
-                config: TrainConfig, optimizer, sampler: WindowSampler):
-    """A jitted function running `n` updates for all seeds (vmap of a scan)."""
-    modality = build_modality(stage.modality)
+                config: TrainConfig, optimizer, sampler: WindowSampler, execution: Execution):
+    """A function running `n` updates for all seeds: `chunk(states, first_step, n)`.
+
+    With `execution.loop == "scan"` one jitted `lax.scan` over the `n` updates
+    (vmapped over seeds); with `"step"` one jitted update (vmapped over seeds,
+    the state buffers donated) called `n` times from the host. Both return the
+    new states and `(loss, grad_norm, skipped, consecutive_skips)`, each
+    shaped `(seeds, n)`.
+    """
+    modality = build_modality(stage.modality, remat=execution.remat, scan=execution.scan)
 
     def loss_fn(weights, windows, params, key):
         sim = with_network(template, eqx.combine(weights, static_net))
@@ -163,13 +174,26 @@ def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
         )
         return new, (loss, gnorm, ~ok, new.consecutive_skips)
 
-    @eqx.filter_jit
-    def chunk(states: SeedState, first_step, n: int):
-        steps = first_step + jnp.arange(n)
-        run = lambda s: jax.lax.scan(update, s, steps)  # noqa: E731
-        return jax.vmap(run)(states)
+    if execution.loop == "scan":
+        @eqx.filter_jit
+        def scanned(states: SeedState, first_step, n: int):
+            steps = first_step + jnp.arange(n)
+            run = lambda s: jax.lax.scan(update, s, steps)  # noqa: E731
+            return jax.vmap(run)(states)
 
-    return chunk
+        return lambda states, first_step, n: scanned(states, jnp.asarray(first_step), n)
+
+    one_update = jax.jit(jax.vmap(update, in_axes=(0, None)), donate_argnums=0)
+
+    def chunk_of_steps(states: SeedState, first_step, n: int):
+        outputs = []
+        for i in range(n):
+            states, out = one_update(states, np.int32(first_step + i))
+            outputs.append(out)
+        stacked = tuple(jnp.stack(column, axis=1) for column in zip(*outputs))
+        return states, stacked
+
+    return chunk_of_steps
 
 
 def _initial_states(weights, optimizer, seeds) -> SeedState:
@@ -216,7 +240,7 @@ def _configs_from_header(header: dict) -> tuple[TrainConfig, list[StageConfig]]:
 def _training_identity(config: TrainConfig, stages: list[StageConfig]) -> tuple:
     """What must not change for a resume: the stages and every other training knob."""
     knobs = config.model_dump(mode="json", exclude={"updates", "learning_rate", "ramp",
-                                                     "curriculum"})
+                                                     "curriculum", *EXECUTION_KEYS})
     return knobs, [s.model_dump(mode="json") for s in stages]
 
 
@@ -329,7 +353,10 @@ def train(
                 states = _initial_states(weights if states is None else states.weights,
                                          optimizer, seeds)
                 step = 0
-            chunk = _make_chunk(template, static_net, stage, config, optimizer, sampler)
+            execution = resolve_execution(
+                config, stage, template, trajectories[0, 0], params[0],
+                num_seeds=len(seeds), batch_size=sampler.batch_size)
+            chunk = _make_chunk(template, static_net, stage, config, optimizer, sampler, execution)
             while step < stage.updates:
                 if stop_after is not None and done >= stop_after:
                     interrupted = True  # the stop falls on a chunk boundary: checkpoint it
@@ -344,7 +371,7 @@ def train(
                     bar.set_description_str("compiling (first update)")
                     bar.refresh()
                 t0 = time.perf_counter()
-                states, (loss, gnorm, skipped, consec) = chunk(states, jnp.asarray(step), n)
+                states, (loss, gnorm, skipped, consec) = chunk(states, step, n)
                 loss, skipped, consec = np.asarray(loss), np.asarray(skipped), np.asarray(consec)
                 rate = n / (time.perf_counter() - t0)
                 if not compiled_first:

@@ -1,0 +1,123 @@
+"""How an update is executed: the update loop, the unroll loop, rematerialisation.
+
+None of these choices changes the loss or the gradient (beyond round-off);
+they trade speed, compile time and memory. `auto` follows measurements on
+XLA:CPU (benchmarks/bench_loop.py): XLA's convolutions run 2-5x slower
+inside a while loop there, so a simulator that uses them gets its updates
+dispatched one by one (`step`), and short unrolls are traced as Python
+loops; a simulator without them (stablesim's im2col convolutions, FNO, MLP)
+is faster with a `lax.scan` over updates (no per-update dispatch).
+Rematerialisation costs ~1.3x per gradient, so it is used only when the
+stored activations would exceed a memory budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax
+from jaxtyping import Array, Float
+
+from .._training_config import StageConfig, TrainConfig
+
+PYTHON_UNROLL_LIMIT = 32
+"""`unroll_loop: auto` traces at most this many steps (pushforward + unroll) as a Python loop."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Execution:
+    """The resolved execution of one training stage.
+
+    **Fields:** `loop` (`"step"` or `"scan"`), `scan` (the unroll uses
+    `lax.scan`), `remat` (unroll steps are recomputed in the backward pass),
+    `stored_bytes` (activations the backward pass would keep without remat).
+    """
+
+    loop: str
+    scan: bool
+    remat: bool
+    stored_bytes: int
+
+
+def step_residual_bytes(simulator, state: Float[Array, " C *N"], params: Float[Array, " P"]) -> int:
+    """Bytes the backward pass keeps for one simulator step on one state (no remat).
+
+    Read from the shapes of the step's `jax.vjp` residuals (no computation),
+    less the network's own weights, which are shared by every step.
+
+    **Arguments:**
+
+    - `simulator`: the simulator.
+    - `state`, `params`: one state and its physical parameters.
+
+    **Returns:**
+
+    The number of bytes.
+    """
+    weights, static = eqx.partition(simulator, eqx.is_inexact_array)
+
+    def pullback(w, u):
+        return jax.vjp(lambda w_, u_: eqx.combine(w_, static)(u_, params), w, u)[1]
+
+    residuals = eqx.filter_eval_shape(pullback, weights, state)
+    total = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(residuals)
+                if hasattr(leaf, "dtype"))
+    weight_bytes = sum(leaf.size * leaf.dtype.itemsize
+                       for leaf in jax.tree_util.tree_leaves(weights))
+    state_bytes = state.size * state.dtype.itemsize
+    return max(total - weight_bytes, state_bytes)
+
+
+def uses_xla_convolution(simulator, state: Float[Array, " C *N"],
+                         params: Float[Array, " P"]) -> bool:
+    """Whether a simulator step lowers to an XLA convolution (read from its lowered IR).
+
+    **Arguments:**
+
+    - `simulator`, `state`, `params`: the simulator and one state.
+
+    **Returns:**
+
+    True if the step contains a `convolution` operation.
+    """
+    arrays, static = eqx.partition(simulator, eqx.is_array)
+    lowered = jax.jit(lambda a, u, p: eqx.combine(a, static)(u, p)).lower(arrays, state, params)
+    return "convolution" in lowered.as_text()
+
+
+def resolve_execution(config: TrainConfig, stage: StageConfig, simulator,
+                      state: Float[Array, " C *N"], params: Float[Array, " P"], *,
+                      num_seeds: int, batch_size: int,
+                      backend: str | None = None) -> Execution:
+    """Resolve `training.loop`, `unroll_loop` and `remat` for one stage.
+
+    **Arguments:**
+
+    - `config`: the training configuration.
+    - `stage`: the stage (its modality's unroll length).
+    - `simulator`, `state`, `params`: a simulator and one state, for the
+        memory estimate.
+    - `num_seeds`, `batch_size`: how many windows one update holds.
+    - `backend`: `jax.default_backend()` unless given.
+
+    **Returns:**
+
+    An `Execution`.
+    """
+    backend = backend or jax.default_backend()
+    on_cpu = backend == "cpu"
+    loop = config.loop
+    if loop == "auto":
+        loop = "step" if on_cpu and uses_xla_convolution(simulator, state, params) else "scan"
+    steps = stage.modality.pushforward + stage.modality.unroll
+    if config.unroll_loop == "auto":
+        scan = not (on_cpu and steps <= PYTHON_UNROLL_LIMIT)
+    else:
+        scan = config.unroll_loop == "scan"
+    stored = step_residual_bytes(simulator, state, params) * steps * batch_size * num_seeds
+    if config.remat == "auto":
+        remat = stored > config.remat_budget_mb * 2**20
+    else:
+        remat = config.remat == "always"
+    return Execution(loop=loop, scan=scan, remat=remat, stored_bytes=int(stored))

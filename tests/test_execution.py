@@ -1,0 +1,136 @@
+"""How an update runs (update loop, unroll loop, rematerialisation) changes speed and
+memory, never the loss, the gradient or the trained network."""
+
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from stablesim.models import make_network
+from stablesim.simulators import Prediction, with_network
+from stablesim.training import (
+    NOG,
+    ONE,
+    WIG,
+    ModalityConfig,
+    StageConfig,
+    TrainConfig,
+    resolve_execution,
+    step_residual_bytes,
+    train,
+    uses_xla_convolution,
+)
+from test_trainer import leaves, make_simulator, toy_dataset
+
+N = 16
+
+
+def _mlp_simulator(key, n=N):
+    net = make_network("mlp", state_shape=(n,), num_parameters=1, parameter_scale=(1.0,),
+                       width=32, depth=2, key=key)
+    return Prediction(net)
+
+
+@pytest.mark.parametrize("modality", [ONE(3), NOG(3, pushforward=2), WIG(4), WIG(4, cut_every=2)])
+def test_every_execution_gives_the_same_loss_and_gradient(x64, modality):
+    sim = _mlp_simulator(jax.random.key(0))
+    windows = jax.random.normal(jax.random.key(1), (5, modality.window_length, N))
+    params = jnp.ones((5, 1))
+    weights, static = eqx.partition(sim.network, eqx.is_inexact_array)
+
+    def value_and_grad(m):
+        return jax.value_and_grad(
+            lambda w: m.loss(with_network(sim, eqx.combine(w, static)), windows, params))(weights)
+
+    ref_loss, ref_grad = value_and_grad(modality)
+    assert float(ref_loss) > 0
+    for remat in (True, False):
+        for scan in (True, False):
+            loss, grad = value_and_grad(dataclasses.replace(modality, remat=remat, scan=scan))
+            np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+            for a, b in zip(jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(ref_grad)):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def _peak_bytes(modality, sim, batch=8):
+    windows = jnp.zeros((batch, modality.window_length, 1, 160))
+    params = jnp.zeros((batch, 0))
+    weights, static = eqx.partition(sim.network, eqx.is_inexact_array)
+
+    def grad(w):
+        return jax.grad(lambda q: modality.loss(with_network(sim, eqx.combine(q, static)),
+                                               windows, params))(w)
+
+    mem = jax.jit(grad).lower(weights).compile().memory_analysis()
+    return mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
+
+
+def test_remat_keeps_memory_flat_and_auto_switches_it_on_by_budget():
+    # Activations dominate (32 channels per point of a 1-channel state), as in simulators.
+    sim = Prediction(make_network("resnet", state_shape=(1, 160), width=32, depth=6,
+                                  key=jax.random.key(0)))
+    flat = [_peak_bytes(WIG(m), sim) for m in (8, 64)]
+    grows = [_peak_bytes(dataclasses.replace(WIG(m), remat=False), sim) for m in (8, 64)]
+    assert flat[1] <= 2 * flat[0]  # the memory-flat guarantee: m = 64 within 2x of m = 8
+    assert grows[1] > 3 * grows[0]  # without remat the activations of every step are kept
+    # The estimate against XLA's own buffer assignment: what remat saves at m = 64.
+    state, params = jnp.zeros((1, 160)), jnp.zeros(0)
+    per_step = step_residual_bytes(sim, state, params)
+    saved = grows[1] - flat[1]
+    assert 0.5 * saved <= per_step * 64 * 8 <= 2.0 * saved, (per_step * 64 * 8, saved)
+    budget_mb = per_step * 16 * 8 / 2**20  # between m = 8 and m = 64
+    config = TrainConfig(remat_budget_mb=budget_mb, seeds=[0])
+
+    def chosen(m, **kw):
+        stage = StageConfig(modality=ModalityConfig(name="WIG", unroll=m))
+        return resolve_execution(config.model_copy(update=kw), stage, sim, state, params,
+                                 num_seeds=1, batch_size=8, backend="cpu")
+
+    assert not chosen(8).remat and chosen(64).remat
+    assert chosen(8, remat="always").remat and not chosen(64, remat="never").remat
+    assert chosen(8).loop == "scan" and not chosen(8).scan and chosen(64).scan  # im2col resnet
+    gpu = resolve_execution(config, StageConfig(), sim, state, params, num_seeds=1,
+                            batch_size=8, backend="gpu")
+    assert gpu.loop == "scan" and gpu.scan
+    conv, im2col = (Prediction(make_network(arch, state_shape=(1, 256), num_parameters=1,
+                                            parameter_scale=(1.0,), width=4, depth=1,
+                                            key=jax.random.key(0)))
+                    for arch in ("pdeqx_conv", "conv"))
+    stage = StageConfig(modality=ModalityConfig(name="WIG", unroll=8))
+    state, params = jnp.zeros((1, 256)), jnp.ones(1)
+    assert uses_xla_convolution(conv, state, params)
+    assert not uses_xla_convolution(im2col, state, params)
+    assert resolve_execution(config, stage, conv, state, params, num_seeds=1, batch_size=8,
+                             backend="cpu").loop == "step"
+    assert resolve_execution(config, stage, im2col, state, params, num_seeds=1, batch_size=8,
+                             backend="cpu").loop == "scan"
+
+
+def test_update_loops_train_the_same_network_and_a_resume_may_switch_them(tmp_path):
+    data = toy_dataset()
+    modality = ModalityConfig(name="NOG", unroll=3)
+    base = dict(updates=30, batch_size=6, log_every=10, checkpoint_every=10, seeds=[0, 1])
+    results = {}
+    for loop, unroll_loop, remat in [("step", "python", "never"), ("scan", "scan", "always"),
+                                     ("step", "scan", "auto")]:
+        cfg = TrainConfig(**base, loop=loop, unroll_loop=unroll_loop, remat=remat)
+        results[loop, unroll_loop] = train(make_simulator, data, cfg, modality, progress=False)
+    ref = leaves(results["step", "python"].networks)
+    for other in results.values():
+        assert other.skipped == [0, 0]
+        for a, b in zip(ref, leaves(other.networks)):
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
+    untrained = train(make_simulator, data, TrainConfig(**dict(base, updates=1, log_every=1,
+                                                              checkpoint_every=1)),
+                      modality, progress=False)
+    assert any(not np.allclose(a, b) for a, b in zip(ref, leaves(untrained.networks)))
+    # A run checkpointed with one loop resumes with another.
+    train(make_simulator, data, TrainConfig(**base, loop="scan"), modality, out_dir=tmp_path,
+          stop_after=20, progress=False)
+    resumed = train(make_simulator, data, TrainConfig(**base, loop="step"), modality,
+                    out_dir=tmp_path, resume=True, progress=False)
+    for a, b in zip(ref, leaves(resumed.networks)):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
