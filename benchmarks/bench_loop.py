@@ -9,7 +9,8 @@ times
   on a fixed batch, called in a Python loop (what a user writes by hand);
 - `trainer`: `stablesim.training.train` with each loop structure
   (`training.loop`: `step` = one jitted update per call with donated state,
-  `scan` = a `lax.scan` over a chunk of updates), same modality, batch, seed.
+  `scan` = a `lax.scan` over a chunk of updates, `auto` = what the trainer
+  picks), same modality, batch, seed.
 
 Figures are medians of timed calls / chunks after compilation, measured in
 one run; the ratio trainer / plain should be at most 1.2.
@@ -86,7 +87,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--updates", type=int, default=150)
     parser.add_argument("--chunk", type=int, default=25)
-    parser.add_argument("--loops", nargs="+", default=["step", "scan"])
+    parser.add_argument("--loops", nargs="+", default=["auto", "step", "scan"])
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     system = KuramotoSivashinsky()

@@ -134,3 +134,51 @@ def test_update_loops_train_the_same_network_and_a_resume_may_switch_them(tmp_pa
                     out_dir=tmp_path, resume=True, progress=False)
     for a, b in zip(ref, leaves(resumed.networks)):
         np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
+
+
+def test_device_split_rules():
+    from stablesim import ConfigError
+    from stablesim.training import device_split
+
+    assert device_split(None, 4, 16, available=1) == (1, None)
+    assert device_split(None, 4, 16, available=4) == (4, "seeds")
+    assert device_split(None, 2, 16, available=4) == (4, "batch")
+    assert device_split(None, 3, 10, available=4) == (3, "seeds")
+    assert device_split(2, 3, 10, available=4) == (2, "batch")
+    with pytest.raises(ConfigError, match="training.devices: 4 asked, 2 available"):
+        device_split(4, 4, 16, available=2)
+    with pytest.raises(ConfigError, match="divide neither"):
+        device_split(4, 3, 10, available=4)
+
+
+_SHARDED = """
+import sys, numpy as np, jax
+sys.path.insert(0, {tests!r})
+from test_trainer import leaves, make_simulator, toy_dataset
+from stablesim.training import ModalityConfig, TrainConfig, train
+assert jax.local_device_count() == 4
+data, modality = toy_dataset(), ModalityConfig(name="NOG", unroll=3)
+for seeds, batch in (([0, 1, 2, 3], 6), ([0], 8)):
+    base = dict(updates=20, batch_size=batch, log_every=10, checkpoint_every=10, seeds=seeds)
+    one = train(make_simulator, data, TrainConfig(**base, devices=1), modality, progress=False)
+    four = train(make_simulator, data, TrainConfig(**base, devices=4), modality, progress=False)
+    sharding = jax.tree_util.tree_leaves(four.networks)[0].sharding
+    assert len(sharding.device_set) == 4, sharding
+    for a, b in zip(leaves(one.networks), leaves(four.networks)):
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6)
+    print("ok", len(seeds))
+"""
+
+
+def test_seeds_or_batch_split_over_four_devices_train_the_same_networks(tmp_path):
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    code = _SHARDED.format(tests=str(pathlib.Path(__file__).parent))
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["ok", "4", "ok", "1"]

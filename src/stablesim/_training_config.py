@@ -131,6 +131,10 @@ class TrainConfig(StrictConfig):
     remat_budget_mb: PositiveFloat = Field(
         1024.0, description="remat: auto checkpoints when the unroll's stored activations "
         "(all seeds and windows of a batch) would exceed this many MiB")
+    devices: PositiveInt | None = Field(
+        None, description="data parallel over this many local devices (null: as many as "
+        "divide the seeds or the batch): seeds are split over them when they divide the "
+        "number of seeds, else every batch is; same results as one device to round-off")
     curriculum: list[StageConfig] = Field(
         default_factory=list, description="stages that replace the single stage above "
         "(each with its own modality, updates, learning_rate, ramp)")

@@ -2,7 +2,13 @@
 
 from .._training_config import ModalityConfig, StageConfig, StrictConfig, TrainConfig
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
-from ._execution import Execution, resolve_execution, step_residual_bytes, uses_xla_convolution
+from ._execution import (
+    Execution,
+    device_split,
+    resolve_execution,
+    step_residual_bytes,
+    uses_xla_convolution,
+)
 from ._gradients import gradient_alignment
 from ._modalities import NOG, ONE, WIG, Unroll, build_modality
 from ._trainer import (
@@ -18,7 +24,7 @@ __all__ = [
     "ONE", "NOG", "WIG", "Unroll", "build_modality",
     "ModalityConfig", "StageConfig", "TrainConfig", "StrictConfig",
     "gradient_alignment", "Execution", "resolve_execution", "step_residual_bytes",
-    "uses_xla_convolution",
+    "uses_xla_convolution", "device_split",
     "train", "load_trained", "read_train_log", "TrainResult", "TrainingInterrupted", "make_optimizer",
     "save_checkpoint", "load_checkpoint", "read_checkpoint_header",
 ]

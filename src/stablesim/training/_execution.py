@@ -14,11 +14,15 @@ stored activations would exceed a memory budget.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import equinox as eqx
 import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Float
 
+from .._errors import ConfigError
 from .._training_config import StageConfig, TrainConfig
 
 PYTHON_UNROLL_LIMIT = 32
@@ -31,13 +35,61 @@ class Execution:
 
     **Fields:** `loop` (`"step"` or `"scan"`), `scan` (the unroll uses
     `lax.scan`), `remat` (unroll steps are recomputed in the backward pass),
-    `stored_bytes` (activations the backward pass would keep without remat).
+    `stored_bytes` (activations the backward pass would keep without remat),
+    `mesh` (a one-axis `jax.sharding.Mesh` named `"devices"`, None on one
+    device) and `shard` (`"seeds"`, `"batch"` or None: what is split over it).
     """
 
     loop: str
     scan: bool
     remat: bool
     stored_bytes: int
+    mesh: Mesh | None = None
+    shard: str | None = None
+
+    def place(self, states: Any) -> Any:
+        """Put per-seed states (leading seed axis) on the mesh: split or replicated."""
+        if self.mesh is None:
+            return states
+        spec = PartitionSpec("devices") if self.shard == "seeds" else PartitionSpec()
+        return jax.device_put(states, NamedSharding(self.mesh, spec))
+
+    def constrain_batch(self, tree: Any) -> Any:
+        """Inside the update: split a batch (leading axis) over the devices."""
+        if self.mesh is None or self.shard != "batch":
+            return tree
+        return jax.lax.with_sharding_constraint(
+            tree, NamedSharding(self.mesh, PartitionSpec("devices")))
+
+
+def device_split(devices: int | None, num_seeds: int, batch_size: int,
+                 available: int | None = None) -> tuple[int, str | None]:
+    """How many devices to use and what to split over them.
+
+    **Arguments:**
+
+    - `devices`: `training.devices` (None: as many as divide the seeds or batch).
+    - `num_seeds`, `batch_size`: the work of one update.
+    - `available`: local devices (default `jax.local_device_count()`).
+
+    **Returns:**
+
+    `(number of devices, "seeds" | "batch" | None)`; a one-line `ConfigError`
+    when the asked number is not available or divides neither.
+    """
+    available = jax.local_device_count() if available is None else available
+    if devices is not None and devices > available:
+        raise ConfigError(f"training.devices: {devices} asked, {available} available")
+    candidates = [devices] if devices is not None else range(available, 0, -1)
+    for n in candidates:
+        if n == 1:
+            return 1, None
+        if num_seeds % n == 0:
+            return n, "seeds"
+        if batch_size % n == 0:
+            return n, "batch"
+    raise ConfigError(f"training.devices: {devices} devices divide neither the {num_seeds} "
+                      f"seeds nor the batch of {batch_size}")
 
 
 def step_residual_bytes(simulator, state: Float[Array, " C *N"], params: Float[Array, " P"]) -> int:
@@ -120,4 +172,7 @@ def resolve_execution(config: TrainConfig, stage: StageConfig, simulator,
         remat = stored > config.remat_budget_mb * 2**20
     else:
         remat = config.remat == "always"
-    return Execution(loop=loop, scan=scan, remat=remat, stored_bytes=int(stored))
+    count, shard = device_split(config.devices, num_seeds, batch_size)
+    mesh = Mesh(np.array(jax.local_devices()[:count]), ("devices",)) if count > 1 else None
+    return Execution(loop=loop, scan=scan, remat=remat, stored_bytes=int(stored), mesh=mesh,
+                     shard=shard)

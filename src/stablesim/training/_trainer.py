@@ -34,7 +34,7 @@ from ._modalities import build_modality
 LOG_COLUMNS = ("step", "stage", "seed", "loss", "grad_norm", "skipped", "updates_per_s")
 
 
-EXECUTION_KEYS = ("loop", "unroll_loop", "remat", "remat_budget_mb")
+EXECUTION_KEYS = ("loop", "unroll_loop", "remat", "remat_budget_mb", "devices")
 """Training keys that change speed and memory, not the result: a resume may change them."""
 
 _REFERENCE_DECAY = 0.01  # per update, in log units: the reference halves in ~70 updates
@@ -144,7 +144,7 @@ def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
         key = jax.random.wrap_key_data(state.key)
         shuffle_key = jax.random.fold_in(key, 0)
         noise_key = jax.random.fold_in(jax.random.fold_in(key, 1), step)
-        windows, params = sampler.batch(shuffle_key, step)
+        windows, params = execution.constrain_batch(sampler.batch(shuffle_key, step))
         loss, grads = jax.value_and_grad(loss_fn)(state.weights, windows, params, noise_key)
         gnorm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(gnorm)
@@ -356,6 +356,7 @@ def train(
             execution = resolve_execution(
                 config, stage, template, trajectories[0, 0], params[0],
                 num_seeds=len(seeds), batch_size=sampler.batch_size)
+            states = execution.place(states)
             chunk = _make_chunk(template, static_net, stage, config, optimizer, sampler, execution)
             while step < stage.updates:
                 if stop_after is not None and done >= stop_after:
