@@ -109,8 +109,8 @@ def step_residual_bytes(simulator, state: Float[Array, " C *N"], params: Float[A
     """
     weights, static = eqx.partition(simulator, eqx.is_inexact_array)
 
-    def pullback(w, u):
-        return jax.vjp(lambda w_, u_: eqx.combine(w_, static)(u_, params), w, u)[1]
+    def pullback(w, u):  # by the weights: a solver may be a non-differentiable callback
+        return jax.vjp(lambda w_: eqx.combine(w_, static)(u, params), w)[1]
 
     residuals = eqx.filter_eval_shape(pullback, weights, state)
     total = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(residuals)
