@@ -56,7 +56,7 @@ def test_every_execution_gives_the_same_loss_and_gradient(x64, modality):
 
 
 def _peak_bytes(modality, sim, batch=8):
-    windows = jnp.zeros((batch, modality.window_length, 1, 160))
+    windows = jnp.zeros((batch, modality.window_length, 1, 64))
     params = jnp.zeros((batch, 0))
     weights, static = eqx.partition(sim.network, eqx.is_inexact_array)
 
@@ -70,14 +70,14 @@ def _peak_bytes(modality, sim, batch=8):
 
 def test_remat_keeps_memory_flat_and_auto_switches_it_on_by_budget():
     # Activations dominate (32 channels per point of a 1-channel state), as in simulators.
-    sim = Prediction(make_network("resnet", state_shape=(1, 160), width=32, depth=6,
+    sim = Prediction(make_network("resnet", state_shape=(1, 64), width=32, depth=3,
                                   key=jax.random.key(0)))
     flat = [_peak_bytes(WIG(m), sim) for m in (8, 64)]
     grows = [_peak_bytes(dataclasses.replace(WIG(m), remat=False), sim) for m in (8, 64)]
     assert flat[1] <= 2 * flat[0]  # the memory-flat guarantee: m = 64 within 2x of m = 8
     assert grows[1] > 3 * grows[0]  # without remat the activations of every step are kept
     # The estimate against XLA's own buffer assignment: what remat saves at m = 64.
-    state, params = jnp.zeros((1, 160)), jnp.zeros(0)
+    state, params = jnp.zeros((1, 64)), jnp.zeros(0)
     per_step = step_residual_bytes(sim, state, params)
     saved = grows[1] - flat[1]
     assert 0.5 * saved <= per_step * 64 * 8 <= 2.0 * saved, (per_step * 64 * 8, saved)
@@ -112,7 +112,7 @@ def test_remat_keeps_memory_flat_and_auto_switches_it_on_by_budget():
 def test_update_loops_train_the_same_network_and_a_resume_may_switch_them(tmp_path):
     data = toy_dataset()
     modality = ModalityConfig(name="NOG", unroll=3)
-    base = dict(updates=30, batch_size=6, log_every=10, checkpoint_every=10, seeds=[0, 1])
+    base = dict(updates=20, batch_size=6, log_every=10, checkpoint_every=10, seeds=[0, 1])
     results = {}
     for loop, unroll_loop, remat in [("step", "python", "never"), ("scan", "scan", "always"),
                                      ("step", "scan", "auto")]:
@@ -129,7 +129,7 @@ def test_update_loops_train_the_same_network_and_a_resume_may_switch_them(tmp_pa
     assert any(not np.allclose(a, b) for a, b in zip(ref, leaves(untrained.networks)))
     # A run checkpointed with one loop resumes with another.
     train(make_simulator, data, TrainConfig(**base, loop="scan"), modality, out_dir=tmp_path,
-          stop_after=20, progress=False)
+          stop_after=10, progress=False)
     resumed = train(make_simulator, data, TrainConfig(**base, loop="step"), modality,
                     out_dir=tmp_path, resume=True, progress=False)
     for a, b in zip(ref, leaves(resumed.networks)):
@@ -159,7 +159,7 @@ from stablesim.training import ModalityConfig, TrainConfig, train
 assert jax.local_device_count() == 4
 data, modality = toy_dataset(), ModalityConfig(name="NOG", unroll=3)
 for seeds, batch in (([0, 1, 2, 3], 6), ([0], 8)):
-    base = dict(updates=20, batch_size=batch, log_every=10, checkpoint_every=10, seeds=seeds)
+    base = dict(updates=10, batch_size=batch, log_every=5, checkpoint_every=5, seeds=seeds)
     one = train(make_simulator, data, TrainConfig(**base, devices=1), modality, progress=False)
     four = train(make_simulator, data, TrainConfig(**base, devices=4), modality, progress=False)
     sharding = jax.tree_util.tree_leaves(four.networks)[0].sharding
