@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean lock
+.PHONY: run test bench bench-peers install clean lock
 
 # Installs the tested versions pinned in constraints.txt (pyproject.toml keeps
 # compatible ranges). Refresh the pins after an upgrade: `make lock`.
@@ -31,6 +31,18 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_user_solver.py
 
+# stablesim against APEBench 0.1.1, interleaved; APEBench gets its own environment.
+# Options through PEERS_ARGS, e.g. make bench-peers PEERS_ARGS="--rounds 3 --batches 20".
+APEBENCH_VENV := .venv-apebench
+$(APEBENCH_VENV)/.installed: benchmarks/peers/requirements-apebench.txt
+	$(PYTHON) -m venv $(APEBENCH_VENV)
+	$(APEBENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(APEBENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/peers/requirements-apebench.txt
+	touch $@
+
+bench-peers: $(STAMP) $(APEBENCH_VENV)/.installed
+	$(BIN)/python benchmarks/peers/bench_peers.py --apebench-python $(APEBENCH_VENV)/bin/python $(PEERS_ARGS)
+
 # Re-resolve the newest versions pyproject.toml allows in a fresh environment and pin them.
 lock:
 	rm -rf .venv-lock
@@ -41,4 +53,4 @@ lock:
 	rm -rf .venv-lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(APEBENCH_VENV) .pytest_cache

@@ -1,3 +1,13 @@
+import os
+import pathlib
+import tempfile
+
+# One persistent XLA compilation cache for the test workers and the CLI processes they
+# start: many tests compile the same small training graphs.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      str(pathlib.Path(tempfile.gettempdir()) / "stablesim-tests-jax-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+
 import jax
 import pytest
 

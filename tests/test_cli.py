@@ -69,3 +69,31 @@ def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
                       "simulator.setup", "modality.name"]
     assert (out / "runs" / "correction-NOG" / "checkpoint.eqx").exists()
     assert (out / "runs" / "correction-NOG" / "config.yaml").exists()
+
+
+def test_the_command_keeps_compiled_programs_in_the_users_cache(tmp_path, monkeypatch):
+    import jax
+
+    from stablesim.cli import _use_compilation_cache
+
+    before = (jax.config.jax_compilation_cache_dir,
+              jax.config.jax_persistent_cache_min_compile_time_secs)
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    try:
+        monkeypatch.setenv("STABLESIM_XLA_CACHE", "off")
+        _use_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == before[0]
+        monkeypatch.delenv("STABLESIM_XLA_CACHE")
+        blocked = tmp_path / "file"
+        blocked.write_text("")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # not a folder: skipped
+        _use_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == before[0]
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        _use_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache" / "stablesim" / "xla")
+        assert (tmp_path / "cache" / "stablesim" / "xla").is_dir()
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before[0])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])

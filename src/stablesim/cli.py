@@ -7,6 +7,8 @@ status 2; no traceback.
 from __future__ import annotations
 
 import argparse
+import os
+import pathlib
 import sys
 
 from ._errors import StablesimError
@@ -344,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _positive(args)
+        _use_compilation_cache()
         args.func(args)
     except (StablesimError, OSError) as err:
         print(f"stablesim: error: {err}", file=sys.stderr)
@@ -352,6 +355,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stablesim: {_interrupted_message(args, err)}", file=sys.stderr)
         return 130
     return 0
+
+
+def _use_compilation_cache() -> None:
+    """Keep XLA's compiled programs between commands (JAX's persistent cache).
+
+    A second `train`, a resumed run or the next cell of a study with the same
+    shapes skips compilation. The cache lives in `$XDG_CACHE_HOME/stablesim/xla`
+    (default `~/.cache`); JAX's own `JAX_COMPILATION_CACHE_DIR` wins, and
+    `STABLESIM_XLA_CACHE=off` turns it off. An unwritable place is skipped.
+    """
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.environ.get("STABLESIM_XLA_CACHE") == "off":
+        return
+    base = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    path = base / "stablesim" / "xla"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def _interrupted_message(args, err: KeyboardInterrupt) -> str:

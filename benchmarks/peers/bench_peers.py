@@ -1,0 +1,205 @@
+"""stablesim against APEBench 0.1.1, interleaved in one run (`make bench-peers`).
+
+APEBench pins an older Exponax, so it lives in its own environment
+(`.venv-apebench`, made by `make bench-peers` from `requirements-apebench.txt`).
+For each case (dimensions, points, batch) the APEBench worker first generates
+APEBench's KS training data and saves it; then, for each modality (ONE, NOG-m,
+WIG-m) and round, it times APEBench's scenario call and stablesim's trainer on
+those same trajectories, each in a fresh process, alternating, so that load
+on this shared machine hits both alike. Same network (PDEquinox's ConvNet:
+width 34, 10 hidden layers, kernel 3, relu, float32), Adam at 1e-4, one seed.
+
+Reported per tool: steady updates/s (median over chunks after compilation,
+then median over rounds), compile time, data time, the whole call's wall
+time, achieved GFLOP/s (analytic convolution FLOPs x3 for the backward pass)
+and its fraction of a float32 matrix product measured in the same run.
+Results: a JSON file and a markdown table (`--out`, default
+benchmarks/results/peers-<backend>.{json,md}).
+
+Run: .venv/bin/python benchmarks/peers/bench_peers.py --apebench-python .venv-apebench/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+MODALITIES = ("ONE", "NOG", "WIG")
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    dims: int
+    points: int
+    batch: int
+    updates: int
+
+    @property
+    def label(self) -> str:
+        grid = "x".join([str(self.points)] * self.dims)
+        return f"{self.dims}D {grid}, batch {self.batch}"
+
+
+def default_cases(backend: str) -> list[Case]:
+    """1D batch 20 and 200 everywhere; 2D 160x160 only where an accelerator makes it short."""
+    cases = [Case(1, 160, 20, 300), Case(1, 160, 200, 60)]
+    if backend != "cpu":
+        cases += [Case(2, 160, 20, 200), Case(2, 160, 200, 60)]
+    return cases
+
+
+def conv_flops_per_update(case: Case, modality: str, unroll: int, width: int, depth: int) -> float:
+    """Analytic FLOPs of one update: forward convolutions x3 (forward, two backward products)."""
+    taps = 3 ** case.dims
+    channels = [1] + [width] * depth + [1]
+    per_point = sum(2 * cin * cout * taps for cin, cout in zip(channels[:-1], channels[1:]))
+    steps = 1 if modality == "ONE" else unroll
+    return 3.0 * per_point * case.points ** case.dims * case.batch * steps
+
+
+def matmul_gflops(size: int = 2048, calls: int = 10) -> float:
+    """Median float32 matrix-product rate of this machine's JAX backend."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        f(a).block_until_ready()
+        times.append(time.perf_counter() - t0)
+    return 2 * size**3 / statistics.median(times) / 1e9
+
+
+def run_worker(command: list[str], log) -> dict:
+    """Run one timing process; its last stdout line is its JSON result."""
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+        raise SystemExit(f"bench-peers: worker failed: {' '.join(command[1:3])}: {tail}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    log(f"  {result['tool']:22s} {result['modality']}: {result['updates_per_s']:8.2f} upd/s, "
+        f"compile {result['compile_s']:.1f} s, wall {result['wall_s']:.1f} s")
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apebench-python", required=True,
+                        help="python of the environment with apebench==0.1.1")
+    parser.add_argument("--archs", nargs="+", default=["conv", "pdeqx_conv"])
+    parser.add_argument("--modalities", nargs="+", choices=MODALITIES, default=list(MODALITIES))
+    parser.add_argument("--unroll", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--dims", type=int, nargs="+", default=None,
+                        help="only these dimensions of the default cases")
+    parser.add_argument("--batches", type=int, nargs="+", default=None,
+                        help="only these batch sizes of the default cases")
+    parser.add_argument("--updates-scale", type=float, default=1.0,
+                        help="multiply every case's number of updates")
+    parser.add_argument("--out", default=None, help="path stem for .json and .md")
+    args = parser.parse_args(argv)
+
+    import jax
+
+    backend = jax.default_backend()
+    cases = [c for c in default_cases(backend)
+             if (args.dims is None or c.dims in args.dims)
+             and (args.batches is None or c.batch in args.batches)]
+    cases = [dataclasses.replace(c, updates=max(20, int(c.updates * args.updates_scale)))
+             for c in cases]
+    if not cases:
+        raise SystemExit("bench-peers: no case left after --dims/--batches")
+    out = pathlib.Path(args.out) if args.out else HERE.parent / "results" / f"peers-{backend}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(line):
+        print(line, flush=True)
+
+    matmul = matmul_gflops()
+    log(f"float32 matrix product on {backend}: {matmul:.1f} GFLOP/s")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in cases:
+            data = pathlib.Path(tmp) / f"ks_{case.dims}d.npy"
+            log(f"{case.label}, {case.updates} updates")
+            for modality in args.modalities:
+                runs: dict[str, list[dict]] = {}
+                for _ in range(args.rounds):
+                    common = ["--batch", str(case.batch), "--modality", modality,
+                              "--unroll", str(args.unroll), "--updates", str(case.updates)]
+                    ape = [args.apebench_python, str(HERE / "apebench_worker.py"),
+                           "--dims", str(case.dims), "--points", str(case.points), *common]
+                    if not data.exists():
+                        ape += ["--save-data", str(data)]
+                    runs.setdefault("apebench", []).append(run_worker(ape, log))
+                    for arch in args.archs:
+                        ours = [sys.executable, str(HERE / "stablesim_worker.py"),
+                                "--data", str(data), "--arch", arch, *common]
+                        runs.setdefault(arch, []).append(run_worker(ours, log))
+                rows.append(_summarise(case, modality, args.unroll, runs, matmul))
+    report = {"backend": backend, "machine": platform.platform(),
+              "matmul_gflops": round(matmul, 1), "rows": rows}
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    out.with_suffix(".md").write_text(markdown(report, args.archs))
+    log(markdown(report, args.archs))
+    log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+
+
+def _summarise(case: Case, modality: str, unroll: int, runs: dict, matmul: float) -> dict:
+    flops = conv_flops_per_update(case, modality, unroll, width=34, depth=10)
+    tools = {}
+    for tool, results in runs.items():
+        rate = statistics.median(r["updates_per_s"] for r in results)
+        tools[tool] = {
+            "updates_per_s": round(rate, 2),
+            "compile_s": round(statistics.median(r["compile_s"] for r in results), 2),
+            "data_s": round(statistics.median(r["data_s"] for r in results), 2),
+            "wall_s": round(statistics.median(r["wall_s"] for r in results), 1),
+            "gflops": round(flops * rate / 1e9, 2),
+            "fraction_of_matmul": round(flops * rate / 1e9 / matmul, 3),
+            "rounds": results,
+        }
+    ape = tools["apebench"]["updates_per_s"]
+    for t in tools.values():
+        t["vs_apebench"] = round(t["updates_per_s"] / ape, 2)
+    name = modality if modality == "ONE" else f"{modality}-{unroll}"
+    return {"case": case.label, "modality": name, "updates": case.updates, "tools": tools}
+
+
+def markdown(report: dict, archs: list[str]) -> str:
+    """The report as a markdown table: one row per case and modality."""
+    head = ["case", "modality", "APEBench upd/s"]
+    for arch in archs:
+        head += [f"`{arch}` upd/s", f"`{arch}` / AB"]
+    head += ["compile s (AB / " + " / ".join(archs) + ")", "GFLOP/s (AB / "
+             + " / ".join(archs) + ")", "% of matmul (best)"]
+    lines = [f"Backend {report['backend']}; float32 matrix product "
+             f"{report['matmul_gflops']} GFLOP/s.", "",
+             "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for row in report["rows"]:
+        t = row["tools"]
+        cells = [row["case"], row["modality"], f"{t['apebench']['updates_per_s']:.1f}"]
+        for arch in archs:
+            cells += [f"{t[arch]['updates_per_s']:.1f}", f"{t[arch]['vs_apebench']:.2f}"]
+        order = ["apebench", *archs]
+        cells.append(" / ".join(f"{t[k]['compile_s']:.1f}" for k in order))
+        cells.append(" / ".join(f"{t[k]['gflops']:.1f}" for k in order))
+        cells.append(f"{100 * max(t[k]['fraction_of_matmul'] for k in order):.0f}%")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
