@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import pathlib
 import platform
 import statistics
@@ -82,13 +83,19 @@ def matmul_gflops(size: int = 2048, calls: int = 10) -> float:
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
-def run_worker(command: list[str], log) -> dict:
-    """Run one timing process; its last stdout line is its JSON result."""
-    proc = subprocess.run(command, capture_output=True, text=True)
+def run_worker(command: list[str], log, source: str | None = None) -> dict:
+    """Run one timing process (stablesim from `source`/src if given); its last line is JSON."""
+    env = dict(os.environ)
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)  # compile times are cold ones
+    if source:
+        env["PYTHONPATH"] = str(pathlib.Path(source).resolve() / "src")
+    proc = subprocess.run(command, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
         raise SystemExit(f"bench-peers: worker failed: {' '.join(command[1:3])}: {tail}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if source:
+        result["tool"] = "before " + result["tool"]
     log(f"  {result['tool']:22s} {result['modality']}: {result['updates_per_s']:8.2f} upd/s, "
         f"compile {result['compile_s']:.1f} s, wall {result['wall_s']:.1f} s")
     return result
@@ -108,6 +115,9 @@ def main(argv=None):
                         help="only these batch sizes of the default cases")
     parser.add_argument("--updates-scale", type=float, default=1.0,
                         help="multiply every case's number of updates")
+    parser.add_argument("--before", default=None, metavar="TREE",
+                        help="also time another stablesim source tree (e.g. a git worktree "
+                             "of an older commit), as 'before ARCH'")
     parser.add_argument("--out", default=None, help="path stem for .json and .md")
     args = parser.parse_args(argv)
 
@@ -147,13 +157,18 @@ def main(argv=None):
                     for arch in args.archs:
                         ours = [sys.executable, str(HERE / "stablesim_worker.py"),
                                 "--data", str(data), "--arch", arch, *common]
+                        if args.before:
+                            runs.setdefault(f"before {arch}", []).append(
+                                run_worker(ours, log, source=args.before))
                         runs.setdefault(arch, []).append(run_worker(ours, log))
                 rows.append(_summarise(case, modality, args.unroll, runs, matmul))
-    report = {"backend": backend, "machine": platform.platform(),
+    report = {"backend": backend, "machine": platform.platform(), "before": args.before,
               "matmul_gflops": round(matmul, 1), "rows": rows}
     out.with_suffix(".json").write_text(json.dumps(report, indent=2))
-    out.with_suffix(".md").write_text(markdown(report, args.archs))
-    log(markdown(report, args.archs))
+    tools = [f"{prefix}{a}" for a in args.archs for prefix in
+             (("before ", "") if args.before else ("",))]
+    out.with_suffix(".md").write_text(markdown(report, tools))
+    log(markdown(report, tools))
     log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
 
 
@@ -183,7 +198,8 @@ def markdown(report: dict, archs: list[str]) -> str:
     head = ["case", "modality", "APEBench upd/s"]
     for arch in archs:
         head += [f"`{arch}` upd/s", f"`{arch}` / AB"]
-    head += ["compile s (AB / " + " / ".join(archs) + ")", "GFLOP/s (AB / "
+    head += ["data s (AB / " + " / ".join(archs) + ")",
+             "compile s (AB / " + " / ".join(archs) + ")", "GFLOP/s (AB / "
              + " / ".join(archs) + ")", "% of matmul (best)"]
     lines = [f"Backend {report['backend']}; float32 matrix product "
              f"{report['matmul_gflops']} GFLOP/s.", "",
@@ -194,6 +210,7 @@ def markdown(report: dict, archs: list[str]) -> str:
         for arch in archs:
             cells += [f"{t[arch]['updates_per_s']:.1f}", f"{t[arch]['vs_apebench']:.2f}"]
         order = ["apebench", *archs]
+        cells.append(" / ".join(f"{t[k]['data_s']:.1f}" for k in order))
         cells.append(" / ".join(f"{t[k]['compile_s']:.1f}" for k in order))
         cells.append(" / ".join(f"{t[k]['gflops']:.1f}" for k in order))
         cells.append(f"{100 * max(t[k]['fraction_of_matmul'] for k in order):.0f}%")

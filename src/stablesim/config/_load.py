@@ -202,6 +202,12 @@ def resolve_paths(raw: dict, base_dir: str | os.PathLike | None) -> dict:
         data["file"] = resolve_data_path(data["file"], base_dir)
     if isinstance(sim, dict) and isinstance(sim.get("solver_function"), str):
         sim["solver_function"] = resolve_solver_spec(sim["solver_function"], base_dir)
+    model = out.get("model")
+    if isinstance(model, dict) and isinstance(model.get("init_from"), str):
+        start = pathlib.Path(model["init_from"]).expanduser()
+        if not start.is_absolute():
+            start = pathlib.Path(base_dir or os.getcwd()) / start
+        model["init_from"] = str(start.resolve())
     return out
 
 

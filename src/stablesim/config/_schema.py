@@ -63,6 +63,9 @@ class ModelSection(StrictConfig):
     activation: str = Field("relu", description="a jax.nn function name")
     initializer: Initializer = Field(
         "default", description=f"one of {', '.join(INITIALIZERS)} (bounds hold per layer)")
+    init_from: str | None = Field(
+        None, description="a run directory whose trained networks start this run (fine-tuning; "
+                          "same model and seeds); replaces the initializer")
 
 
 class SimulatorSection(StrictConfig):

@@ -91,11 +91,45 @@ def train_run(
     check_solver(config, data)
     make = simulator_factory(config, build_system(config), data)
     make(jax.random.key(0))  # a model that cannot be built fails before the run directory exists
+    start = starting_networks(config, make)
     pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
     save_hdf5(data, paths["dataset"])
     write_yaml(config, paths["config"])
     return _train(config, run_dir, make, parts, resume=False, stop_after=stop_after,
-                  progress=progress)
+                  progress=progress, initial_networks=start)
+
+
+def starting_networks(config: RunConfig, make) -> Any:
+    """The trained networks of `model.init_from` (None without it), checked for a fine-tune.
+
+    The start run must have finished its training, with the same seeds and
+    model; its networks become this run's starting point, seed by seed.
+    """
+    source = config.model.init_from
+    if source is None:
+        return None
+    files = run_paths(source)
+    if not files["checkpoint"].exists() or not files["config"].exists():
+        raise ConfigError(f"model.init_from: {source} holds no trained run (no checkpoint)")
+    done, total = run_progress(source)
+    if done < total:
+        raise ConfigError(f"model.init_from: {source} stopped at update {done} of {total}; "
+                          f"finish it first (stablesim train --resume {source})")
+    keys = ("architecture", "width", "depth", "activation")
+    theirs = read_run_config(source).model
+    differ = [f"{k} {getattr(theirs, k)}, here {getattr(config.model, k)}" for k in keys
+              if getattr(theirs, k) != getattr(config.model, k)]
+    if differ:
+        raise ConfigError(f"model.init_from: {source} was trained with another model "
+                          f"({'; '.join(differ)})")
+    header = read_checkpoint_header(files["checkpoint"])
+    if list(header["seeds"]) != list(config.training.seeds):
+        raise ConfigError(f"model.init_from: {source} trained seeds {header['seeds']}, this run "
+                          f"has {config.training.seeds}; fine-tuning goes seed by seed")
+    try:
+        return load_trained(make, source).networks
+    except (ValueError, TypeError, KeyError) as err:
+        raise ConfigError(f"model.init_from: {source} holds another model: {err}") from None
 
 
 def resume_run(run_dir: str | os.PathLike, *, stop_after: int | None = None,
@@ -109,10 +143,10 @@ def resume_run(run_dir: str | os.PathLike, *, stop_after: int | None = None,
                   stop_after=stop_after, progress=progress)
 
 
-def _train(config, run_dir, make, parts, *, resume, stop_after, progress):
+def _train(config, run_dir, make, parts, *, resume, stop_after, progress, initial_networks=None):
     return train(make, parts["train"], config.training, config.modality, out_dir=run_dir, resume=resume,
                  stop_after=stop_after, run_config=config.model_dump(mode="json"),
-                 progress=progress)
+                 initial_networks=initial_networks, progress=progress)
 
 
 

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from ..config import StrictConfig
+
+
+class FineTune(StrictConfig):
+    """Cells that start from another cell's trained networks (the paper's protocol).
+
+    **Fields:**
+
+    - `start_from`: grid values naming the start cell of every other cell:
+        the cell itself with these values (e.g. `{modality.name: ONE}`: each
+        NOG/WIG cell starts from the ONE cell of the same setup). Cells that
+        already have these values train from scratch.
+    - `updates`: updates of the fine-tuning cells (their `training.updates`);
+        the start cells keep theirs. The report shows both and the total.
+    """
+
+    start_from: dict[str, Any]
+    updates: PositiveInt
 
 
 class StudyConfig(StrictConfig):
@@ -19,9 +36,12 @@ class StudyConfig(StrictConfig):
         the built-in defaults.
     - `config`: overrides of the base, as a nested mapping or dotted keys.
     - `grid`: `{dotted key: [values]}`; every combination is one cell.
+    - `fine_tune`: cells that start from another cell's trained networks
+        (None: every cell trains from scratch).
     """
 
     name: str = "study"
     base: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
+    fine_tune: FineTune | None = None

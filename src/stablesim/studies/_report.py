@@ -74,6 +74,7 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     doc.paragraph(f"{len(done)} of {len(cells)} cells evaluated ({grid}). Built "
                   f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}. Long-format results: "
                   "`results.csv`; each run's files are under `runs/`.")
+    doc.paragraph(_regime(cells))
     if not done:
         doc.paragraph("No cell has been evaluated yet.")
         md, _ = doc.write(out, title=title)
@@ -85,6 +86,23 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     _plots(doc, out, done, metrics, test_sets)
     md, _ = doc.write(out, title=title)
     return md
+
+
+def _regime(cells) -> str:
+    """Which training regime the study shows: from scratch, or fine-tuning from start cells."""
+    tuned = [c for c in cells if c.start]
+    if not tuned:
+        updates = sorted({c.config.training.total_updates for c in cells})
+        return ("Regime: **from scratch**; every cell trains "
+                f"{' or '.join(map(str, updates))} updates from a fresh initialisation.")
+    by_name = {c.name: c for c in cells}
+    first = by_name[tuned[0].start].config.training.total_updates
+    more = tuned[0].config.training.total_updates
+    starts = sorted({c.start for c in tuned})
+    return (f"Regime: **fine-tuning** (the paper's protocol): {len(tuned)} cells start from the "
+            f"trained networks of a start cell ({', '.join(starts)}) with the same other settings "
+            f"and seed, after its {first} updates, and train {more} more: {first + more} "
+            f"updates in total against the start cells' {first}.")
 
 
 def _baseline_error(m: dict, test_set: str) -> float | None:

@@ -26,7 +26,7 @@ from ..runs import (
 from ..training import TrainingInterrupted
 from ._config import StudyConfig
 from ._report import build_report
-from ._study import STUDY_RECORD, resolve_study, study_record
+from ._study import STUDY_RECORD, resolve_study, study_record, with_start_paths
 
 
 def _format_seconds(seconds: float) -> str:
@@ -65,6 +65,7 @@ def run_study(
     """
     out = pathlib.Path(out_dir)
     base, cells = resolve_study(study, base_dir=base_dir, overrides=overrides)
+    cells = with_start_paths(cells, out)
     record = study_record(study, base)
     record_path = out / STUDY_RECORD
     if record_path.exists():
@@ -112,7 +113,8 @@ def run_study(
                 err.run = out
                 raise
         else:
-            print(f"[{index}/{total}] {cell.name} ({varied}): training", flush=True)
+            start = f", fine-tuning {cell.start}" if cell.start else ""
+            print(f"[{index}/{total}] {cell.name} ({varied}): training{start}", flush=True)
             key = dataset_key(cell.config)
             if key not in datasets:
                 datasets[key] = make_dataset(cell.config)

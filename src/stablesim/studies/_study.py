@@ -46,10 +46,12 @@ def _flatten(raw: dict, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 class Cell:
-    """One grid point: its name, varied values and validated run config."""
+    """One grid point: its name, varied values, validated run config, and the
+    name of the cell it fine-tunes from (None: from scratch)."""
 
-    def __init__(self, name: str, varied: dict[str, Any], config: RunConfig):
-        self.name, self.varied, self.config = name, varied, config
+    def __init__(self, name: str, varied: dict[str, Any], config: RunConfig,
+                 start: str | None = None):
+        self.name, self.varied, self.config, self.start = name, varied, config, start
 
 
 def _cell_name(values: tuple) -> str:
@@ -116,7 +118,52 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
         if check_data:
             check_against_data(config, f"{source}: cell {name}")
         cells.append(Cell(name, varied, config))
+    if study.fine_tune is not None:
+        cells = _fine_tuning_cells(study, cells, source)
     return base, cells
+
+
+def _fine_tuning_cells(study: StudyConfig, cells: list[Cell], source: str) -> list[Cell]:
+    """Mark each cell's start cell and give it the fine-tune updates; start cells first."""
+    assert study.fine_tune is not None
+    start_from = {current_key(k): v for k, v in study.fine_tune.start_from.items()}
+    grid = {current_key(k): v for k, v in study.grid.items()}
+    for key, value in start_from.items():
+        if key not in grid:
+            raise ConfigError(f"{source}: fine_tune.start_from.{key}: not a grid key "
+                              f"(grid: {', '.join(grid) or 'empty'})")
+        if value not in grid[key]:
+            raise ConfigError(f"{source}: fine_tune.start_from.{key}: {value!r} is not among "
+                              f"the grid's values {grid[key]}")
+    by_values = {tuple(sorted((k, repr(v)) for k, v in c.varied.items())): c for c in cells}
+    out = []
+    for cell in cells:
+        wanted = dict(cell.varied, **start_from)
+        if wanted == cell.varied:
+            out.append(cell)
+            continue
+        start = by_values[tuple(sorted((k, repr(v)) for k, v in wanted.items()))]
+        training = cell.config.training.model_copy(update={"updates": study.fine_tune.updates})
+        if training.curriculum:
+            raise ConfigError(f"{source}: fine_tune: cell {cell.name} has a curriculum; "
+                              "fine-tuning gives it one stage of fine_tune.updates")
+        config = cell.config.model_copy(update={"training": training})
+        out.append(Cell(cell.name, cell.varied, config, start=start.name))
+    return sorted(out, key=lambda c: c.start is not None)
+
+
+def with_start_paths(cells: list[Cell], out_dir: str | os.PathLike) -> list[Cell]:
+    """The cells with `model.init_from` set to their start cell's run directory in `out_dir`."""
+    runs = pathlib.Path(out_dir).resolve() / "runs"
+    done = []
+    for cell in cells:
+        if cell.start is None:
+            done.append(cell)
+            continue
+        model = cell.config.model.model_copy(update={"init_from": str(runs / cell.start)})
+        done.append(Cell(cell.name, cell.varied, cell.config.model_copy(update={"model": model}),
+                         start=cell.start))
+    return done
 
 
 def read_study(path: str | os.PathLike) -> StudyConfig:
@@ -134,7 +181,10 @@ def load_study(path: str | os.PathLike, overrides: tuple = ()) -> tuple[StudyCon
 
 
 def study_record(study: StudyConfig, base: dict) -> dict:
-    return {"name": study.name, "config": base, "grid": study.grid}
+    record = {"name": study.name, "config": base, "grid": study.grid}
+    if study.fine_tune is not None:
+        record["fine_tune"] = study.fine_tune.model_dump(mode="json")
+    return record
 
 
 def study_cells(out_dir: str | os.PathLike) -> tuple[dict, list[Cell]]:
@@ -147,10 +197,10 @@ def study_cells(out_dir: str | os.PathLike) -> tuple[dict, list[Cell]]:
     if not isinstance(record, dict) or "config" not in record:
         raise ConfigError(f"{path}: not a stablesim study record")
     study = StudyConfig(name=record.get("name", "study"), config={},
-                        grid=record.get("grid") or {})
+                        grid=record.get("grid") or {}, fine_tune=record.get("fine_tune"))
     _, cells = resolve_study(study, overrides=tuple(_flatten(record["config"])), source=str(path),
                              check_data=False)
-    return record, cells
+    return record, with_start_paths(cells, out)
 
 
 def write_results(out_dir: str | os.PathLike, cells: list[Cell]) -> pathlib.Path:

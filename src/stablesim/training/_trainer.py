@@ -217,6 +217,22 @@ def _initial_weights(make_simulator, seeds: list[int]):
                                          eqx.is_array))(init_keys)
 
 
+def _matching_weights(networks, make_simulator, seeds: list[int]):
+    """The arrays of given per-seed networks, checked against the model's shapes."""
+    expected = jax.eval_shape(lambda: _initial_weights(make_simulator, seeds))
+    given = eqx.filter(networks, eqx.is_array)
+    shapes = lambda tree: jax.tree_util.tree_map(lambda x: (x.shape, str(x.dtype)), tree)  # noqa: E731
+    try:
+        same = (jax.tree_util.tree_structure(expected) == jax.tree_util.tree_structure(given)
+                and shapes(expected) == shapes(given))
+    except (TypeError, ValueError):
+        same = False
+    if not same:
+        raise ConfigError(f"the starting networks do not match this model for {len(seeds)} seeds "
+                          "(another architecture, width, depth or number of seeds)")
+    return jax.tree_util.tree_map(jnp.asarray, given)
+
+
 _RENAMED_IN_FORMAT_2 = {"steps": "unroll", "warmup": "pushforward", "skip_warmup": "skip_grace"}
 
 
@@ -271,6 +287,7 @@ def train(
     resume: bool = False,
     stop_after: int | None = None,
     run_config: dict | None = None,
+    initial_networks: Any = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train a simulator on a dataset, several seeds at once.
@@ -297,6 +314,9 @@ def train(
     - `stop_after`: stop (with a checkpoint) after this many updates in total,
         as if interrupted; for tests and for splitting long runs.
     - `run_config`: extra JSON-able configuration stored in checkpoints.
+    - `initial_networks`: start from these networks instead of
+        `make_simulator`'s (fine-tuning): stacked along a leading seed axis
+        like `TrainResult.networks`, one per seed of `config.seeds`.
     - `progress`: show a progress bar.
 
     **Returns:**
@@ -311,7 +331,10 @@ def train(
         build_modality(stage.modality).check_simulator(template)
     trajectories = jnp.asarray(dataset.trajectories)
     params = jnp.asarray(dataset.params)
-    weights = _initial_weights(make_simulator, seeds)
+    if initial_networks is None:
+        weights = _initial_weights(make_simulator, seeds)
+    else:
+        weights = _matching_weights(initial_networks, make_simulator, seeds)
     static_net = eqx.filter(template.network, eqx.is_array, inverse=True)
 
     start_stage, start_step, history = 0, 0, []

@@ -1,0 +1,111 @@
+"""Fine-tuning: a run (or study cell) starts from another run's trained networks."""
+
+import json
+
+import equinox as eqx
+import jax
+import numpy as np
+import yaml
+
+from stablesim.cli import main
+from stablesim.config import load_run_config
+from stablesim.runs import build_system, make_dataset, simulator_factory, train_run
+from stablesim.studies import load_study
+from stablesim.training import load_trained
+
+from _tiny import TINY
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write(path, obj):
+    path.write_text(yaml.safe_dump(obj, sort_keys=False))
+    return path
+
+
+def _arrays(networks):
+    return jax.tree_util.tree_leaves(eqx.filter(networks, eqx.is_array))
+
+
+def test_a_fine_tuned_run_starts_from_exactly_the_trained_networks(tmp_path, capsys):
+    one = json.loads(json.dumps(TINY))
+    one["modality"] = {"name": "ONE"}
+    config = write(tmp_path / "one.yaml", one)
+    assert run_cli(capsys, "train", config, "--out", tmp_path / "one", "--quiet")[0] == 0
+    lr = 1e-3
+    tuned = load_run_config(config, [("modality.name", "NOG"), ("modality.unroll", 2),
+                                     ("model.init_from", str(tmp_path / "one")),
+                                     ("training.schedule", "constant"),
+                                     ("training.learning_rate", lr)])
+    data = make_dataset(tuned)
+    make = simulator_factory(tuned, build_system(tuned), data)
+    train_run(tuned, tmp_path / "nog", dataset=data, stop_after=1, progress=False)
+    start = _arrays(load_trained(make, tmp_path / "one").networks)
+    after_one = _arrays(load_trained(make, tmp_path / "nog").networks)
+    # One Adam update moves every weight by at most the learning rate: it started at `start`.
+    moves = [np.abs(np.asarray(b) - np.asarray(a)).max() for a, b in zip(start, after_one)]
+    assert max(moves) <= lr * (1 + 1e-4) and max(moves) > 0
+    # ... and not from a fresh initialisation, which is far from the trained networks.
+    untrained = _arrays(jax.vmap(lambda k: eqx.filter(make(k).network, eqx.is_array))(
+        jax.vmap(jax.random.key)(np.asarray(tuned.training.seeds))))
+    assert max(np.abs(np.asarray(a) - np.asarray(u)).max()
+               for a, u in zip(start, untrained)) > 10 * lr
+
+
+def test_fine_tune_refuses_a_start_run_it_cannot_continue(tmp_path, capsys):
+    one = json.loads(json.dumps(TINY))
+    one["modality"] = {"name": "ONE"}
+    config = write(tmp_path / "one.yaml", one)
+    assert run_cli(capsys, "train", config, "--out", tmp_path / "one", "--quiet",
+                   "--stop-after", "5")[0] == 0
+    start = ("--set", f"model.init_from={tmp_path / 'one'}")
+    cases = [
+        ((*start,), "stopped at update 5 of 20"),
+        (("--set", f"model.init_from={tmp_path / 'missing'}"), "holds no trained run"),
+    ]
+    for extra, message in cases:
+        code, _, err = run_cli(capsys, "train", config, "--out", tmp_path / "x", "--quiet", *extra)
+        assert code == 2 and message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "x").exists()
+    assert run_cli(capsys, "train", "--resume", tmp_path / "one", "--quiet")[0] == 0
+    for extra, message in [
+        (("--set", "training.seeds=[0]"), "trained seeds [0, 1], this run has [0]"),
+        (("--set", "model.width=5"), "was trained with another model (width 4, here 5)"),
+    ]:
+        code, _, err = run_cli(capsys, "train", config, "--out", tmp_path / "x", "--quiet",
+                               *start, *extra)
+        assert code == 2 and message in err and err.count("\n") == 1, err
+        assert not (tmp_path / "x").exists()
+
+
+def test_a_study_fine_tunes_each_cell_from_its_start_cell(tmp_path, capsys):
+    base = write(tmp_path / "base.yaml", TINY)
+    study = write(tmp_path / "study.yaml", {
+        "name": "tiny", "base": base.name,
+        "grid": {"simulator.setup": ["prediction", "correction"], "modality.name": ["NOG", "ONE"]},
+        "fine_tune": {"start_from": {"modality.name": "ONE"}, "updates": 6}})
+    _, _, cells = load_study(study)
+    # Start cells first, each unrolled cell names the ONE cell of its own setup.
+    assert [c.name for c in cells] == ["prediction-ONE", "correction-ONE", "prediction-NOG",
+                                       "correction-NOG"]
+    assert [c.start for c in cells] == [None, None, "prediction-ONE", "correction-ONE"]
+    assert [c.config.training.updates for c in cells] == [20, 20, 6, 6]
+    out = tmp_path / "s"
+    code, stdout, _ = run_cli(capsys, "study", study, "--out", out, "--quiet")
+    assert code == 0 and "training, fine-tuning prediction-ONE" in stdout
+    recorded = yaml.safe_load((out / "runs" / "correction-NOG" / "config.yaml").read_text())
+    assert recorded["model"]["init_from"] == str((out / "runs" / "correction-ONE").resolve())
+    report = (out / "report.md").read_text()
+    assert "Regime: **fine-tuning**" in report and "after its 20 updates, and train 6 more: " \
+        "26 updates in total against the start cells' 20" in report
+    # A start value outside the grid is one line, before anything trains.
+    bad = write(tmp_path / "bad.yaml", {
+        "name": "tiny", "base": base.name, "grid": {"modality.name": ["NOG", "WIG"]},
+        "fine_tune": {"start_from": {"modality.name": "ONE"}, "updates": 6}})
+    code, _, err = run_cli(capsys, "study", bad, "--out", tmp_path / "b")
+    assert code == 2 and "'ONE' is not among the grid's values" in err and err.count("\n") == 1
+    assert not (tmp_path / "b").exists()
