@@ -223,8 +223,9 @@ def _matching_weights(networks, make_simulator, seeds: list[int]):
     given = eqx.filter(networks, eqx.is_array)
     shapes = lambda tree: jax.tree_util.tree_map(lambda x: (x.shape, str(x.dtype)), tree)  # noqa: E731
     try:
-        same = (jax.tree_util.tree_structure(expected) == jax.tree_util.tree_structure(given)
-                and shapes(expected) == shapes(given))
+        same = bool(str(jax.tree_util.tree_structure(expected))
+                    == str(jax.tree_util.tree_structure(given))
+                    and shapes(expected) == shapes(given))
     except (TypeError, ValueError):
         same = False
     if not same:
