@@ -33,6 +33,9 @@ def test_data_generate_and_info(tmp_path, capsys):
         (["data", "generate", "ks", "--out", "x.h5", "--frames", "0"], "--frames must be >= 1"),
         (["run", "--max-cells", "0"], "--max-cells must be >= 1"),
         (["run", "--set", "training.updates=-3"], "training.updates"),
+        (["run", "ks-nope"], "no built-in study 'ks-nope'; choose from ks, ks-scratch"),
+        (["run", "ks-scratch", "--set", "fine_tune.updates=5"], "has no fine_tune section"),
+        (["run", "--set", "fine_tune.updates=0"], "fine_tune.updates"),
         (["train", "--stop-after", "0", "--out", "r"], "--stop-after must be >= 1"),
         (["train"], "train needs --out RUN"),
         (["evaluate", "nowhere"], "not a run directory"),
@@ -54,13 +57,20 @@ def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
     small = ["training.updates=20", "training.seeds=[0]", "training.log_every=10",
              "training.checkpoint_every=10", "data.trajectories_per_value=1", "data.transient=20",
              "data.frames=14", "model.architecture=conv", "model.width=4", "model.depth=1",
-             "evaluation.rollout_steps=12", "evaluation.gradient_unrolls=[]", "evaluation.plots=false"]
+             "evaluation.rollout_steps=12", "evaluation.gradient_unrolls=[]", "evaluation.plots=false",
+             "fine_tune.updates=10"]
     argv = ["run", "--out", str(out), "--quiet"]
     for item in small:
         argv += ["--set", item]
     code, stdout, _ = run_cli(capsys, *argv)
     assert code == 0 and "report.html" in stdout
+    assert stdout.startswith("built-in study ks: ")
+    assert "correction-NOG (simulator.setup=correction, modality.name=NOG): training, " \
+        "fine-tuning correction-ONE" in stdout
     report = (out / "report.md").read_text()
+    first = report.split("\n\n")[1]  # the paragraph under the title: the paper's findings
+    assert first.startswith("**Findings of the unrolling paper (fine-tuning regime):**")
+    assert "after its 20 updates, and train 10 more: 30 updates in total" in report
     for setup in ("prediction", "correction"):
         for modality in ("ONE", "NOG", "WIG"):
             assert f"| {setup} | {modality} |" in report
@@ -97,3 +107,16 @@ def test_the_command_keeps_compiled_programs_in_the_users_cache(tmp_path, monkey
     finally:
         jax.config.update("jax_compilation_cache_dir", before[0])
         jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])
+
+
+def test_run_lists_the_built_in_studies_with_their_expected_time(capsys):
+    from stablesim.studies import BUILTIN_STUDIES
+
+    code, out, _ = run_cli(capsys, "run", "--list")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == len(BUILTIN_STUDIES)
+    for line, (name, study) in zip(lines, BUILTIN_STUDIES.items()):
+        assert line.startswith(name) and study.expected_time() in line
+    assert "(default)" in lines[0] and lines[0].startswith("ks ")
+    for study in BUILTIN_STUDIES.values():
+        study.config()  # every built-in study is a valid study

@@ -17,9 +17,20 @@ from ._options import SYSTEM_NAMES as SYSTEM_CHOICES
 
 
 def _cmd_run(args) -> None:
-    from .studies import default_study, run_study
+    from .studies import BUILTIN_STUDIES, DEFAULT_STUDY_NAME, builtin_study, run_study
 
-    report = run_study(default_study(), args.out, overrides=tuple(args.set),
+    if args.list:
+        width = max(map(len, BUILTIN_STUDIES))
+        for name, study in BUILTIN_STUDIES.items():
+            mark = " (default)" if name == DEFAULT_STUDY_NAME else ""
+            print(f"{name:{width}s}  {study.summary}{mark}; {study.expected_time()}")
+        return
+    chosen = builtin_study(args.study or DEFAULT_STUDY_NAME)
+    out = args.out = args.out or ("stablesim-run" if chosen.name == DEFAULT_STUDY_NAME
+                                  else f"stablesim-run-{chosen.name}")
+    print(f"built-in study {chosen.name}: {chosen.summary}; expected {chosen.expected_time()}",
+          flush=True)
+    report = run_study(chosen.config(), out, overrides=tuple(args.set),
                        progress=not args.quiet, max_cells=args.max_cells)
     _print_report_paths(report)
 
@@ -36,8 +47,8 @@ def _cmd_config_show(args) -> None:
     if args.study:
         import yaml
 
-        from .studies import DEFAULT_STUDY
-        print(yaml.safe_dump(DEFAULT_STUDY, sort_keys=False), end="")
+        from .studies import builtin_study
+        print(yaml.safe_dump(builtin_study(args.study).study, sort_keys=False), end="")
         return
     print(to_commented_yaml(load_run_config(args.config, args.set)), end="")
 
@@ -205,10 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="the main job on its built-in default (KS: ONE/NOG/WIG x "
+    run = sub.add_parser("run", help="the main job: a built-in study (default: KS, ONE/NOG/WIG x "
                                      "prediction/correction), ending with the report")
-    run.add_argument("--out", default="stablesim-run", help="study directory (default: "
-                                                            "stablesim-run)")
+    run.add_argument("study", nargs="?", help="a built-in study (default: ks; see --list)")
+    run.add_argument("--list", action="store_true",
+                     help="list the built-in studies with their expected run time")
+    run.add_argument("--out", default=None, help="study directory (default: stablesim-run, "
+                                                 "or stablesim-run-STUDY)")
     _add_study_options(run)
     run.set_defaults(func=_cmd_run)
 
@@ -217,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     show = config_sub.add_parser("show", help="print a run config with defaults filled in "
                                               "(default: the built-in one)")
     show.add_argument("config", nargs="?", help="a run config YAML file")
-    show.add_argument("--study", action="store_true", help="print the built-in default study")
+    show.add_argument("--study", nargs="?", const="ks", default=None, metavar="NAME",
+                      help="print a built-in study (default: ks)")
     _add_set(show)
     show.set_defaults(func=_cmd_config_show)
 
@@ -386,7 +401,8 @@ def _interrupted_message(args, err: KeyboardInterrupt) -> str:
              if done is not None
              else "the last checkpoint is kept")
     if args.command in ("run", "study"):
-        again = "stablesim run" if args.command == "run" else f"stablesim study {args.study}"
+        again = (f"stablesim run{' ' + args.study if args.study else ''}" if args.command == "run"
+                 else f"stablesim study {args.study}")
         return (f"interrupted; {saved} in {getattr(err, 'run', None) or args.out}; "
                 f"`{again} --out {args.out}` continues the study")
     if args.command == "train":

@@ -6,8 +6,16 @@ the report load on first use.
 
 import importlib
 
-from ._config import StudyConfig
-from ._default import DEFAULT_STUDY, default_study
+from ._builtin import (
+    BUILTIN_STUDIES,
+    DEFAULT_STUDY,
+    DEFAULT_STUDY_NAME,
+    BuiltinStudy,
+    builtin_study,
+    default_study,
+)
+from ._config import FineTune, StudyConfig
+from ._findings import Finding, check_findings, findings_paragraph
 
 _LAZY = {
     "load_study": "._study", "read_study": "._study", "resolve_study": "._study",
@@ -23,5 +31,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "StudyConfig", "load_study", "read_study", "resolve_study", "run_study", "build_report",
-    "write_results", "default_study", "DEFAULT_STUDY",
+    "write_results", "default_study", "DEFAULT_STUDY", "DEFAULT_STUDY_NAME", "BUILTIN_STUDIES",
+    "BuiltinStudy", "builtin_study", "FineTune", "Finding", "check_findings", "findings_paragraph",
 ]

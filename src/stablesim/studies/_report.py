@@ -20,6 +20,7 @@ from ..reporting import (
 )
 from ..runs import TEST_SETS, read_metrics, run_paths
 from ..training import read_train_log
+from ._findings import check_findings, findings_paragraph
 from ._study import Cell, study_cells, write_results
 
 MODALITY_KEY = "modality.name"
@@ -70,6 +71,11 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     doc = Document()
     title = f"stablesim study: {record.get('name', 'study')}"
     doc.heading(title, 1)
+    test_sets = ([t for t in TEST_SETS if t in next(iter(metrics.values()))["summary"]]
+                 if done else [])
+    findings = _findings(cells, done, metrics, test_sets)
+    if findings:  # the first paragraph: what this run shows of the paper, in words
+        doc.paragraph(findings)
     grid = ", ".join(f"`{k}` in {v}" for k, v in record.get("grid", {}).items()) or "one cell"
     doc.paragraph(f"{len(done)} of {len(cells)} cells evaluated ({grid}). Built "
                   f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}. Long-format results: "
@@ -79,13 +85,23 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
         doc.paragraph("No cell has been evaluated yet.")
         md, _ = doc.write(out, title=title)
         return md
-    test_sets = [t for t in TEST_SETS if t in next(iter(metrics.values()))["summary"]]
     _against_solver(doc, done, metrics, horizon, test_sets)
     _headline(doc, cells, done, metrics, horizon, test_sets)
     _setup_comparison(doc, done, metrics, horizon, test_sets)
     _plots(doc, out, done, metrics, test_sets)
     md, _ = doc.write(out, title=title)
     return md
+
+
+def _findings(cells, done, metrics, test_sets) -> str:
+    """The paper's findings in words, for a grid over setup and modality only."""
+    if not done or set(done[0].varied) != {SETUP_KEY, MODALITY_KEY}:
+        return ""
+    errors = {(c.varied[SETUP_KEY], c.varied[MODALITY_KEY]):
+              {t: metrics[c.name]["summary"][t]["rel_error"]["mean"] for t in test_sets}
+              for c in done}
+    regime = "fine-tuning" if any(c.start for c in cells) else "from-scratch"
+    return findings_paragraph(check_findings(errors), regime)
 
 
 def _regime(cells) -> str:

@@ -26,7 +26,13 @@ from ..runs import (
 from ..training import TrainingInterrupted
 from ._config import StudyConfig
 from ._report import build_report
-from ._study import STUDY_RECORD, resolve_study, study_record, with_start_paths
+from ._study import (
+    STUDY_RECORD,
+    apply_study_overrides,
+    resolve_study,
+    study_record,
+    with_start_paths,
+)
 
 
 def _format_seconds(seconds: float) -> str:
@@ -64,6 +70,7 @@ def run_study(
     The path of `report.md` (None-equivalent empty path if stopped early).
     """
     out = pathlib.Path(out_dir)
+    study, overrides = apply_study_overrides(study, overrides)
     base, cells = resolve_study(study, base_dir=base_dir, overrides=overrides)
     cells = with_start_paths(cells, out)
     record = study_record(study, base)

@@ -166,6 +166,30 @@ def with_start_paths(cells: list[Cell], out_dir: str | os.PathLike) -> list[Cell
     return done
 
 
+def apply_study_overrides(study: StudyConfig, overrides: tuple = ()) -> tuple[StudyConfig, tuple]:
+    """Apply the `--set fine_tune.KEY=VALUE` overrides to the study; the rest are the base's.
+
+    **Returns:**
+
+    `(study, remaining overrides)`.
+    """
+    pairs = [parse_override(o) if isinstance(o, str) else tuple(o) for o in overrides]
+    mine = [(k, v) for k, v in pairs if k.startswith("fine_tune.")]
+    if not mine:
+        return study, tuple(pairs)
+    if study.fine_tune is None:
+        raise ConfigError(f"--set {mine[0][0]}: this study has no fine_tune section")
+    raw = study.fine_tune.model_dump(mode="json")
+    for key, value in mine:
+        raw = set_dotted(raw, key.removeprefix("fine_tune."), value)
+    try:
+        tuned = validate(type(study.fine_tune), raw, source="--set fine_tune")
+    except ConfigError as err:  # "--set fine_tune: updates: ..." names the key as given
+        raise ConfigError(str(err).replace("--set fine_tune: ", "--set fine_tune.", 1)) from None
+    return (study.model_copy(update={"fine_tune": tuned}),
+            tuple((k, v) for k, v in pairs if not k.startswith("fine_tune.")))
+
+
 def read_study(path: str | os.PathLike) -> StudyConfig:
     """Read and validate a study file (its cells are resolved by `resolve_study`)."""
     return validate(StudyConfig, read_yaml(path), source=str(path))
@@ -174,7 +198,7 @@ def read_study(path: str | os.PathLike) -> StudyConfig:
 def load_study(path: str | os.PathLike, overrides: tuple = ()) -> tuple[StudyConfig, dict, list[Cell]]:
     """Read and resolve a study file (see `resolve_study`)."""
     path = pathlib.Path(path)
-    study = read_study(path)
+    study, overrides = apply_study_overrides(read_study(path), tuple(overrides))
     base, cells = resolve_study(study, base_dir=path.parent, overrides=tuple(overrides),
                                 source=str(path))
     return study, base, cells
