@@ -109,3 +109,21 @@ def test_a_study_fine_tunes_each_cell_from_its_start_cell(tmp_path, capsys):
     code, _, err = run_cli(capsys, "study", bad, "--out", tmp_path / "b")
     assert code == 2 and "'ONE' is not among the grid's values" in err and err.count("\n") == 1
     assert not (tmp_path / "b").exists()
+
+
+def test_a_study_over_the_unroll_plots_error_and_gradient_alignment_against_m(tmp_path, capsys):
+    base = write(tmp_path / "base.yaml", TINY)
+    study = write(tmp_path / "study.yaml", {
+        "name": "m", "base": base.name, "config": {"training": {"seeds": [0], "updates": 10}},
+        "grid": {"modality.name": ["NOG"], "modality.unroll": [1, 2]}})
+    out = tmp_path / "s"
+    assert run_cli(capsys, "study", study, "--out", out, "--quiet")[0] == 0
+    report = (out / "report.md").read_text()
+    assert "## Unroll length" in report and (out / "plots" / "unroll_length.png").stat().st_size
+    rows = {line.split(" | ")[1]: line for line in report.splitlines()
+            if line.startswith("| NOG | ")}
+    # At m = 1 WIG and NOG are the same loss: ratio 1, cosine 1 (an exact oracle).
+    assert rows["1"].endswith("| 1.00 | 1.000 |")
+    metrics = json.loads((out / "runs" / "NOG-2" / "metrics.json").read_text())
+    own = next(r for r in metrics["gradient_alignment"] if r["m"] == 2)
+    assert rows["2"].endswith(f"| {own['ratio']:.2f} | {own['cosine']:.3f} |")

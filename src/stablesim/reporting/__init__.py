@@ -5,6 +5,7 @@ from ._diagnose import write_diagnose_report
 from ._document import Document
 from ._ode_check import write_check
 from ._plots import (
+    plot_against_unroll,
     plot_gradient_alignment,
     plot_metric_curves,
     plot_rollouts,
@@ -15,6 +16,6 @@ from ._plots import (
 
 __all__ = [
     "Document", "seed_curves", "band", "training_curve", "plot_metric_curves",
-    "plot_rollouts", "plot_training", "plot_gradient_alignment", "plot_run",
+    "plot_rollouts", "plot_training", "plot_gradient_alignment", "plot_against_unroll", "plot_run",
     "write_diagnose_report", "write_check", "pyplot",
 ]

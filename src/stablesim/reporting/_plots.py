@@ -150,6 +150,45 @@ def plot_gradient_alignment(curves: Mapping[str, Sequence[dict]], path: pathlib.
     return _save(fig, path)
 
 
+def plot_against_unroll(errors: Mapping[str, Mapping[int, float]],
+                        alignment: Mapping[str, Mapping[int, tuple[float, float]]],
+                        path: pathlib.Path) -> pathlib.Path:
+    """Error, WIG/NOG gradient norm ratio and cosine against the unroll m, side by side.
+
+    **Arguments:**
+
+    - `errors`: `{series label: {m: error}}` (e.g. one series per setup,
+        modality and test set).
+    - `alignment`: `{series label: {m: (ratio, cosine)}}` of the models trained with m.
+    - `path`: the PNG to write.
+
+    **Returns:**
+
+    `path`.
+    """
+    fig, (err_ax, ratio_ax, cos_ax) = plt.subplots(1, 3, figsize=(14.0, 3.8))
+    for label, by_m in errors.items():
+        ms = sorted(by_m)
+        err_ax.plot(ms, [by_m[m] for m in ms], marker="o", label=label)
+    for label, pairs in alignment.items():
+        ms = sorted(pairs)
+        ratio_ax.plot(ms, [pairs[m][0] for m in ms], marker="o", label=label)
+        cos_ax.plot(ms, [pairs[m][1] for m in ms], marker="o", label=label)
+    err_ax.set_yscale("log")
+    err_ax.set_ylabel("relative error (mean over seeds)")
+    ratio_ax.set_yscale("log")
+    ratio_ax.set_ylabel("|g_WIG| / |g_NOG|")
+    cos_ax.set_ylabel("cosine(g_WIG, g_NOG)")
+    cos_ax.set_ylim(-1.05, 1.05)
+    for ax in (err_ax, ratio_ax, cos_ax):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("unroll m")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def plot_run(run_dir) -> list[pathlib.Path]:
     """The plots of one evaluated run, into `run_dir/plots`, from its files.
 

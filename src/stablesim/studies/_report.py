@@ -11,6 +11,7 @@ import numpy as np
 from ..reporting import (
     Document,
     band,
+    plot_against_unroll,
     plot_gradient_alignment,
     plot_metric_curves,
     plot_rollouts,
@@ -25,6 +26,7 @@ from ._study import Cell, study_cells, write_results
 
 MODALITY_KEY = "modality.name"
 SETUP_KEY = "simulator.setup"
+UNROLL_KEY = "modality.unroll"
 
 
 def _fmt(stats: dict | None) -> str:
@@ -88,6 +90,7 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     _against_solver(doc, done, metrics, horizon, test_sets)
     _headline(doc, cells, done, metrics, horizon, test_sets)
     _setup_comparison(doc, done, metrics, horizon, test_sets)
+    _unroll_length(doc, out, done, metrics, horizon, test_sets)
     _plots(doc, out, done, metrics, test_sets)
     md, _ = doc.write(out, title=title)
     return md
@@ -257,6 +260,37 @@ def _setup_comparison(doc, done, metrics, horizon, test_sets):
     doc.table(header, rows)
     doc.paragraph(f"Correction beats prediction in {sum(wins)} of {compared} comparisons "
                   f"(relative error at {horizon} frames, mean over seeds).")
+
+
+def _unroll_length(doc, out, done, metrics, horizon, test_sets) -> None:
+    """Error and the WIG/NOG gradient ratio and cosine against m, for a grid over the unroll."""
+    if UNROLL_KEY not in done[0].varied:
+        return
+    others = [k for k in done[0].varied if k != UNROLL_KEY]
+    errors: dict[str, dict[int, float]] = {}
+    alignment: dict[str, dict[int, tuple[float, float]]] = {}
+    rows = []
+    for cell in done:
+        m = int(cell.varied[UNROLL_KEY])
+        group = " / ".join(str(cell.varied[k]) for k in others) or "all"
+        summary = metrics[cell.name]["summary"]
+        for t in test_sets:
+            errors.setdefault(f"{group}, {t}", {})[m] = summary[t]["rel_error"]["mean"]
+        own = [r for r in metrics[cell.name].get("gradient_alignment") or [] if r["m"] == m]
+        if own:
+            alignment.setdefault(group, {})[m] = (own[0]["ratio"], own[0]["cosine"])
+        rows.append([group, str(m)] + [f"{summary[t]['rel_error']['mean']:.4f}" for t in test_sets]
+                    + ([f"{own[0]['ratio']:.2f}", f"{own[0]['cosine']:.3f}"] if own else ["n/a"] * 2))
+    doc.heading("Unroll length", 2)
+    doc.paragraph(f"Relative error at {horizon} frames (mean over seeds) of each model trained "
+                  "with unroll m, and the norm ratio and cosine of the WIG and NOG gradients of "
+                  "that model at its own m (first seed, 8 training windows). In the paper the "
+                  "ratio grows and the cosine falls as m grows.")
+    doc.table([" / ".join(others) or "cell", "m"] + [f"{t} error" for t in test_sets]
+              + ["WIG/NOG norm ratio", "cosine"], rows)
+    plot_against_unroll(errors, alignment, out / "plots" / "unroll_length.png")
+    doc.image("plots/unroll_length.png", "Error (left), WIG/NOG gradient norm ratio (middle) "
+                                         "and cosine (right) against the unroll m")
 
 
 def _plots(doc, out, done, metrics, test_sets):
