@@ -95,6 +95,10 @@ def test_the_command_keeps_compiled_programs_in_the_users_cache(tmp_path, monkey
         _use_compilation_cache()
         assert jax.config.jax_compilation_cache_dir == before[0]
         monkeypatch.delenv("STABLESIM_XLA_CACHE")
+        monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+        _use_compilation_cache()  # flags outside the cache key: no cache
+        assert jax.config.jax_compilation_cache_dir == before[0]
+        monkeypatch.delenv("XLA_FLAGS")
         blocked = tmp_path / "file"
         blocked.write_text("")
         monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # not a folder: skipped

@@ -177,6 +177,9 @@ def test_seeds_or_batch_split_over_four_devices_train_the_same_networks(tmp_path
     import sys
 
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    # Executables cached by the one-device tests hang the 4-device collectives: XLA_FLAGS
+    # are not part of JAX's cache key (see stablesim.cli._use_compilation_cache).
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
     code = _SHARDED.format(tests=str(pathlib.Path(__file__).parent))
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)

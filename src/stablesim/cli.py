@@ -378,9 +378,13 @@ def _use_compilation_cache() -> None:
     A second `train`, a resumed run or the next cell of a study with the same
     shapes skips compilation. The cache lives in `$XDG_CACHE_HOME/stablesim/xla`
     (default `~/.cache`); JAX's own `JAX_COMPILATION_CACHE_DIR` wins, and
-    `STABLESIM_XLA_CACHE=off` turns it off. An unwritable place is skipped.
+    `STABLESIM_XLA_CACHE=off` turns it off. An unwritable place is skipped,
+    and so is any run with `XLA_FLAGS` set: they are not part of JAX's cache
+    key, and programs cached without `--xla_force_host_platform_device_count`
+    hung the collectives of a 4-device run that loaded them.
     """
-    if os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.environ.get("STABLESIM_XLA_CACHE") == "off":
+    if (os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.environ.get("XLA_FLAGS")
+            or os.environ.get("STABLESIM_XLA_CACHE") == "off"):
         return
     base = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
     path = base / "stablesim" / "xla"
