@@ -68,7 +68,7 @@ BUILTIN_STUDIES: dict[str, BuiltinStudy] = {s.name: s for s in (
                     "evaluation": {"gradient_unrolls": [1, 2, 4, 8, 16]}},
          "grid": _SETUP_BY_MODALITY,
          "fine_tune": {"start_from": {"modality.name": "ONE"}, "updates": 5000}},
-        cpu_minutes=6.0),
+        cpu_minutes=7.0),
     BuiltinStudy(
         "ks-scratch", "the same cells, each 5000 updates from scratch",
         {"name": "the unrolling study in small (Kuramoto-Sivashinsky, from scratch)",
