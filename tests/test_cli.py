@@ -1,5 +1,7 @@
 """The command line: data commands, the main job, one-line errors."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -88,7 +90,8 @@ def test_the_command_keeps_compiled_programs_in_the_users_cache(tmp_path, monkey
 
     before = (jax.config.jax_compilation_cache_dir,
               jax.config.jax_persistent_cache_min_compile_time_secs)
-    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)  # restored afterwards
+    monkeypatch.delenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     try:
         monkeypatch.setenv("STABLESIM_XLA_CACHE", "off")
@@ -107,6 +110,7 @@ def test_the_command_keeps_compiled_programs_in_the_users_cache(tmp_path, monkey
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
         _use_compilation_cache()
         assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache" / "stablesim" / "xla")
+        assert os.environ["JAX_COMPILATION_CACHE_DIR"] == jax.config.jax_compilation_cache_dir
         assert (tmp_path / "cache" / "stablesim" / "xla").is_dir()
     finally:
         jax.config.update("jax_compilation_cache_dir", before[0])

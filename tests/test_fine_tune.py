@@ -127,3 +127,31 @@ def test_a_study_over_the_unroll_plots_error_and_gradient_alignment_against_m(tm
     metrics = json.loads((out / "runs" / "NOG-2" / "metrics.json").read_text())
     own = next(r for r in metrics["gradient_alignment"] if r["m"] == 2)
     assert rows["2"].endswith(f"| {own['ratio']:.2f} | {own['cosine']:.3f} |")
+
+
+def test_train_refuses_starting_networks_of_another_shape():
+    import pytest
+
+    from stablesim import ConfigError
+    from stablesim.models import make_network
+    from stablesim.simulators import Prediction
+    from stablesim.training import ModalityConfig, TrainConfig, train
+    from test_trainer import toy_dataset
+
+    data = toy_dataset()
+
+    def maker(width):
+        return lambda key: Prediction(make_network("conv", state_shape=data.state_shape,
+                                                   width=width, depth=1, key=key))
+
+    cfg = TrainConfig(updates=2, seeds=[0, 1], batch_size=2, log_every=1, checkpoint_every=2)
+    small = train(maker(3), data, cfg, ModalityConfig(name="ONE"), progress=False)
+    with pytest.raises(ConfigError, match="do not match this model for 2 seeds"):
+        train(maker(4), data, cfg, ModalityConfig(name="ONE"), progress=False,
+              initial_networks=small.networks)
+    # The same shapes start exactly there: one update at lr 1e-3 moves each weight <= lr.
+    again = train(maker(3), data, cfg.model_copy(update={"updates": 1, "schedule": "constant"}),
+                  ModalityConfig(name="ONE"), progress=False, initial_networks=small.networks)
+    moves = [np.abs(np.asarray(a) - np.asarray(b)).max()
+             for a, b in zip(_arrays(small.networks), _arrays(again.networks))]
+    assert 0 < max(moves) <= cfg.learning_rate * (1 + 1e-4)

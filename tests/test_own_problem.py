@@ -404,19 +404,23 @@ def test_a_signal_checkpoints_the_current_update_and_resume_continues_exactly(
 
 
 def test_help_and_config_show_do_not_import_jax(tmp_path):
+    import os
     import subprocess
     import sys
 
     probe = ("import sys, contextlib, io\n"
              "from stablesim.cli import main\n"
-             "for argv in (['config', 'show'], ['config', 'show', '--study']):\n"
+             "for argv in (['config', 'show'], ['config', 'show', '--study'], ['run', '--list']):\n"
              "    with contextlib.redirect_stdout(io.StringIO()):\n"
              "        assert main(argv) == 0\n"
              "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
              "heavy = [m for m in ('jax', 'equinox', 'matplotlib', 'h5py') if m in sys.modules]\n"
              "print('HEAVY', heavy)\n")
+    # As a user runs it: the compilation cache is the CLI's own, not the test suite's.
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         cwd=tmp_path, check=True).stdout
+                         cwd=tmp_path, check=True, env=env).stdout
     assert "HEAVY []" in out, out
 
 

@@ -17,7 +17,7 @@ from ._options import SYSTEM_NAMES as SYSTEM_CHOICES
 
 
 def _cmd_run(args) -> None:
-    from .studies import BUILTIN_STUDIES, DEFAULT_STUDY_NAME, builtin_study, run_study
+    from .studies import BUILTIN_STUDIES, DEFAULT_STUDY_NAME, builtin_study
 
     if args.list:
         width = max(map(len, BUILTIN_STUDIES))
@@ -30,6 +30,8 @@ def _cmd_run(args) -> None:
                                   else f"stablesim-run-{chosen.name}")
     print(f"built-in study {chosen.name}: {chosen.summary}; expected {chosen.expected_time()}",
           flush=True)
+    from .studies import run_study  # the runner imports JAX: not for --list
+
     report = run_study(chosen.config(), out, overrides=tuple(args.set),
                        progress=not args.quiet, max_cells=args.max_cells)
     _print_report_paths(report)
@@ -392,10 +394,13 @@ def _use_compilation_cache() -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", str(path))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    # JAX reads these when it is imported; commands that never compute never import it.
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(path)
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
+    if "jax" in sys.modules:  # already imported (e.g. `main()` called from Python)
+        jax = sys.modules["jax"]
+        jax.config.update("jax_compilation_cache_dir", str(path))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def _interrupted_message(args, err: KeyboardInterrupt) -> str:
