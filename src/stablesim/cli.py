@@ -11,7 +11,7 @@ import os
 import pathlib
 import sys
 
-from ._errors import StablesimError
+from ._errors import StablesimError, TrainingError
 from ._options import INTEGRATOR_NAMES as INTEGRATORS
 from ._options import SYSTEM_NAMES as SYSTEM_CHOICES
 
@@ -118,6 +118,20 @@ def format_evaluation(metrics: dict) -> str:
                 lines.append(f"  warning: on {test_set} the learned correction is "
                              f"{s['rel_error']['mean'] / alone:.1f}x worse than the solver "
                              "alone")
+    long_steps = metrics.get("evaluation", {}).get("stability_steps")
+    if long_steps:
+        lines.append(f"long rollouts ({long_steps} steps from every test start):")
+        for test_set, s in metrics["summary"].items():
+            shown = [("learned", s)]
+            if base and test_set in base["summary"]:
+                shown.append(("solver alone", base["summary"][test_set]))
+            for name, stats in shown:
+                long = stats.get("long_divergences")
+                if long is not None:
+                    first = long["first_step"]
+                    lines.append(f"  {test_set:14} {name:13} diverged {long['total']} / "
+                                 f"{stats['cases']}" + (f", first at step {first}" if first
+                                                        else ""))
     if base:
         lines.append(f"solver alone: {base['solver']}")
     else:
@@ -161,6 +175,23 @@ def _cmd_diagnose(args) -> None:
     out = args.out or f"{args.run}/diagnose"
     print(f"Jacobians by {figures['jacobians']}")
     print(f"report: {out}/diagnose.md and {out}/diagnose.html")
+
+
+def _cmd_stabilize(args) -> None:
+    from .runs import stabilize_run
+
+    done = stabilize_run(args.run, args.out, horizon=args.horizon, updates=args.updates,
+                         learning_rate=args.learning_rate, tolerance=args.tolerance, tolerated_bias=args.tolerated_bias,
+                         keep_candidates=args.keep_candidates, progress=not args.quiet)
+    from .runs._stabilize import summary_sentence
+
+    print(done.table())
+    print(summary_sentence(done))
+    print(f"report: {done.report}")
+    if done.out_dir is None:
+        raise TrainingError(f"no candidate fix kept every rollout of {args.run} stable for "
+                            f"{args.horizon} steps; nothing written to {args.out}")
+    print(f"new run: {done.out_dir} (next: `stablesim evaluate {done.out_dir}`)")
 
 
 def _cmd_study(args) -> None:
@@ -285,6 +316,26 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--quiet", action="store_true", help="no progress lines")
     dg.set_defaults(func=_cmd_diagnose)
 
+    sb = sub.add_parser("stabilize", help="fine-tune a trained run with each candidate fix, "
+                                          "measure long rollouts, keep the best as a new run")
+    sb.add_argument("run", help="trained run directory (unchanged)")
+    sb.add_argument("--out", required=True, help="new run directory for the kept fix")
+    sb.add_argument("--horizon", type=int, default=10_000,
+                    help="steps every test rollout must stay stable (default 10000)")
+    sb.add_argument("--updates", type=int, default=None,
+                    help="fine-tuning updates per candidate (default: a fifth of the run's, "
+                         ">= 100)")
+    sb.add_argument("--learning-rate", type=float, default=None,
+                    help="constant fine-tuning learning rate (default: a tenth of the run's)")
+    sb.add_argument("--tolerance", type=float, default=0.10,
+                    help="allowed increase of the short-horizon error (default 0.10)")
+    sb.add_argument("--tolerated-bias", type=float, default=0.05,
+                    help="noise bias at evaluation.horizon of the base noise candidate")
+    sb.add_argument("--keep-candidates", action="store_true",
+                    help="keep every candidate's run directory in OUT.candidates")
+    sb.add_argument("--quiet", action="store_true", help="no progress lines")
+    sb.set_defaults(func=_cmd_stabilize)
+
     st = sub.add_parser("study", help="a grid of runs over config keys; resumable; ends with "
                                       "results.csv and the report")
     st.add_argument("study", help="study YAML (name, base, config, grid)")
@@ -344,7 +395,7 @@ def _add_study_options(parser) -> None:
 
 def _positive(args) -> None:
     for name in ("updates", "unroll", "per_value", "frames", "steps", "stop_after", "max_cells",
-                 "states"):
+                 "states", "horizon"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise StablesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")

@@ -104,6 +104,9 @@ class EvaluationSection(StrictConfig):
     divergence_margin: float = Field(
         1.0, ge=0.0, description="diverged: a value not finite or outside the reference's "
         "range [min, max] widened by margin x (max - min) on each side")
+    stability_steps: NonNegativeInt = Field(
+        0, description="also roll out every test start for this many steps (e.g. 10000) and "
+        "count divergences: needs no reference beyond the test frames (0: skip)")
     gradient_unrolls: list[PositiveInt] = Field(
         default_factory=list,
         description="m values of the WIG-to-NOG gradient diagnostic, e.g. [1, 2, 4, 8, 16] "

@@ -1,5 +1,6 @@
 """Rollouts and their metrics."""
 
+from ._long import divergence_bounds, long_divergence
 from ._metrics import (
     DIVERGENCE_RULE,
     decorrelation_time,
@@ -14,4 +15,5 @@ from ._metrics import (
 __all__ = [
     "rollout_batch", "relative_error", "relative_error_curve", "mean_squared_error",
     "frame_correlation", "decorrelation_time", "divergence_step", "DIVERGENCE_RULE",
+    "divergence_bounds", "long_divergence",
 ]

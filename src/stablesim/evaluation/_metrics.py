@@ -9,6 +9,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from ..simulators import AbstractSimulator, rollout
+from ._long import divergence_bounds, left_bounds
 
 
 def relative_error(
@@ -151,15 +152,9 @@ def divergence_step(
     One step per trajectory.
     """
     b, t = prediction.shape[:2]
-    p = prediction.reshape(b, t, -1)
-    r = reference.reshape(b, -1)
-    lo, hi = jnp.min(r, axis=1), jnp.max(r, axis=1)
-    width = jnp.maximum(hi - lo, jnp.finfo(r.dtype).tiny)
-    lower, upper = (lo - margin * width)[:, None], (hi + margin * width)[:, None]
-    finite = jnp.all(jnp.isfinite(p), axis=-1)
-    inside = finite & (jnp.min(jnp.where(jnp.isfinite(p), p, 0), axis=-1) >= lower) & (
-        jnp.max(jnp.where(jnp.isfinite(p), p, 0), axis=-1) <= upper)
-    bad = ~inside
+    lower, upper = divergence_bounds(reference, margin=margin)
+    frames = jnp.asarray(prediction).reshape((b * t,) + tuple(prediction.shape[2:]))
+    bad = left_bounds(frames, jnp.repeat(lower, t), jnp.repeat(upper, t)).reshape(b, t)
     return jnp.where(bad.any(axis=1), jnp.argmax(bad, axis=1) + 1, t + 1)
 
 

@@ -13,9 +13,11 @@ from ._build import (
 )
 from ._diagnose import Diagnosis, diagnose_run
 from ._rollout import rollout_run
+from ._stabilize import Fix, Outcome, Stabilization, candidate_fixes, stabilize_run
 from ._run import (
     TEST_SETS,
     evaluate_run,
+    long_divergences,
     read_metrics,
     read_run_config,
     resume_run,
@@ -27,5 +29,6 @@ __all__ = [
     "train_run", "resume_run", "evaluate_run", "read_run_config", "read_metrics",
     "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
     "simulator_factory", "TEST_SETS", "rollout_run", "baseline_simulator", "build_solver",
-    "check_solver", "dataset_key", "diagnose_run", "Diagnosis",
+    "check_solver", "dataset_key", "diagnose_run", "Diagnosis", "long_divergences",
+    "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes",
 ]

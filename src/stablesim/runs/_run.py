@@ -21,8 +21,10 @@ from ..data import TrajectoryDataset, load_dataset, save_hdf5
 from ..evaluation import (
     DIVERGENCE_RULE,
     decorrelation_time,
+    divergence_bounds,
     divergence_step,
     frame_correlation,
+    long_divergence,
     mean_squared_error,
     relative_error_curve,
     rollout_batch,
@@ -214,8 +216,19 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
             every = _rollout_seeds(result, initial, phys, steps)  # seeds as a vmap axis
         _raise_solver_problem(result.simulator)
         per_seed[test_set] = {}
+        long = None
+        if ev.stability_steps:
+            with say(f"long rollouts: {len(result.seeds)} seed(s) x {test.num_trajectories} "
+                     f"{test_set} starts for {ev.stability_steps} steps"):
+                long = long_divergences(_seed_simulators(result), test,
+                                        steps=ev.stability_steps, margin=ev.divergence_margin)
         for i, seed in enumerate(result.seeds):
             seed_rows, per_seed[test_set][seed] = _metrics_of(every[i], ref, ev, test_set, seed)
+            if long is not None:
+                per_seed[test_set][seed].update(_long_stats(long[i], ev.stability_steps))
+                seed_rows += [{"test_set": test_set, "case": c, "seed": seed,
+                               "metric": "long_divergence_step", "horizon": ev.stability_steps,
+                               "value": float(v)} for c, v in enumerate(long[i])]
             rows += seed_rows
             if i == 0:
                 examples[test_set] = (np.asarray(every[i][0]), np.asarray(ref[0]))
@@ -224,6 +237,11 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
                 alone = rollout_batch(baseline, initial, phys, steps)
             _raise_solver_problem(baseline)
             b_rows, b_stats = _metrics_of(alone, ref, ev, test_set, None)
+            if ev.stability_steps:
+                with say(f"long rollouts of the solver alone ({ev.stability_steps} steps)"):
+                    b_stats.update(_long_stats(long_divergences(
+                        [baseline], test, steps=ev.stability_steps,
+                        margin=ev.divergence_margin)[0], ev.stability_steps))
             base_rows += [dict(r, model="solver_alone") for r in b_rows]
             base_summary[test_set] = _summarise({None: b_stats})
             examples[f"{test_set}_solver"] = (np.asarray(alone[0]), None)
@@ -252,6 +270,44 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
                   for name, arr in (("prediction", p), ("reference", r)) if arr is not None}
         np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
     return metrics
+
+
+def long_divergences(simulators: Sequence, test: TrajectoryDataset, *, steps: int,
+                     margin: float) -> np.ndarray:
+    """Divergence step of each simulator's rollout from every test start over `steps` steps.
+
+    The bounds are each test trajectory's range (all its frames, however
+    few) widened by `margin` (`evaluation.divergence_margin`); the rollouts
+    may be far longer than the trajectory (`stablesim.evaluation.long_divergence`).
+
+    **Arguments:**
+
+    - `simulators`: e.g. every seed's trained simulator (`TrainResult.simulator_for`).
+    - `test`: a test set (its first frames are the starts).
+    - `steps`: the horizon.
+    - `margin`: the divergence margin.
+
+    **Returns:**
+
+    `(simulators, trajectories)` steps, `steps + 1` where a rollout never diverged.
+    """
+    lower, upper = divergence_bounds(test.trajectories, margin=margin)
+    initial, phys = jnp.asarray(test.trajectories[:, 0]), jnp.asarray(test.params)
+    out = []
+    for sim in simulators:
+        out.append(long_divergence(sim, initial, phys, lower, upper, steps=steps))
+        _raise_solver_problem(sim)
+    return np.stack(out)
+
+
+def _seed_simulators(result: TrainResult) -> list:
+    return [result.simulator_for(i) for i in range(len(result.seeds))]
+
+
+def _long_stats(steps_of: np.ndarray, horizon: int) -> dict:
+    diverged = steps_of <= horizon
+    return {"long_divergences": int(diverged.sum()),
+            "long_first_divergence": int(steps_of.min()) if diverged.any() else None}
 
 
 def _raise_solver_problem(simulator) -> None:
@@ -307,6 +363,13 @@ def _summarise(seeds: dict) -> dict:
     firsts = [v["first_divergence"] for v in seeds.values() if v["first_divergence"] is not None]
     out["divergences"]["first_step"] = min(firsts) if firsts else None
     out["cases"] = int(sum(v["cases"] for v in seeds.values()))
+    if all("long_divergences" in v for v in seeds.values()):
+        firsts = [v["long_first_divergence"] for v in seeds.values()
+                  if v["long_first_divergence"] is not None]
+        out["long_divergences"] = {
+            "total": int(sum(v["long_divergences"] for v in seeds.values())),
+            "first_step": min(firsts) if firsts else None,
+            "per_seed": [v["long_divergences"] for v in seeds.values()]}
     return out
 
 

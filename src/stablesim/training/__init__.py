@@ -1,7 +1,7 @@
 """Training: modalities (ONE, NOG, WIG), configuration, trainer, checkpoints."""
 
 from .._training_config import ModalityConfig, StageConfig, StrictConfig, TrainConfig
-from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
+from ._checkpoint import copy_checkpoint, load_checkpoint, read_checkpoint_header, save_checkpoint
 from ._execution import (
     Execution,
     device_split,
@@ -26,5 +26,5 @@ __all__ = [
     "gradient_alignment", "Execution", "resolve_execution", "step_residual_bytes",
     "uses_xla_convolution", "device_split",
     "train", "load_trained", "read_train_log", "TrainResult", "TrainingInterrupted", "make_optimizer",
-    "save_checkpoint", "load_checkpoint", "read_checkpoint_header",
+    "save_checkpoint", "load_checkpoint", "copy_checkpoint", "read_checkpoint_header",
 ]

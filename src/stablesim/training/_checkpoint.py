@@ -101,6 +101,17 @@ def _open(path: pathlib.Path):
     return f, header
 
 
+def _verified(path: pathlib.Path) -> tuple[dict[str, Any], bytes]:
+    """Header and payload of a checkpoint whose payload matches its checksum."""
+    f, header = _open(path)
+    with f:
+        payload = f.read()
+    digest = header.get("payload_sha256")
+    if digest is not None and hashlib.sha256(payload).hexdigest() != digest:
+        raise _damaged(path, "checksum mismatch")
+    return header, payload
+
+
 def read_checkpoint_header(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON header of a checkpoint, without reading its arrays (sizes checked)."""
     f, header = _open(pathlib.Path(path))
@@ -122,14 +133,29 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[dict[str, Any],
     `DataError` saying how to recover.
     """
     path = pathlib.Path(path)
-    f, header = _open(path)
-    with f:
-        payload = f.read()
-    digest = header.get("payload_sha256")
-    if digest is not None and hashlib.sha256(payload).hexdigest() != digest:
-        raise _damaged(path, "checksum mismatch")
+    header, payload = _verified(path)
     try:
         tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
     except Exception as err:  # structure or shape mismatch
         raise DataError(f"{path}: checkpoint does not match the model ({err})") from None
     return header, tree
+
+
+def copy_checkpoint(source: str | os.PathLike, target: str | os.PathLike,
+                    **header_changes: Any) -> pathlib.Path:
+    """Copy a checkpoint with some header entries replaced (the arrays unchanged, checked).
+
+    **Arguments:**
+
+    - `source`: the checkpoint to copy (its checksum is verified).
+    - `target`: the new file (written atomically).
+    - `header_changes`: header entries to set, e.g. `run_config=...`.
+
+    **Returns:**
+
+    The path written.
+    """
+    header, payload = _verified(pathlib.Path(source))
+    header = dict(header, **header_changes)
+    head = json.dumps(header).encode()
+    return atomic_write_bytes(target, _MAGIC + struct.pack("<Q", len(head)) + head + payload)
