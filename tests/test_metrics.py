@@ -98,3 +98,41 @@ def test_divergence_flags_a_finite_checkerboard_that_grows_to_five_times_the_ran
     np.testing.assert_array_equal(divergence_step(jnp.asarray(pred), jnp.asarray(refs), margin=0.0),
                                   _naive_divergence_step(pred, refs, 0.0))
     assert _naive_divergence_step(pred, refs, 0.0)[1] == 1
+
+
+def test_long_divergence_matches_a_naive_loop_over_the_stored_rollout():
+    """Chunked long rollouts (only the state kept) give the step a naive loop finds on the
+    stored rollout, across chunk boundaries, for each of several growth rates."""
+    import equinox as eqx
+
+    from stablesim.evaluation import divergence_bounds, long_divergence
+    from stablesim.simulators import AbstractSimulator
+
+    class Scale(AbstractSimulator):
+        network: eqx.Module | None = None
+
+        def __call__(self, u, p):
+            return u * p[0]
+
+    rates = np.array([1.0, 1.01, 1.05, 0.5, 1.3], np.float32)
+    initial = np.ones((5, 1, 3), np.float32)
+    reference = np.stack([np.linspace(0.0, 1.0, 7)] * 5)[:, :, None, None] * np.ones((1, 1, 1, 3))
+    lower, upper = divergence_bounds(reference, margin=1.0)
+    got = long_divergence(Scale(), initial, rates[:, None], lower, upper, steps=300, chunk=7)
+    expected = []
+    for rate in rates:  # naive: the first step n with rate^n outside [-1, 2]
+        u, first = 1.0, 301
+        for n in range(1, 301):
+            u *= float(rate)
+            if not -1.0 <= u <= 2.0:
+                first = n
+                break
+        expected.append(first)
+    np.testing.assert_array_equal(got, expected)
+    assert got[0] == got[3] == 301 and got[1] == 70  # 1.01^70 > 2 > 1.01^69
+    # The same rule as divergence_step on a stored rollout.
+    stored = initial[:, None] * rates[:, None, None, None] ** np.arange(1, 31)[None, :, None, None]
+    same_range = np.concatenate([reference] + [reference[:, :1]] * 23, axis=1)  # 30 frames
+    np.testing.assert_array_equal(np.asarray(divergence_step(stored, same_range)),
+                                  long_divergence(Scale(), initial, rates[:, None], lower, upper,
+                                                  steps=30, chunk=4))

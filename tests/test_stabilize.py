@@ -1,0 +1,193 @@
+"""`stablesim stabilize`: candidate fixes measured on long rollouts; the best verified one
+becomes a new run (end to end on a linear system whose trained model diverges)."""
+
+import hashlib
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import yaml
+
+from stablesim.cli import main
+from stablesim.config import RunConfig, validate
+from stablesim.data import load_dataset
+from stablesim.runs import candidate_fixes, read_run_config, simulator_factory, split_dataset
+from stablesim.runs._stabilize import Fix, Outcome, choose, fine_tune_config
+from stablesim.training import copy_checkpoint, load_trained, read_checkpoint_header
+
+from _tiny import linear_subspace_data
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _linear_run(tmp_path, capsys, **training):
+    """A residual linear model (the default residual prediction, Adam) on data in a 3-dim
+    subspace of R^10: accurate on the data, unstable normal to it."""
+    linear_subspace_data(tmp_path / "lin.npz")
+    cfg = {
+        "system": {"name": None},
+        "data": {"file": "lin.npz", "train_values": [1.0], "interpolation_values": [2.0]},
+        "model": {"architecture": "linear"},
+        "modality": {"name": "ONE", "unroll": 1},
+        "training": {"updates": 300, "seeds": [0], "learning_rate": 0.01, "log_every": 100,
+                     "checkpoint_every": 100, "batch_size": 8, **training},
+        "evaluation": {"rollout_steps": 20, "horizon": 5, "plots": False},
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
+    code, _, err = run_cli(capsys, "train", tmp_path / "run.yaml", "--out", tmp_path / "run",
+                           "--quiet")
+    assert code == 0, err
+    return tmp_path / "run"
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_stabilize_end_to_end_on_a_diverging_linear_model(tmp_path, capsys, monkeypatch):
+    run = _linear_run(tmp_path, capsys)
+    before_ckpt, before_cfg = _digest(run / "checkpoint.eqx"), _digest(run / "config.yaml")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)  # as a user: another working directory
+    code, out, err = run_cli(capsys, "stabilize", run, "--out", "stable", "--updates", "50",
+                             "--quiet")
+    assert code == 0, err
+    report = json.loads((work / "stable" / "stabilize" / "stabilize.json").read_text())
+    before = report["before"]
+    assert before["diverged"] == before["rollouts"] == 6  # every test rollout blows up
+    assert before["first_divergence"] < 200
+    kept = next(c for c in report["candidates"] if c["name"] == report["chosen"])
+    assert kept["diverged"] == 0 and kept["horizon"] == 10_000
+    assert kept["errors"]["interpolation"] <= 1.1 * before["errors"]["interpolation"]
+    assert report["chosen"] == "projection" and kept["updates"] == 0
+    assert "| projection |" in out and "**kept**" in out and "0 of 6 rollouts diverge" in out
+    # The run itself is untouched (only its stabilize/ report folder is new).
+    assert _digest(run / "checkpoint.eqx") == before_ckpt
+    assert _digest(run / "config.yaml") == before_cfg
+    assert (run / "stabilize" / "stabilize.md").exists()
+    assert not (work / "stable.candidates").exists()
+    # An independent check of the new run: its operator, assembled from the weights, as a
+    # NumPy power loop over 10,000 steps from the test starts.
+    new = work / "stable"
+    cfg = read_run_config(new)
+    assert cfg.simulator.projection is True
+    data = load_dataset(new / "dataset.h5")
+    sim = load_trained(simulator_factory(cfg, None, data), new).simulator_for(0)
+    eye = np.eye(10, dtype=np.float32)
+    def apply(u):
+        return np.asarray(sim(jnp.asarray(u, jnp.float32), jnp.asarray([2.0])), np.float64)
+
+    shift = apply(np.zeros(10))  # the step is affine: u -> M u + shift
+    step = np.stack([apply(e) - shift for e in eye], axis=1)
+    test = split_dataset(cfg, data)["interpolation"]
+    x = test.trajectories[:, 0].astype(np.float64).T
+    bound = 2 * np.abs(test.trajectories).max()
+    for _ in range(10_000):
+        x = step @ x + shift[:, None]
+        assert np.abs(x).max() <= bound
+    # evaluate, diagnose and rollout work on it.
+    code, out, err = run_cli(capsys, "evaluate", new, "--set", "evaluation.stability_steps=10000",
+                             "--quiet")
+    assert code == 0, err
+    assert "interpolation  learned       diverged 0 / 6" in out
+    code, out, _ = run_cli(capsys, "diagnose", new, "--quiet")
+    assert code == 0 and "already projects" in out
+
+
+def test_stabilize_refuses_a_used_out_directory_and_an_unfinished_run(tmp_path, capsys):
+    run = _linear_run(tmp_path, capsys)
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    code, _, err = run_cli(capsys, "stabilize", run, "--out", taken, "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "already exists" in err
+    assert (taken / "keep.txt").read_text() == "mine"
+    code, _, err = run_cli(capsys, "train", tmp_path / "run.yaml", "--out", tmp_path / "half",
+                           "--stop-after", "100", "--quiet")
+    code, _, err = run_cli(capsys, "stabilize", tmp_path / "half", "--out", tmp_path / "x")
+    assert code == 2 and "not finished (100 of 300" in err
+    code, _, err = run_cli(capsys, "stabilize", run, "--out", tmp_path / "y", "--horizon", "0")
+    assert code == 2 and "--horizon must be >= 1" in err
+
+
+def _config(**sections):
+    raw = {"system": {"name": None},
+           "data": {"file": "x.npz", "train_values": [1.0]},
+           "evaluation": {"rollout_steps": 20, "horizon": 5}}
+    for key, value in sections.items():
+        raw.setdefault(key, {}).update(value)
+    return validate(RunConfig, raw)
+
+
+def test_candidates_never_repeat_what_the_run_already_uses(tmp_path):
+    linear_subspace_data(tmp_path / "lin.npz")
+    data = load_dataset(tmp_path / "lin.npz")
+    names = [f.name for f in candidate_fixes(_config(), data)]
+    assert names[0] == "more training" and "projection" in names
+    noise = [f.changes["modality.noise"] for f in candidate_fixes(_config(), data)
+             if "modality.noise" in f.changes]
+    assert len(noise) == 3 and noise[1] == pytest.approx(3 * noise[0], rel=0.01)
+    # Already projected, already noisy beyond the first two rungs, already NOG m=4.
+    cfg = _config(simulator={"projection": True},
+                  modality={"name": "NOG", "unroll": 4, "noise": 1.5 * noise[1]})
+    fixes = candidate_fixes(cfg, data)
+    assert "projection" not in [f.name for f in fixes]
+    assert [f.changes["modality.noise"] for f in fixes if "modality.noise" in f.changes] == [
+        noise[2]]
+    assert [f.changes for f in fixes if f.name.startswith("NOG")] == [
+        {"modality.name": "NOG", "modality.unroll": 8}]
+    # Full-rank data: no projection candidate either.
+    full = load_dataset(tmp_path / "lin.npz")
+    rng = np.random.default_rng(0)
+    object.__setattr__(full, "trajectories", rng.normal(size=full.trajectories.shape)
+                       .astype(np.float32))
+    assert "projection" not in [f.name for f in candidate_fixes(_config(), full)]
+
+
+def test_fine_tune_config_starts_from_the_run_at_a_constant_smaller_rate(tmp_path):
+    cfg = _config(training={"learning_rate": 0.02, "schedule": "cosine", "ramp": 10,
+                            "updates": 1000})
+    fix = Fix("noise", {"modality.noise": 0.1}, "why")
+    tuned = fine_tune_config(cfg, tmp_path / "src", fix, 120, 0.002)
+    assert tuned.model.init_from == str((tmp_path / "src").resolve())
+    assert (tuned.training.updates, tuned.training.learning_rate, tuned.training.schedule,
+            tuned.training.ramp) == (120, 0.002, "constant", 0)
+    assert tuned.modality.noise == 0.1 and tuned.training.total_updates == 120
+    same = fine_tune_config(cfg, tmp_path / "src", Fix("p", {"simulator.projection": True},
+                                                       "why", trains=False), 120, 0.002)
+    assert same.training == cfg.training and same.simulator.projection
+
+
+def test_choose_prefers_stable_within_tolerance_then_smallest_error():
+    def outcome(name, diverged, err):
+        steps = np.full((1, 4), 101)
+        steps[0, :diverged] = 50
+        return Outcome(name, {}, steps, {"interpolation": err}, 100, 10)
+
+    before = outcome("before", 4, 1.0)
+    a, b, c = outcome("a", 0, 1.05), outcome("b", 0, 1.2), outcome("c", 1, 0.5)
+    assert choose(before, [b, c, a], 0.1) is a
+    assert choose(before, [b, c], 0.1) is b  # stable but outside the tolerance: still kept
+    assert choose(before, [c], 0.1) is None
+    assert a.within(before, 0.1) and not b.within(before, 0.1)
+
+
+def test_copy_checkpoint_keeps_the_arrays_and_changes_the_header(tmp_path, capsys):
+    run = _linear_run(tmp_path, capsys)
+    copy = copy_checkpoint(run / "checkpoint.eqx", tmp_path / "copy.eqx", run_config={"a": 1})
+    old, new = read_checkpoint_header(run / "checkpoint.eqx"), read_checkpoint_header(copy)
+    assert new["run_config"] == {"a": 1} and new["step"] == old["step"] == 300
+    assert new["payload_sha256"] == old["payload_sha256"]
+    raw = bytearray(copy.read_bytes())
+    raw[-3] ^= 0xFF
+    (tmp_path / "bad.eqx").write_bytes(bytes(raw))
+    from stablesim._errors import DataError
+
+    with pytest.raises(DataError, match="checksum mismatch"):
+        copy_checkpoint(tmp_path / "bad.eqx", tmp_path / "copy2.eqx")
