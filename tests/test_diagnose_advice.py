@@ -51,8 +51,14 @@ def test_projection_advice_is_a_config_key_that_removes_the_unstable_block(tmp_p
     figures = json.loads((plain / "diagnose" / "diagnose.json").read_text())
     assert figures["normal_spectral_radius"] > 1  # He draws an unstable empty block
     assert code == 0 and "Set `simulator.projection: true`" in out
-    assert "Not measured on this run" in out  # the advice says what it is
-    assert "Not measured on this run" in (plain / "diagnose" / "diagnose.md").read_text()
+    # Measured on this run: as trained every rollout leaves the data's range; projected, none.
+    long = figures["long_rollouts"]
+    assert long["as_trained"]["diverged"] == long["as_trained"]["rollouts"] == 6
+    assert long["projection"]["diverged"] == 0
+    assert "Measured: as trained, 6 of 6 rollouts" in out
+    assert "Measured: `simulator.projection: true` on the trained weights" in out
+    assert "Untested: " in out  # the rest says what it is
+    assert "Untested: " in (plain / "diagnose" / "diagnose.md").read_text()
     assert "`model.initializer: gershgorin`" in out and "instead of he" in out
     # Follow the advice from the config file.
     code, _, err = run_cli(capsys, "train", _config(tmp_path, projection=True), "--out",

@@ -159,7 +159,8 @@ def _cmd_diagnose(args) -> None:
 
     diagnosis = diagnose_run(args.run, out_dir=args.out, seed_index=args.seed_index,
                              states=args.states, offset=args.offset,
-                             tolerated_bias=args.tolerated_bias, progress=not args.quiet)
+                             tolerated_bias=args.tolerated_bias, horizon=args.horizon,
+                             progress=not args.quiet)
     write_diagnose_report(diagnosis)
     figures = diagnosis.figures
     print(f"data: rank {figures['rank']} of {figures['features']} "
@@ -313,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="relative size of the off-data perturbations")
     dg.add_argument("--tolerated-bias", type=float, default=0.05,
                     help="noise bias allowed by the recommended sigma")
+    dg.add_argument("--horizon", type=int, default=2000,
+                    help="steps of the long rollouts measured from every test start")
     dg.add_argument("--quiet", action="store_true", help="no progress lines")
     dg.set_defaults(func=_cmd_diagnose)
 

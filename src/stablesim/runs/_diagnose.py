@@ -28,6 +28,7 @@ from ..stability import (
 from ..training import load_trained
 from ._build import build_system, simulator_factory, split_dataset
 from ._run import read_run_config, run_progress
+from ._stabilize import Fix, Outcome, fine_tune_config, measure
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _pick_states(trajectories: np.ndarray, params: np.ndarray, count: int):
 
 def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
                  seed_index: int = 0, states: int = 4, offset: float = 1e-3,
-                 tolerated_bias: float = 0.05, key: int = 0,
+                 tolerated_bias: float = 0.05, key: int = 0, horizon: int = 2000,
                  progress: bool = False) -> Diagnosis:
     """Stability diagnostics of a trained run (`diagnose.json`; the report with plots is
     `stablesim.reporting.write_diagnose_report`'s job).
@@ -85,6 +86,8 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     - `offset`: relative size of the off-data perturbations.
     - `tolerated_bias`: the noise bias the recommendation allows.
     - `key`: random seed of the perturbations.
+    - `horizon`: steps of the long rollouts measured from every test start
+        (the run as trained, and with the projection where it applies).
     - `progress`: print each step and its time.
 
     **Returns:**
@@ -133,8 +136,21 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     worst = float(np.max(growth_any if growth_normal is None
                          else np.maximum(growth_any, growth_normal)))
     normal_radius = None if normal is None else spectral_radius(normal)
+    with say(f"long rollouts of every seed from every test start ({horizon} steps)"):
+        before = measure(result, config, parts, horizon=horizon)
+    projection = None
+    if energy.unlearnable_dimension and not config.simulator.projection:
+        fix = Fix("projection", {"simulator.projection": True}, "", trains=False)
+        cfg = fine_tune_config(config, run_dir, fix, 1, 1.0)
+        with say(f"the same with the projection onto the {energy.rank}-dim data subspace"):
+            projected = load_trained(simulator_factory(cfg, build_system(cfg), data), run_dir)
+            projection = measure(projected, cfg, parts, horizon=horizon, name="projection",
+                                 changes=fix.changes)
     advice = recommendations(energy, radius, normal_radius, worst,
-                             tolerated_bias=tolerated_bias, steps=steps, config=config)
+                             tolerated_bias=tolerated_bias, steps=steps, config=config,
+                             measured_projection=None if projection is None
+                             else _projection_sentence(projection, before))
+    advice.insert(0, _as_trained_sentence(before, config.evaluation.horizon))
     out = pathlib.Path(out_dir) if out_dir is not None else RunDir.of(run_dir).diagnose
     out.mkdir(parents=True, exist_ok=True)
     figures = {
@@ -154,9 +170,29 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
                                              horizon=config.evaluation.horizon),
         "noise_horizon": config.evaluation.horizon,
         "recommendations": advice,
+        "long_rollouts": {"as_trained": before.as_dict(),
+                          "projection": None if projection is None else projection.as_dict()},
         "jacobians": ("central finite differences (the solver runs outside JAX and has no "
                       "derivatives)" if finite_differences else "forward-mode autodiff"),
     }
     atomic_write_json(out / "diagnose.json", figures)
     return Diagnosis(out, figures, energy, eigs, normal, growth_any, growth_normal)
 
+
+
+def _as_trained_sentence(before: Outcome, frames: int) -> str:
+    first = f" (first at step {before.first_divergence})" if before.diverged else ""
+    return (f"Measured: as trained, {before.diverged} of {before.rollouts} rollouts (every seed, "
+            f"every test start) diverge within {before.horizon} steps{first}; relative error "
+            f"at {frames} frames {before.mean_error:.4g}.")
+
+
+def _projection_sentence(after: Outcome, before: Outcome) -> str:
+    verdict = ("Set `simulator.projection: true` (no retraining needed: `stablesim stabilize` "
+               "writes the run)" if after.stable and after.within(before, 0.10) else
+               "It does not make every rollout stable with an error within 10% of the run's; "
+               "see `stablesim stabilize` for the other fixes")
+    return (f"Measured: `simulator.projection: true` on the trained weights (no retraining): "
+            f"{after.diverged} of {after.rollouts} rollouts diverge within {after.horizon} "
+            f"steps (as trained: {before.diverged}), error {after.mean_error:.4g} (as trained "
+            f"{before.mean_error:.4g}). {verdict}.")

@@ -60,14 +60,16 @@ def off_data_growth(simulator, initial, params, *, steps: int, offset: float, ke
 
 
 ADVICE_STATUS = (
-    "Not measured on this run: these follow from the linear theory and the run's config. "
-    "Only the projection is checked to remove growth normal to the data (in stablesim's own "
-    "tests); train with a change and run diagnose again to see its effect.")
+    "Lines starting 'Measured' were measured on this run (long rollouts from every test start). "
+    "Lines starting 'Untested' follow from the linear theory and the run's config: "
+    "`stablesim stabilize RUN --out NEW` fine-tunes the run with each of them, measures them "
+    "the same way and keeps the best.")
+UNTESTED = "Untested: "
 
 
 def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float | None,
                     growth: float, *, tolerated_bias: float, steps: int,
-                    config=None) -> list[str]:
+                    config=None, measured_projection: str | None = None) -> list[str]:
     """Advice from the diagnostics, each naming the config key and value to set.
 
     Reads the run's own config (when given) so that nothing it already does is
@@ -82,6 +84,8 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
     - `tolerated_bias`: the noise bias the recommended sigma may cause.
     - `steps`: the rollout length the growth was measured over.
     - `config`: the run's `RunConfig` (None: advice without it).
+    - `measured_projection`: the projection's measured effect on this run, which
+        replaces the untested projection advice.
 
     **Returns:**
 
@@ -106,24 +110,25 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
                    "already projects every step onto the data subspace (simulator.projection: "
                    "true), so they cannot grow.")
     elif m:
-        out.append(f"{m} of {energy.num_features} directions carry no data energy: training "
-                   "never shapes the map there, its initialization does"
-                   + (f", and there it is unstable (spectral radius {normal_radius:.3g} > 1)"
-                      if unstable_normal else "")
-                   + ". Set `simulator.projection: true` to project every step onto the "
-                   f"{r}-dimensional data subspace (training and rollouts).")
+        why = (f"{m} of {energy.num_features} directions carry no data energy: training "
+               "never shapes the map there, its initialization does"
+               + (f", and there it is unstable (spectral radius {normal_radius:.3g} > 1)"
+                  if unstable_normal else ""))
+        out.append(f"{why}. {measured_projection}" if measured_projection else
+                   f"{UNTESTED}{why}. Set `simulator.projection: true` to project every step "
+                   f"onto the {r}-dimensional data subspace (training and rollouts).")
         if unstable_normal and residual:
-            out.append("The model is residual (simulator.residual: true): its step is u + "
+            out.append(f"{UNTESTED}The model is residual (simulator.residual: true): its step is u + "
                        "net(u), so no initializer of net can put the step normal to the data "
                        "inside the unit circle (with `zeros` it sits exactly on it). Prefer the "
                        "projection above; or set `simulator.residual: false` with "
                        "`model.initializer: gershgorin`.")
         elif unstable_normal and initializer not in ("gershgorin", "zeros"):
-            out.append("Or start those directions stable: set `model.initializer: gershgorin` "
+            out.append(f"{UNTESTED}Or start those directions stable: set `model.initializer: gershgorin` "
                        "(every compression of each layer stays inside the unit disc)"
                        + (f" instead of {initializer}" if initializer else "") + ".")
         if unstable_normal and optimizer in ("adam", "adamw"):
-            out.append(f"With training.optimizer: {optimizer} the weights of the empty "
+            out.append(f"{UNTESTED}With training.optimizer: {optimizer} the weights of the empty "
                        "directions still drift (Adam normalises every coordinate); "
                        "`training.optimizer: sgd` leaves them at their initialization.")
     if noise >= sigma * 0.999 and noise > 0:
@@ -131,7 +136,7 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
                    f"{1 - tolerated_bias:.2f} allows sigma = {sigma:.3g}); more noise would "
                    "damp the data's own directions further.")
     else:
-        out.append(f"Noise injection damps every direction by sigma^2: set `modality.noise: "
+        out.append(f"{UNTESTED}Noise injection damps every direction by sigma^2: set `modality.noise: "
                    f"{sigma:.3g}`" + (f" (now {noise:.3g})" if noise else "")
                    + f"; chosen for the rollout horizon H = {horizon} (evaluation.horizon): "
                    f"each energetic direction keeps at least {1 - tolerated_bias:.2f} of itself "
@@ -154,6 +159,6 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
         else:
             nxt = (f"the run trains {modality.name} with modality.unroll: {modality.unroll}; "
                    f"set `modality.unroll: {2 * modality.unroll}`")
-        out.append(f"{what}: {nxt}. Chaotic systems have some growth; many or large "
+        out.append(f"{UNTESTED}{what}: {nxt}. Chaotic systems have some growth; many or large "
                    "eigenvalues do not belong to them.")
     return out
