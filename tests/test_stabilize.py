@@ -13,7 +13,7 @@ from stablesim.cli import main
 from stablesim.config import RunConfig, validate
 from stablesim.data import load_dataset
 from stablesim.runs import candidate_fixes, read_run_config, simulator_factory, split_dataset
-from stablesim.runs._stabilize import Fix, Outcome, choose, fine_tune_config
+from stablesim.runs._stabilize import Fix, Outcome, choose, fine_tune_config, refined_noise
 from stablesim.training import copy_checkpoint, load_trained, read_checkpoint_header
 
 from _tiny import linear_subspace_data
@@ -191,3 +191,19 @@ def test_copy_checkpoint_keeps_the_arrays_and_changes_the_header(tmp_path, capsy
 
     with pytest.raises(DataError, match="checksum mismatch"):
         copy_checkpoint(tmp_path / "bad.eqx", tmp_path / "copy2.eqx")
+
+
+def test_refined_noise_bisects_between_diverging_and_too_biased():
+    def noisy(value, diverged, err):
+        steps = np.full((1, 2), 101)
+        steps[0, :diverged] = 7
+        return Outcome(f"noise {value}", {"modality.noise": value}, steps,
+                       {"interpolation": err}, 100, 10)
+
+    before = Outcome("before", {}, np.full((1, 2), 5), {"interpolation": 1.0}, 100, 0)
+    tried = [noisy(0.01, 2, 1.0), noisy(0.1, 1, 1.0), noisy(1.0, 0, 3.0), noisy(10.0, 0, 9.0)]
+    fix = refined_noise(tried, before, 0.1)
+    assert fix.changes == {"modality.noise": pytest.approx(np.sqrt(0.1 * 1.0), rel=1e-3)}
+    assert refined_noise(tried + [noisy(0.316, 0, 1.05)], before, 0.1) is None  # met
+    assert refined_noise(tried[:2], before, 0.1) is None  # nothing stable to bisect toward
+    assert refined_noise(tried[2:], before, 0.1) is None  # nothing diverging below

@@ -38,7 +38,7 @@ from ._run import (
     train_run,
 )
 
-NOISE_FACTORS = (1.0, 3.0, 10.0)
+NOISE_FACTORS = (1.0, 3.0, 10.0, 30.0, 100.0)
 """Noise candidates: these multiples of the horizon-aware recommended sigma."""
 
 
@@ -242,6 +242,32 @@ def choose(before: Outcome, outcomes: list[Outcome], tolerance: float) -> Outcom
     return min(pool, key=lambda o: o.mean_error) if pool else None
 
 
+def refined_noise(outcomes: list[Outcome], before: Outcome, tolerance: float) -> Fix | None:
+    """The next noise level to try, or None when a candidate already meets the tolerance.
+
+    Noise trades stability (damping) for bias: between the strongest noise
+    that still diverges and the weakest that is stable (but too biased) lies
+    the best compromise; the geometric mean of the two is tried next.
+    """
+    if any(o.stable and o.within(before, tolerance) for o in outcomes):
+        return None
+    noisy = [(o.changes["modality.noise"], o) for o in outcomes
+             if list(o.changes) == ["modality.noise"]]
+    stable = [v for v, o in noisy if o.stable]
+    if not stable:
+        return None
+    hi = min(stable)
+    below = [v for v, o in noisy if not o.stable and v < hi]
+    if not below:
+        return None
+    value = float(f"{np.sqrt(max(below) * hi):.3g}")
+    if value in [v for v, _ in noisy]:
+        return None
+    return Fix(f"noise {value:g}", {"modality.noise": value},
+               f"between {max(below):g} (diverges) and {hi:g} (stable, error "
+               f"{dict(noisy)[hi].mean_error / before.mean_error:.2f}x before)")
+
+
 @dataclasses.dataclass(frozen=True)
 class Stabilization:
     """What `stabilize_run` measured and kept.
@@ -292,8 +318,8 @@ class Stabilization:
 def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon: int = 10_000,
                   updates: int | None = None, learning_rate: float | None = None,
                   tolerance: float = 0.10,
-                  tolerated_bias: float = 0.05, keep_candidates: bool = False,
-                  progress: bool = True) -> Stabilization:
+                  tolerated_bias: float = 0.05, refine: int = 2,
+                  keep_candidates: bool = False, progress: bool = True) -> Stabilization:
     """Fine-tune a trained run with each candidate fix, measure, keep the best as a new run.
 
     **Arguments:**
@@ -308,6 +334,9 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
         the run's peak rate; a converged model is not thrown off by a full step).
     - `tolerance`: allowed increase of the short-horizon error on each test set.
     - `tolerated_bias`: base noise level (see `candidate_fixes`).
+    - `refine`: at most this many more noise levels, each the geometric mean of
+        the strongest diverging and the weakest stable one, while no candidate
+        is stable within the tolerance (`refined_noise`).
     - `keep_candidates`: keep every candidate's run directory in `OUT.candidates`.
     - `progress`: print what it does.
 
@@ -341,13 +370,14 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
     if workspace.exists():
         shutil.rmtree(workspace)
     outcomes: list[tuple[Outcome, pathlib.Path]] = []
-    for i, fix in enumerate(fixes, 1):
+
+    def attempt(fix: Fix, label: str) -> None:
         cfg = fine_tune_config(config, run_dir, fix, updates, learning_rate)
-        target = workspace / f"{i:02d}"
+        target = workspace / f"{len(outcomes) + 1:02d}"
         if progress:
             how = (f"{updates} updates at learning rate {learning_rate:.3g} from the trained run"
                    if fix.trains else "no training")
-            print(f"candidate {i}/{len(fixes)}: {fix.name} ({how}) - {fix.reason}")
+            print(f"candidate {label}: {fix.name} ({how}) - {fix.reason}")
         try:
             if fix.trains:
                 tuned = train_run(cfg, target, dataset=data, progress=progress)
@@ -357,7 +387,7 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
         except TrainingError as err:  # a fix whose training fails is measured as failing
             if progress:
                 print(f"  training failed: {err}")
-            continue
+            return
         with say(f"  measuring {fix.name}"):
             outcome = measure(tuned, cfg, parts, horizon=horizon, name=fix.name,
                               changes=fix.changes, updates=updates if fix.trains else 0)
@@ -365,6 +395,14 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
             print(f"  diverged {outcome.diverged} / {outcome.rollouts}; error "
                   + ", ".join(f"{k} {v:.4g}" for k, v in outcome.errors.items()))
         outcomes.append((outcome, target))
+
+    for i, fix in enumerate(fixes, 1):
+        attempt(fix, f"{i}/{len(fixes)}")
+    for i in range(refine):
+        fix = refined_noise([o for o, _ in outcomes], before, tolerance)
+        if fix is None:
+            break
+        attempt(fix, f"refinement {i + 1}/{refine}")
     chosen = choose(before, [o for o, _ in outcomes], tolerance)
     kept = None
     if chosen is not None:
