@@ -132,14 +132,14 @@ def test_candidates_never_repeat_what_the_run_already_uses(tmp_path):
     assert names[0] == "more training" and "projection" in names
     noise = [f.changes["modality.noise"] for f in candidate_fixes(_config(), data)
              if "modality.noise" in f.changes]
-    assert len(noise) == 3 and noise[1] == pytest.approx(3 * noise[0], rel=0.01)
+    assert len(noise) == 5 and noise[1] == pytest.approx(3 * noise[0], rel=0.01)
     # Already projected, already noisy beyond the first two rungs, already NOG m=4.
     cfg = _config(simulator={"projection": True},
                   modality={"name": "NOG", "unroll": 4, "noise": 1.5 * noise[1]})
     fixes = candidate_fixes(cfg, data)
     assert "projection" not in [f.name for f in fixes]
-    assert [f.changes["modality.noise"] for f in fixes if "modality.noise" in f.changes] == [
-        noise[2]]
+    assert [f.changes["modality.noise"] for f in fixes if "modality.noise" in f.changes] == (
+        noise[2:])
     assert [f.changes for f in fixes if f.name.startswith("NOG")] == [
         {"modality.name": "NOG", "modality.unroll": 8}]
     # Full-rank data: no projection candidate either.
