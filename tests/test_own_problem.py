@@ -490,3 +490,50 @@ def test_a_zero_initialized_network_is_not_stopped_by_the_explosion_detector(pro
 
     rows = list(csv.DictReader(open("zeros/train_log.csv")))
     assert int(rows[-1]["skipped"]) <= 2 and float(rows[0]["grad_norm"]) < 1e-2
+
+
+def test_own_data_without_a_parameter_split_by_held_out_trajectories(tmp_path, capsys,
+                                                                     monkeypatch):
+    """A file with trajectories only: the last N are the test set, the network gets no
+    parameter input, and the mixed or impossible splits end in one line naming the key."""
+    rng = np.random.default_rng(0)
+    rotation = np.array([[np.cos(0.2), -np.sin(0.2)], [np.sin(0.2), np.cos(0.2)]]) * 0.99
+    traj = np.zeros((10, 30, 2), np.float32)
+    traj[:, 0] = rng.normal(size=(10, 2))
+    for t in range(1, 30):
+        traj[:, t] = traj[:, t - 1] @ rotation.T
+    data_dir, work = tmp_path / "data", tmp_path / "work"
+    data_dir.mkdir()
+    work.mkdir()
+    np.savez(data_dir / "mine.npz", trajectories=traj)  # no params at all
+    cfg = {"system": {"name": None}, "data": {"file": "mine.npz", "test_trajectories": 3},
+           "model": {"architecture": "mlp", "width": 8, "depth": 1},
+           "modality": {"name": "ONE", "unroll": 1},
+           "training": {"updates": 20, "seeds": [0], "log_every": 10, "checkpoint_every": 10},
+           "evaluation": {"rollout_steps": 20, "horizon": 5, "plots": False,
+                          "stability_steps": 500}}
+    (data_dir / "run.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(work)
+    code, out, err = run_cli(capsys, "train", data_dir / "run.yaml", "--out", "r", "--quiet")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "evaluate", "r", "--quiet")
+    assert code == 0, err
+    metrics = json.loads((work / "r" / "metrics.json").read_text())
+    assert list(metrics["summary"]) == ["interpolation"]
+    assert metrics["summary"]["interpolation"]["cases"] == 3
+    assert "long_divergences" in metrics["summary"]["interpolation"]
+    from stablesim.data import load_dataset
+    from stablesim.runs import read_run_config, split_dataset
+
+    parts = split_dataset(read_run_config(work / "r"), load_dataset(work / "r" / "dataset.h5"))
+    np.testing.assert_array_equal(parts["train"].trajectories, traj[:7])
+    np.testing.assert_array_equal(parts["interpolation"].trajectories, traj[7:])
+    assert parts["train"].params.shape == (7, 0)  # nothing meaningless becomes an input
+    # Mixed splits and holding out everything are refused before anything runs.
+    code, _, err = run_cli(capsys, "train", data_dir / "run.yaml", "--out", "x", "--quiet",
+                           "--set", "data.train_values=[1.0]")
+    assert code == 2 and err.count("\n") == 1 and "data.test_trajectories" in err
+    code, _, err = run_cli(capsys, "train", data_dir / "run.yaml", "--out", "y", "--quiet",
+                           "--set", "data.test_trajectories=10")
+    assert code == 2 and "would leave none to train on" in err
+    assert not (work / "x").exists() and not (work / "y").exists()

@@ -304,6 +304,11 @@ def check_against_data(config: RunConfig, source: str = "config") -> None:
     if rollout + 1 > frames:
         raise ConfigError(f"{source}: evaluation.rollout_steps: {rollout} rollout steps need "
                           f"{rollout + 1} frames, {d.file} has {frames}")
+    if d.test_trajectories is not None:
+        if d.test_trajectories >= shape[0]:
+            raise ConfigError(f"{source}: data.test_trajectories: {d.test_trajectories} of the "
+                              f"{shape[0]} trajectories of {d.file} would leave none to train on")
+        return
     try:
         split_parameter_column(d.split_parameter, names, d.file)
     except ConfigError as err:

@@ -45,6 +45,9 @@ class DataSection(StrictConfig):
         None, description="values of the interpolation test set (inside the training range)")
     extrapolation_values: list[float] | None = Field(
         None, description="values of the extrapolation test set (outside it)")
+    test_trajectories: PositiveInt | None = Field(
+        None, description="your own data: hold out the last N trajectories of data.file as the "
+        "test set (reported as interpolation); no parameter split, the data need no parameter")
     trajectories_per_value: PositiveInt = Field(
         4, description="built-in systems: trajectories simulated per value")
     frames: int = Field(60, ge=2, description="built-in systems: frames kept per trajectory")
@@ -246,9 +249,20 @@ def check_combinations(cfg: RunConfig) -> None:
         if s.setup == "correction" and s.solver_function is None:
             _fail("simulator.setup", "correction needs a solver: a built-in system "
                   "(system.name) or simulator.solver_function")
+        if d.test_trajectories is not None:
+            given = [k for k in ("train_values", "interpolation_values", "extrapolation_values",
+                                 "split_parameter") if getattr(d, k) is not None]
+            if given:
+                _fail("data.test_trajectories", f"splits by trajectory; data.{given[0]} splits "
+                      "by parameter: give one of the two")
+            return
         if d.train_values is None:
-            _fail("data.train_values", "needed to split the user's own data (system.name is null)")
+            _fail("data.train_values", "needed to split the user's own data (system.name is null); "
+                  "or hold out trajectories with data.test_trajectories")
         return
+    if d.test_trajectories is not None:
+        _fail("data.test_trajectories", "applies to your own data (data.file with system.name: "
+              "null); built-in systems split by parameter")
     facts = SYSTEMS[cfg.system.name]
     lo, hi = facts.low, facts.high
     for field in ("train_values", "interpolation_values", "extrapolation_values"):

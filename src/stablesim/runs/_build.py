@@ -93,20 +93,34 @@ def split_column(config: RunConfig, data: TrajectoryDataset) -> int:
 
 def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, TrajectoryDataset]:
     """Train and test sets by parameter value (test sets only where values exist)."""
+    held_out = config.data.test_trajectories
+    if held_out is not None:
+        b = data.num_trajectories
+        if held_out >= b:
+            raise ConfigError(f"data.test_trajectories: {held_out} of the {b} trajectories "
+                              "would leave none to train on")
+        parts = {"train": data.take(np.arange(b - held_out)),
+                 "interpolation": data.take(np.arange(b - held_out, b))}
+        _check_rollout_fits(config, parts)
+        return parts
     values = split_values(config, build_system(config))
     if not data.params.shape[1]:
-        raise DataError("the dataset has no physical parameters to split by; give "
-                        "data.train_values with a parameter column in the file")
+        raise DataError("the dataset has no physical parameters to split by; hold out "
+                        "trajectories instead (data.test_trajectories: N)")
     parts = split_by_parameter(data, train=values["train"],
                                interpolation=values["interpolation"],
                                extrapolation=values["extrapolation"],
                                column=split_column(config, data))
+    _check_rollout_fits(config, parts)
+    return parts
+
+
+def _check_rollout_fits(config: RunConfig, parts: dict[str, TrajectoryDataset]) -> None:
     rollout = config.evaluation.rollout_steps
     for name, part in parts.items():
         if name != "train" and part.num_frames < rollout + 1:
             raise ConfigError(f"evaluation.rollout_steps: {rollout} rollout steps need "
                               f"{rollout + 1} frames, the {name} set has {part.num_frames}")
-    return parts
 
 
 def _host_coarse_solver(system: System) -> Callable:

@@ -1,0 +1,113 @@
+"""`stablesim stabilize` on the two cases of the verified-fixes issue, as a user runs it.
+
+1. A linear system in R^16 whose data live in a 6-dimensional invariant
+   subspace (the user's own `.npz`, no solver), the default residual model
+   (`linear` architecture), Adam, ONE, two seeds.
+2. Kuramoto-Sivashinsky prediction with the default config (resnet, ONE,
+   1500 updates, two seeds).
+
+For each: train, evaluate with 10,000-step long rollouts, then `stablesim
+stabilize RUN --out RUN-stable` (default horizon 10,000, tolerance 10%), and
+evaluate the new run the same way. Only the command line is used. The
+tables go to `benchmarks/results/stabilize-<case>.md`.
+
+Run: .venv/bin/python benchmarks/bench_stabilize.py [--out DIR] [--cases linear ks]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import yaml
+
+HERE = pathlib.Path(__file__).resolve().parent
+STABLESIM = [sys.executable, "-m", "stablesim.cli"]
+
+
+def linear_case(folder: pathlib.Path) -> pathlib.Path:
+    """Data x' = A x in a 6-dim subspace of R^16 (spectrum on and inside the unit circle)."""
+    rng = np.random.default_rng(1)
+    q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    basis = q[:, :6]
+    angles, radii = np.array([0.3, 0.7, 1.1]), np.array([0.999, 0.99, 0.97])
+    block = np.zeros((6, 6))
+    for i, (a, r) in enumerate(zip(angles, radii)):
+        block[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = r * np.array(
+            [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    a_full = basis @ block @ basis.T
+    traj = []
+    for _ in range(16):
+        x, rows = basis @ rng.normal(size=6), []
+        for _ in range(60):
+            rows.append(x)
+            x = a_full @ x
+        traj.append(rows)
+    np.savez(folder / "linear16.npz", trajectories=np.asarray(traj, np.float32),
+             params=np.repeat([[1.0], [2.0]], 8, axis=0))
+    cfg = {"system": {"name": None},
+           "data": {"file": "linear16.npz", "train_values": [1.0], "interpolation_values": [2.0]},
+           "model": {"architecture": "linear"},
+           "modality": {"name": "ONE", "unroll": 1},
+           "training": {"updates": 2000, "learning_rate": 0.003, "batch_size": 16},
+           "evaluation": {"rollout_steps": 40, "horizon": 12, "plots": False,
+                          "stability_steps": 10_000}}
+    path = folder / "linear16.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def ks_case(folder: pathlib.Path) -> pathlib.Path:
+    path = folder / "ks.yaml"
+    path.write_text(yaml.safe_dump({"evaluation": {"stability_steps": 10_000, "plots": False}}))
+    return path
+
+
+def sh(*argv) -> str:
+    t0 = time.perf_counter()
+    done = subprocess.run([*STABLESIM, *map(str, argv)], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"failed: stablesim {' '.join(map(str, argv))}\n{done.stderr}")
+    print(f"  stablesim {argv[0]} {argv[1]}: {time.perf_counter() - t0:.0f} s", flush=True)
+    return done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="/tmp/stablesim-bench-stabilize")
+    parser.add_argument("--cases", nargs="+", default=["linear", "ks"], choices=["linear", "ks"])
+    args = parser.parse_args()
+    root = pathlib.Path(args.out)
+    for case in args.cases:
+        folder = root / case
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        config = linear_case(folder) if case == "linear" else ks_case(folder)
+        run, new = folder / "run", folder / "run-stable"
+        print(f"{case}:", flush=True)
+        t0 = time.perf_counter()
+        sh("train", config, "--out", run, "--quiet")
+        before = sh("evaluate", run, "--quiet")
+        t1 = time.perf_counter()
+        stab = sh("stabilize", run, "--out", new, "--quiet")
+        t2 = time.perf_counter()
+        after = sh("evaluate", new, "--quiet")
+        table = "\n".join(line for line in stab.splitlines() if line.startswith("|"))
+        summary = next(line for line in stab.splitlines() if line.startswith("As trained"))
+        text = (f"# stabilize: {case}\n\nCommand: `.venv/bin/python benchmarks/bench_stabilize.py "
+                f"--cases {case}` (train {t1 - t0:.0f} s, stabilize {t2 - t1:.0f} s on this "
+                f"machine).\n\n{summary}\n\n{table}\n\n## evaluate, before\n\n```\n{before}```\n\n"
+                f"## evaluate, the kept run\n\n```\n{after}```\n")
+        out = HERE / "results" / f"stabilize-{case}.md"
+        out.write_text(text)
+        print(summary)
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
