@@ -182,7 +182,8 @@ def _cmd_stabilize(args) -> None:
     from .runs import stabilize_run
 
     done = stabilize_run(args.run, args.out, horizon=args.horizon, updates=args.updates,
-                         learning_rate=args.learning_rate, tolerance=args.tolerance, tolerated_bias=args.tolerated_bias,
+                         learning_rate=args.learning_rate, tolerance=args.tolerance,
+                         tolerated_bias=args.tolerated_bias,
                          keep_candidates=args.keep_candidates, progress=not args.quiet)
     from .runs._stabilize import summary_sentence
 

@@ -39,7 +39,7 @@ def divergence_bounds(
     return lo - margin * width, hi + margin * width
 
 
-def left_bounds(frames: Float[Array, "B *S"], lower: Float[Array, " B"],
+def left_bounds(frames: Float[Array, " B *S"], lower: Float[Array, " B"],
                 upper: Float[Array, " B"]) -> Bool[Array, " B"]:
     """Whether each frame has a non-finite value or one outside [lower, upper]."""
     flat = frames.reshape(frames.shape[0], -1)

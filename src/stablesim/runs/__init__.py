@@ -13,7 +13,6 @@ from ._build import (
 )
 from ._diagnose import Diagnosis, diagnose_run
 from ._rollout import rollout_run
-from ._stabilize import Fix, Outcome, Stabilization, candidate_fixes, stabilize_run
 from ._run import (
     TEST_SETS,
     evaluate_run,
@@ -24,6 +23,7 @@ from ._run import (
     run_progress,
     train_run,
 )
+from ._stabilize import Fix, Outcome, Stabilization, candidate_fixes, stabilize_run
 
 __all__ = [
     "train_run", "resume_run", "evaluate_run", "read_run_config", "read_metrics",

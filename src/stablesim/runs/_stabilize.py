@@ -399,10 +399,10 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
     for i, fix in enumerate(fixes, 1):
         attempt(fix, f"{i}/{len(fixes)}")
     for i in range(refine):
-        fix = refined_noise([o for o, _ in outcomes], before, tolerance)
-        if fix is None:
+        extra = refined_noise([o for o, _ in outcomes], before, tolerance)
+        if extra is None:
             break
-        attempt(fix, f"refinement {i + 1}/{refine}")
+        attempt(extra, f"refinement {i + 1}/{refine}")
     chosen = choose(before, [o for o, _ in outcomes], tolerance)
     kept = None
     if chosen is not None:
@@ -456,5 +456,6 @@ def summary_sentence(s: Stabilization) -> str:
     ratio = c.mean_error / b.mean_error if b.mean_error > 0 else float("inf")
     bound = ("within" if c.within(b, s.tolerance) else "NOT within")
     how = f"{c.updates} fine-tuning updates" if c.updates else "no training"
-    return (f"As trained the model {before}. Kept: {c.name} ({change}; {how}): 0 of {c.rollouts} rollouts diverge, and its error is {ratio:.3g}x "
-            f"before ({bound} the {s.tolerance:.0%} tolerance on every test set).")
+    return (f"As trained the model {before}. Kept: {c.name} ({change}; {how}): 0 of "
+            f"{c.rollouts} rollouts diverge, and its error is {ratio:.3g}x before ({bound} the "
+            f"{s.tolerance:.0%} tolerance on every test set).")
