@@ -424,3 +424,39 @@ def test_pod_coordinates_round_trip_on_the_data_subspace(x64):
     assert coords.shape == (x.shape[0], 3)
     np.testing.assert_allclose(from_pod(coords, e.learnable_basis, (8,)), x, atol=1e-10)
     np.testing.assert_allclose(np.sum(np.asarray(coords) ** 2) / x.shape[0], e.energies.sum())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_energy_spectrum_from_the_covariance_matches_the_svd(dtype):
+    """Many samples: C = X^T X / N accumulated in blocks gives the SVD's energies, rank and
+    subspace (float32 and float64 data confined to a 5-dim subspace of R^12)."""
+    from stablesim.stability import energy_spectrum
+
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.normal(size=(12, 12)))
+    x = (rng.normal(size=(20_000, 5)) * [3.0, 2.0, 1.0, 0.5, 0.1]) @ q[:, :5].T
+    x = x.astype(dtype)
+    e = energy_spectrum(x)
+    _, sv, vt = np.linalg.svd(x.astype(np.float64) / np.sqrt(len(x)), full_matrices=False)
+    np.testing.assert_allclose(e.energies[:5], sv[:5] ** 2, rtol=1e-6)
+    assert e.rank == 5 == np.linalg.matrix_rank(x)
+    p_svd = vt[:5].T @ vt[:5]
+    np.testing.assert_allclose(e.projector(), p_svd, atol=1e-6)
+
+
+def test_energy_spectrum_of_more_samples_than_a_full_factor_could_hold():
+    """400,000 samples of 8 features: the full SVD factor would be 1.28 TB; the spectrum
+    needs memory of the order of the data (no N x N or extra N x n factor)."""
+    import tracemalloc
+
+    from stablesim.stability import energy_spectrum
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400_000, 8)).astype(np.float32) * np.arange(1, 9, dtype=np.float32)
+    tracemalloc.start()
+    e = energy_spectrum(x)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1.5 * x.size * 8  # one float64 copy of the data, plus O(features^2)
+    np.testing.assert_allclose(e.energies, np.arange(8, 0, -1) ** 2, rtol=0.02)
+    assert e.rank == 8

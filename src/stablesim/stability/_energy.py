@@ -96,7 +96,9 @@ def energy_spectrum(
     """POD energies, directions, rank and (for fields) the Fourier spectrum of data.
 
     The energies are the eigenvalues of C = X^T X / N (not mean-centred: the
-    linear theory's covariance), computed in float64 from the SVD of X.
+    linear theory's covariance), in float64: with at least as many samples
+    as features from C itself, accumulated in blocks (memory O(features^2),
+    however many samples), otherwise from the SVD of X.
 
     **Arguments:**
 
@@ -115,14 +117,19 @@ def energy_spectrum(
     raw = np.asarray(snapshots)
     x = as_snapshot_matrix(raw)
     n_samples, n_features = x.shape
-    # Only the right singular vectors are needed: with more samples than features
-    # the thin SVD already holds all n of them (and never forms the N x N factor).
-    _, s, vt = np.linalg.svd(x / np.sqrt(n_samples), full_matrices=n_samples < n_features)
-    energies = np.zeros(n_features)
-    energies[: s.size] = s**2
+    if n_samples >= n_features:
+        energies, directions = covariance_eigh(x)
+        s = np.sqrt(energies)
+    else:  # fewer samples than features: the SVD of X is the smaller problem
+        _, s, vt = np.linalg.svd(x / np.sqrt(n_samples), full_matrices=True)
+        energies = np.zeros(n_features)
+        energies[: s.size] = s**2
+        directions = vt.T
     if rtol is None:
         precision = raw.dtype if raw.dtype.kind == "f" else np.dtype(np.float64)
         rtol = max(x.shape) * np.finfo(precision).eps
+    if n_samples >= n_features:  # C's own round-off: eigenvalues below ~n eps lambda_1
+        rtol = max(rtol, float(np.sqrt(10 * n_features * np.finfo(np.float64).eps)))
     tol_sv = rtol * (s[0] if s.size else 0.0)
     rank = int((s > tol_sv).sum())
     spectrum = None
@@ -133,7 +140,27 @@ def energy_spectrum(
             raise DataError("a Fourier spectrum needs fields (trajectories, time, channels, *space) "
                             "with equal spatial axes")
         spectrum = fourier_spectrum(field)
-    return EnergySpectrum(energies, vt.T, rank, float(tol_sv**2), spectrum)
+    return EnergySpectrum(energies, directions, rank, float(tol_sv**2), spectrum)
+
+
+COVARIANCE_CHUNK = 8192  # samples per block of the accumulated X^T X
+
+
+def covariance_eigh(rows: Float[np.ndarray, "samples features"]) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending, >= 0) and eigenvectors of C = X^T X / N in float64.
+
+    C is accumulated over blocks of `COVARIANCE_CHUNK` samples, so the memory
+    is O(features^2) whatever the number of samples (no N x N or N x n
+    factor is ever formed).
+    """
+    n_samples, n_features = rows.shape
+    c = np.zeros((n_features, n_features))
+    for start in range(0, n_samples, COVARIANCE_CHUNK):
+        block = np.asarray(rows[start : start + COVARIANCE_CHUNK], np.float64)
+        c += block.T @ block
+    values, vectors = np.linalg.eigh(c / n_samples)
+    order = np.argsort(values)[::-1]
+    return np.clip(values[order], 0.0, None), vectors[:, order]
 
 
 def fourier_spectrum(trajectories: Float[np.ndarray, "B T C *N"]) -> np.ndarray:
