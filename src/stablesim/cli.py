@@ -185,10 +185,8 @@ def _cmd_stabilize(args) -> None:
                          learning_rate=args.learning_rate, tolerance=args.tolerance,
                          tolerated_bias=args.tolerated_bias,
                          keep_candidates=args.keep_candidates, progress=not args.quiet)
-    from .runs._stabilize import summary_sentence
-
     print(done.table())
-    print(summary_sentence(done))
+    print(done.summary())
     print(f"report: {done.report}")
     if done.out_dir is None:
         raise TrainingError(f"no candidate fix kept every rollout of {args.run} stable for "

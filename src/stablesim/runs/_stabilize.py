@@ -289,6 +289,10 @@ class Stabilization:
     report: pathlib.Path
     tolerance: float
 
+    def summary(self) -> str:
+        """One sentence: what was kept and its measured effect, or that nothing worked."""
+        return summary_sentence(self)
+
     def table(self) -> str:
         """Markdown table: the run and every candidate, chosen one marked."""
         sets = list(self.before.errors)
@@ -444,7 +448,8 @@ def _write_report(s: Stabilization, run_dir, folder: pathlib.Path) -> None:
 
 
 def summary_sentence(s: Stabilization) -> str:
-    """One sentence: what was kept and its measured effect, or that nothing worked."""
+    """One sentence: what was kept and its measured effect, or that nothing worked
+    (`Stabilization.summary`)."""
     b, c = s.before, s.chosen
     before = (f"diverged {b.diverged} of {b.rollouts} rollouts within {b.horizon} steps"
               + (f" (first at step {b.first_divergence})" if b.diverged else ""))

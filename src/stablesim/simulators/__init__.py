@@ -9,7 +9,7 @@ from ._simulators import (
     rollout,
     with_network,
 )
-from ._solvers import Solver, SolverHealth, as_solver, external_solver, solver_problem
+from ._solvers import Solver, SolverHealth, as_solver, external_solver, solver_health, solver_problem
 from ._user_solver import load_solver_function, probe_solver
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
     "SolverHealth",
     "as_solver",
     "external_solver",
-    "solver_problem",
+    "solver_problem", "solver_health",
     "load_solver_function",
     "probe_solver",
     "resolve_solver_spec",

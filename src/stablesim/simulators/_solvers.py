@@ -189,9 +189,15 @@ def external_solver(fn: Callable, *, vectorized: bool = False, name: str | None 
     return Solver(_Callback(fn, _takes_params(fn), vectorized, health), True, False)
 
 
-def solver_problem(simulator) -> str | None:
-    """What went wrong in an external solver of `simulator` (None: nothing, or no such solver)."""
+def solver_health(simulator) -> SolverHealth | None:
+    """The `SolverHealth` of the external solver of `simulator` (None: it has none)."""
     for leaf in jax.tree_util.tree_leaves(simulator, is_leaf=lambda x: isinstance(x, _Callback)):
         if isinstance(leaf, _Callback):
-            return leaf.health.problem()
+            return leaf.health
     return None
+
+
+def solver_problem(simulator) -> str | None:
+    """What went wrong in an external solver of `simulator` (None: nothing, or no such solver)."""
+    health = solver_health(simulator)
+    return None if health is None else health.problem()
