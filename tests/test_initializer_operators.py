@@ -147,3 +147,48 @@ def test_every_other_initializer_name_builds_every_architecture():
                     a, state_shape=(6,) if v else (1, GRID), num_parameters=1, width=4,
                     depth=2, initializer=i, key=key), jax.random.key(3))
             assert any(isinstance(x, jax.ShapeDtypeStruct) for x in jax.tree_util.tree_leaves(net))
+
+
+def _step_jacobian(architecture, initializer, *, n=6, residual, parameters=1, seed=0):
+    """The assembled one-step operator d(step)/du of a vector model (autodiff, at u = 0)."""
+    from stablesim.simulators import Prediction
+
+    net = make_network(architecture, state_shape=(n,), num_parameters=parameters, width=8,
+                       depth=1, initializer=initializer, residual=residual,
+                       key=jax.random.key(seed))
+    sim = Prediction(net, residual=residual)
+    p = jnp.ones(parameters)
+    return np.asarray(jax.jacfwd(lambda u: sim(u, p))(jnp.zeros(n)), np.float64), net
+
+
+@pytest.mark.parametrize("initializer", ["gershgorin", "gershgorin_rows"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_residual_linear_models_carry_the_bound_on_their_step_operator(initializer, seed):
+    """u + W u: the step operator I + W (not W alone) has the initializer's bound, with a
+    parameter channel; without the residual shift the step is near I + W (radius > 1)."""
+    step, _ = _step_jacobian("linear", initializer, residual=True, seed=seed)
+    rows, cols = np.abs(step).sum(axis=1), np.abs(step).sum(axis=0)
+    assert rows.max() <= 0.9 + 1e-5  # Gershgorin rows: every eigenvalue |mu| <= 0.9
+    assert np.abs(np.linalg.eigvals(step)).max() <= 0.9 + 1e-5
+    if initializer == "gershgorin":
+        assert cols.max() <= 0.9 + 1e-5 and np.linalg.norm(step, 2) <= 0.9 + 1e-5
+    plain = make_network("linear", state_shape=(6,), num_parameters=1, initializer=initializer,
+                         key=jax.random.key(seed))
+    from stablesim.simulators import Prediction
+
+    unshifted = np.asarray(jax.jacfwd(lambda u: Prediction(plain, residual=True)(
+        u, jnp.ones(1)))(jnp.zeros(6)))
+    assert np.abs(np.linalg.eigvals(unshifted)).max() > 1.0  # what the shift removes
+
+
+def test_dissipative_reaches_a_layer_with_parameter_channels():
+    """`linear` with a parameter channel: the (n, n + 1) layer's state block has symmetric
+    part <= -0.1; the parameter column is the architecture's own."""
+    step, net = _step_jacobian("linear", "dissipative", residual=False, parameters=2)
+    sym = (step + step.T) / 2
+    assert np.linalg.eigvalsh(sym).max() <= -0.1 + 1e-6
+    default = make_network("linear", state_shape=(6,), num_parameters=2,
+                           key=jax.random.key(0))
+    w, w0 = (np.asarray(m.core.mlp.layers[0].weight) for m in (net, default))
+    assert w.shape == (6, 8)
+    np.testing.assert_array_equal(w[:, 6:], w0[:, 6:])

@@ -100,7 +100,8 @@ def dissipative_weights(key: PRNGKeyArray, shape: tuple[int, ...], *, margin: fl
     return w.at[(idx, idx, *centre)].set(-margin - 0.5 * (rows + cols))
 
 
-def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
+def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0,
+               parameter_channels: int = 0):
     """Re-initialize the weight of every linear layer of a model by name.
 
     Each layer's weight is brought to its canonical operator layout first
@@ -124,8 +125,11 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
 
     !!! note
         `dissipative` needs a square operator: it applies to the layers with
-        as many inputs as outputs (hidden layers) and leaves the others as
-        the architecture made them. Spectral convolutions keep their own
+        as many inputs as outputs (hidden layers), and to a layer whose inputs
+        are its outputs plus the `parameter_channels` appended to the state
+        (the state block is made dissipative, the parameter columns stay as
+        the architecture made them); it leaves the others as the
+        architecture made them. Spectral convolutions keep their own
         initialization under the variance-scaling names and `dissipative`
         (their operator is zero beyond the kept modes, so no symmetric part
         can be negative definite); `gershgorin_rows` and `gershgorin` bound
@@ -133,6 +137,7 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
 
     - `key`: random key.
     - `scale`: factor applied after initialization (`small` uses 0.01 if 1).
+    - `parameter_channels`: inputs appended to the state (physical parameters).
 
     **Returns:**
 
@@ -161,6 +166,12 @@ def initialize(model, name: str, *, key: PRNGKeyArray, scale: float = 1.0):
             new = (spectral_gershgorin(k, w.shape, radius=0.9 * scale,
                                        columns=name == "gershgorin", dtype=w.dtype)
                    if name in ("gershgorin_rows", "gershgorin") else w)
+        elif (name == "dissipative" and parameter_channels > 0
+              and w.shape[1] == w.shape[0] + parameter_channels
+              and all(n % 2 for n in w.shape[2:])):
+            square = (w.shape[0], w.shape[0]) + tuple(w.shape[2:])
+            new = w.at[:, : w.shape[0]].set(dissipative_weights(k, square, margin=0.1 * scale,
+                                                                dtype=w.dtype))
         elif name == "dissipative" and (w.shape[0] != w.shape[1]
                                         or any(n % 2 == 0 for n in w.shape[2:])):
             new = w  # not a square operator: keep the architecture's own

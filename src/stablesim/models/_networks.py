@@ -64,6 +64,7 @@ def make_network(
     depth: int = 4,
     activation: str = "relu",
     initializer: str = "default",
+    residual: bool = False,
     key: PRNGKeyArray,
     **options,
 ) -> ParametricNetwork:
@@ -89,6 +90,11 @@ def make_network(
         or levels (unet).
     - `activation`: name of a `jax.nn` activation.
     - `initializer`: name of an initializer (see `initialize`).
+    - `residual`: the network is used as u + net(u). For `linear` under a
+        norm-bounding initializer (`gershgorin`, `gershgorin_rows`) the state
+        block W becomes G - I with G so initialized: the step's operator
+        I + W = G carries the bound, not W alone. Deeper networks have no
+        such shift (their step is I + a product of layers).
     - `key`: random key.
     - `**options`: passed on to the PDEquinox constructor (e.g. `num_modes`).
 
@@ -153,8 +159,17 @@ def make_network(
             options.setdefault("num_modes", max(1, min(12, state_shape[1] // 2)))
             core = pdeqx.arch.ClassicFNO(dims, hidden_channels=width, num_blocks=depth,
                                          activation=act, **common, **options)
-    core = initialize(core, initializer, key=init_key)
+    core = initialize(core, initializer, key=init_key, parameter_channels=num_parameters)
+    if residual and architecture == "linear" and initializer in STEP_BOUNDED:
+        assert isinstance(core, _VectorMLP)
+        n, weight = state_shape[0], core.mlp.layers[0].weight
+        shifted = weight.at[:, :n].add(-jnp.eye(n, dtype=weight.dtype))
+        core = eqx.tree_at(lambda c: c.mlp.layers[0].weight, core, shifted)
     return ParametricNetwork(core, scale)
+
+
+STEP_BOUNDED = ("gershgorin", "gershgorin_rows")
+"""Initializers whose bound a residual `linear` model moves to its step operator I + W."""
 
 
 def count_parameters(model) -> int:

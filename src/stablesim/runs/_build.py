@@ -216,7 +216,8 @@ def simulator_factory(
             net = make_network(m.architecture, state_shape=tuple(data.state_shape),
                                num_parameters=data.params.shape[1], parameter_scale=scale,
                                width=m.width, depth=m.depth, activation=m.activation,
-                               initializer=m.initializer, key=key)
+                               initializer=m.initializer,
+                               residual=solver is None and s.residual, key=key)
         except ConfigError as err:
             raise ConfigError(f"model: {err}") from None
         sim = (Prediction(net, residual=s.residual) if solver is None

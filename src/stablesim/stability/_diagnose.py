@@ -117,7 +117,13 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
         out.append(f"{why}. {measured_projection}" if measured_projection else
                    f"{UNTESTED}{why}. Set `simulator.projection: true` to project every step "
                    f"onto the {r}-dimensional data subspace (training and rollouts).")
-        if unstable_normal and residual:
+        linear = config is not None and config.model.architecture == "linear"
+        if unstable_normal and residual and linear and initializer not in ("gershgorin",
+                                                                          "gershgorin_rows"):
+            out.append(f"{UNTESTED}Or start those directions stable: set `model.initializer: "
+                       "gershgorin` (for a residual `linear` model the bound ||I + W||_2 <= 0.9 "
+                       "holds for the step u + W u itself), and retrain from scratch.")
+        elif unstable_normal and residual and not linear:
             out.append(f"{UNTESTED}The model is residual (simulator.residual: true): its step is u + "
                        "net(u), so no initializer of net can put the step normal to the data "
                        "inside the unit circle (with `zeros` it sits exactly on it). Prefer the "
