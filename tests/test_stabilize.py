@@ -207,3 +207,20 @@ def test_refined_noise_bisects_between_diverging_and_too_biased():
     assert refined_noise(tried + [noisy(0.316, 0, 1.05)], before, 0.1) is None  # met
     assert refined_noise(tried[:2], before, 0.1) is None  # nothing stable to bisect toward
     assert refined_noise(tried[2:], before, 0.1) is None  # nothing diverging below
+
+
+def test_diagnose_verify_ranks_the_fixes_by_their_measured_outcome(tmp_path, capsys):
+    run = _linear_run(tmp_path, capsys)
+    code, out, err = run_cli(capsys, "diagnose", run, "--verify", "--updates", "20",
+                             "--horizon", "3000", "--quiet")
+    assert code == 0, err
+    figures = json.loads((run / "diagnose" / "diagnose.json").read_text())
+    ranked = figures["verified"]
+    assert ranked[0]["name"] == "projection" and ranked[0]["diverged"] == 0
+    assert all(r["diverged"] > 0 for r in ranked[1:])  # the linear case: only it works
+    assert [r["diverged"] for r in ranked[1:]] == sorted(r["diverged"] for r in ranked[1:])
+    assert "Measured fix #1: projection" in out and "stable, error within tolerance" in out
+    first = out.index("Measured fix #1")
+    assert first < out.index("Untested: ")  # measured advice first
+    assert not (run / "stabilize" / "candidates").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lin.npz", "run", "run.yaml"]

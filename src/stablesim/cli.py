@@ -160,6 +160,7 @@ def _cmd_diagnose(args) -> None:
     diagnosis = diagnose_run(args.run, out_dir=args.out, seed_index=args.seed_index,
                              states=args.states, offset=args.offset,
                              tolerated_bias=args.tolerated_bias, horizon=args.horizon,
+                             verify=args.verify, verify_updates=args.updates,
                              progress=not args.quiet)
     write_diagnose_report(diagnosis)
     figures = diagnosis.figures
@@ -315,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="noise bias allowed by the recommended sigma")
     dg.add_argument("--horizon", type=int, default=2000,
                     help="steps of the long rollouts measured from every test start")
+    dg.add_argument("--verify", action="store_true",
+                    help="fine-tune the run with every candidate fix and rank them by the "
+                         "measured outcome (as stabilize does, keeping nothing)")
+    dg.add_argument("--updates", type=int, default=None,
+                    help="with --verify: fine-tuning updates per candidate")
     dg.add_argument("--quiet", action="store_true", help="no progress lines")
     dg.set_defaults(func=_cmd_diagnose)
 

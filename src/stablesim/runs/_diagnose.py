@@ -28,7 +28,15 @@ from ..stability import (
 from ..training import load_trained
 from ._build import build_system, simulator_factory, split_dataset
 from ._run import read_run_config, run_progress
-from ._stabilize import Fix, Outcome, fine_tune_config, measure
+from ._stabilize import (
+    Fix,
+    Outcome,
+    Stabilization,
+    fine_tune_config,
+    measure,
+    ranked,
+    stabilize_run,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +73,7 @@ def _pick_states(trajectories: np.ndarray, params: np.ndarray, count: int):
 def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
                  seed_index: int = 0, states: int = 4, offset: float = 1e-3,
                  tolerated_bias: float = 0.05, key: int = 0, horizon: int = 2000,
+                 verify: bool = False, verify_updates: int | None = None,
                  progress: bool = False) -> Diagnosis:
     """Stability diagnostics of a trained run (`diagnose.json`; the report with plots is
     `stablesim.reporting.write_diagnose_report`'s job).
@@ -88,6 +97,9 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     - `key`: random seed of the perturbations.
     - `horizon`: steps of the long rollouts measured from every test start
         (the run as trained, and with the projection where it applies).
+    - `verify`: also fine-tune the run with every candidate fix and rank them
+        by the measured outcome (`stabilize_run` without keeping a run).
+    - `verify_updates`: fine-tuning updates per candidate (default: stabilize's).
     - `progress`: print each step and its time.
 
     **Returns:**
@@ -151,6 +163,12 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
                              measured_projection=None if projection is None
                              else _projection_sentence(projection, before))
     advice.insert(0, _as_trained_sentence(before, config.evaluation.horizon))
+    verified = None
+    if verify:
+        checked = stabilize_run(run_dir, None, horizon=horizon, updates=verify_updates,
+                                tolerated_bias=tolerated_bias, progress=progress)
+        verified = ranked(checked.before, checked.outcomes, checked.tolerance)
+        advice[1:1] = [_verified_sentence(i, o, checked) for i, o in enumerate(verified, 1)]
     out = pathlib.Path(out_dir) if out_dir is not None else RunDir.of(run_dir).diagnose
     out.mkdir(parents=True, exist_ok=True)
     figures = {
@@ -170,6 +188,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
                                              horizon=config.evaluation.horizon),
         "noise_horizon": config.evaluation.horizon,
         "recommendations": advice,
+        "verified": None if verified is None else [o.as_dict() for o in verified],
         "long_rollouts": {"as_trained": before.as_dict(),
                           "projection": None if projection is None else projection.as_dict()},
         "jacobians": ("central finite differences (the solver runs outside JAX and has no "
@@ -196,3 +215,14 @@ def _projection_sentence(after: Outcome, before: Outcome) -> str:
             f"{after.diverged} of {after.rollouts} rollouts diverge within {after.horizon} "
             f"steps (as trained: {before.diverged}), error {after.mean_error:.4g} (as trained "
             f"{before.mean_error:.4g}). {verdict}.")
+
+
+def _verified_sentence(rank: int, o: Outcome, s: Stabilization) -> str:
+    change = ", ".join(f"`{k}: {v}`" for k, v in o.changes.items()) or "no change"
+    how = f"fine-tuned {o.updates} updates" if o.updates else "no training"
+    ratio = o.mean_error / s.before.mean_error if s.before.mean_error > 0 else float("inf")
+    verdict = ("stable, error within tolerance" if o.stable and o.within(s.before, s.tolerance)
+               else "stable, error too large" if o.stable else "still diverges")
+    return (f"Measured fix #{rank}: {o.name} ({change}; {how}): {o.diverged} of {o.rollouts} "
+            f"rollouts diverge within {o.horizon} steps, error {ratio:.3g}x as trained "
+            f"({verdict}).")

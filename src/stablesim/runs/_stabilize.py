@@ -319,7 +319,8 @@ class Stabilization:
         return "\n".join(lines)
 
 
-def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon: int = 10_000,
+def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike | None, *,
+                  horizon: int = 10_000,
                   updates: int | None = None, learning_rate: float | None = None,
                   tolerance: float = 0.10,
                   tolerated_bias: float = 0.05, refine: int = 2,
@@ -330,7 +331,8 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
 
     - `run_dir`: a trained run directory (left unchanged, apart from its
         `stabilize/` report folder).
-    - `out`: the new run directory of the kept fix (must not hold a run).
+    - `out`: the new run directory of the kept fix (must not hold a run);
+        None: measure and rank only, keep nothing (`diagnose --verify`).
     - `horizon`: long-rollout steps every test start must survive.
     - `updates`: fine-tuning updates per candidate (default: a fifth of the
         run's training, at least 100).
@@ -350,10 +352,11 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
     `OUT/stabilize/` when a fix was kept).
     """
     say = reporter(progress)
-    out = pathlib.Path(out)
+    out = None if out is None else pathlib.Path(out)
     if horizon < 1 or tolerance < 0:
         raise ConfigError("--horizon must be positive and --tolerance non-negative")
-    if RunDir.of(out).checkpoint.exists() or (out.exists() and any(out.iterdir())):
+    if out is not None and (RunDir.of(out).checkpoint.exists()
+                            or (out.exists() and any(out.iterdir()))):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose a new directory")
     config = read_run_config(run_dir)
     done, total = run_progress(run_dir)
@@ -370,7 +373,8 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
         print(f"  diverged {before.diverged} / {before.rollouts}"
               + (f", first at step {before.first_divergence}" if before.diverged else ""))
     fixes = candidate_fixes(config, parts["train"], tolerated_bias=tolerated_bias)
-    workspace = out.with_name(out.name + ".candidates")
+    workspace = (RunDir.of(run_dir).path / "stabilize" / "candidates" if out is None
+                 else out.with_name(out.name + ".candidates"))
     if workspace.exists():
         shutil.rmtree(workspace)
     outcomes: list[tuple[Outcome, pathlib.Path]] = []
@@ -409,7 +413,7 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
         attempt(extra, f"refinement {i + 1}/{refine}")
     chosen = choose(before, [o for o, _ in outcomes], tolerance)
     kept = None
-    if chosen is not None:
+    if chosen is not None and out is not None:
         source = dict((id(o), p) for o, p in outcomes)[id(chosen)]
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.exists():
@@ -419,7 +423,7 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
         else:
             os.replace(source, out)
         kept = out
-    if not keep_candidates and workspace.exists():
+    if (not keep_candidates or out is None) and workspace.exists():
         shutil.rmtree(workspace)
     report_dir = RunDir.of(run_dir).path / "stabilize"
     result_ = Stabilization(before, [o for o, _ in outcomes], chosen, kept,
@@ -428,6 +432,12 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, horizon
     if kept is not None:
         _write_report(result_, run_dir, kept / "stabilize")
     return result_
+
+
+def ranked(before: Outcome, outcomes: list[Outcome], tolerance: float) -> list[Outcome]:
+    """Best first: stable within the tolerance, stable, fewest divergences; then smallest error."""
+    return sorted(outcomes, key=lambda o: (not (o.stable and o.within(before, tolerance)),
+                                           not o.stable, o.diverged, o.mean_error))
 
 
 def _write_report(s: Stabilization, run_dir, folder: pathlib.Path) -> None:
@@ -461,6 +471,7 @@ def summary_sentence(s: Stabilization) -> str:
     ratio = c.mean_error / b.mean_error if b.mean_error > 0 else float("inf")
     bound = ("within" if c.within(b, s.tolerance) else "NOT within")
     how = f"{c.updates} fine-tuning updates" if c.updates else "no training"
-    return (f"As trained the model {before}. Kept: {c.name} ({change}; {how}): 0 of "
+    verb = "Kept" if s.out_dir is not None else "Best (measured only, nothing written)"
+    return (f"As trained the model {before}. {verb}: {c.name} ({change}; {how}): 0 of "
             f"{c.rollouts} rollouts diverge, and its error is {ratio:.3g}x before ({bound} the "
             f"{s.tolerance:.0%} tolerance on every test set).")

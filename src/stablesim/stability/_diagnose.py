@@ -62,8 +62,9 @@ def off_data_growth(simulator, initial, params, *, steps: int, offset: float, ke
 ADVICE_STATUS = (
     "Lines starting 'Measured' were measured on this run (long rollouts from every test start). "
     "Lines starting 'Untested' follow from the linear theory and the run's config: "
-    "`stablesim stabilize RUN --out NEW` fine-tunes the run with each of them, measures them "
-    "the same way and keeps the best.")
+    "`stablesim diagnose RUN --verify` fine-tunes the run with each candidate fix and ranks "
+    "them by the measured outcome; `stablesim stabilize RUN --out NEW` also keeps the best "
+    "as a new run.")
 UNTESTED = "Untested: "
 
 
