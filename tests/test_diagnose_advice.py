@@ -120,3 +120,30 @@ def test_finite_difference_jacobian_of_an_external_solver_matches_autodiff():
     assert not fd.differentiable
     np.testing.assert_allclose(b, a, atol=2e-4)
     assert np.abs(a).max() > 0.1
+
+
+def test_advice_accounts_for_residual_linear_models_and_weight_decay():
+    """A residual linear model is told the initializer that bounds its step; weight decay
+    is explained for what it does to a residual step; a deep residual net is not offered an
+    initializer that cannot bound its step."""
+    from stablesim.config import RunConfig, validate
+    from stablesim.stability import EnergySpectrum, recommendations
+
+    energy = EnergySpectrum(np.array([4.0, 1.0, 0.0, 0.0]), np.eye(4), 2, 1e-12)
+
+    def advice(**model):
+        cfg = validate(RunConfig, {
+            "system": {"name": None}, "data": {"file": "x.npz", "train_values": [1.0]},
+            "model": model, "training": {"optimizer": "adamw", "weight_decay": 0.01},
+            "evaluation": {"rollout_steps": 20, "horizon": 5}})
+        return " ".join(recommendations(energy, 1.0, 1.3, 10.0, tolerated_bias=0.05, steps=20,
+                                        config=cfg))
+
+    linear = advice(architecture="linear")
+    assert "`model.initializer: gershgorin` (for a residual `linear` model" in linear
+    assert "weight_decay: 0.01 pulls" in linear and "exactly 1 there" in linear
+    deep = advice(architecture="mlp")
+    assert "no initializer of net can put the step" in deep
+    assert "for a residual `linear` model" not in deep
+    bounded = advice(architecture="linear", initializer="gershgorin")
+    assert "set `model.initializer: gershgorin`" not in bounded  # already used

@@ -138,6 +138,13 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
             out.append(f"{UNTESTED}With training.optimizer: {optimizer} the weights of the empty "
                        "directions still drift (Adam normalises every coordinate); "
                        "`training.optimizer: sgd` leaves them at their initialization.")
+        decay = config.training.weight_decay if config is not None else 0.0
+        if unstable_normal and decay > 0 and optimizer == "adamw":
+            out.append(f"{UNTESTED}training.weight_decay: {decay:g} pulls the weights of the "
+                       "empty directions toward zero"
+                       + (": for this residual model that is a step of exactly 1 there "
+                          "(marginal, not damped)" if residual else
+                          ": the step there tends to 0 (damped)") + ".")
     if noise >= sigma * 0.999 and noise > 0:
         out.append(f"Noise is already at modality.noise: {noise:.3g} (the bias limit "
                    f"{1 - tolerated_bias:.2f} allows sigma = {sigma:.3g}); more noise would "
