@@ -61,7 +61,7 @@ def init_layers(key, layers: int, hidden: int):
                                   one)
 
 
-def _loss_fn(x0, y, layers: int, method: str, gradients: str, order: int):
+def _loss_fn(x0, y, layers: int, method: str, gradients: str, order: int | None):
     def loss(params):
         def one(x):
             return integrate(mlp_field, params, x, t1=TARGET_T1, steps=layers, method=method,
@@ -72,7 +72,7 @@ def _loss_fn(x0, y, layers: int, method: str, gradients: str, order: int):
 
 def train_neural_ode(x0, y, *, layers: int, gradients: str, updates: int,
                      learning_rate: float = 0.006, hidden: int = 16, method: str = "leapfrog",
-                     order: int = 1, optimizer: str = "sgd", seed: int = 0):
+                     order: int | None = None, optimizer: str = "sgd", seed: int = 0):
     """Train per-layer parameters; all updates in one `lax.scan`.
 
     `optimizer` is `"sgd"` (momentum 0.9) or `"adam"`. For SGD,

@@ -289,7 +289,7 @@ def test_shared_and_initial_state_gradients_unchanged(x64):
 
     def objective(p, x0, mode):
         return check_loss(integrate(check_field, p, x0, t1=T1, steps=steps, method="leapfrog",
-                                    layout=layout, gradients=mode).x1)
+                                    layout=layout, gradients=mode, order=1).x1)
 
     x0 = jnp.array([0.5, -0.8])
     with _quiet():
@@ -302,7 +302,8 @@ def test_shared_and_initial_state_gradients_unchanged(x64):
     np.testing.assert_allclose(raw[0]["W"].sum(0), fixed[0]["W"].sum(0), rtol=1e-12)
     # the pure function gives the same as the custom VJP
     np.testing.assert_allclose(correct_gradients(raw[0], method="leapfrog", steps=steps,
-                                                 layout=layout)["W"], fixed[0]["W"], rtol=1e-14)
+                                                 layout=layout, order=1)["W"], fixed[0]["W"],
+                               rtol=1e-14)
 
 
 def test_correct_gradients_on_a_hand_written_leapfrog(x64):
@@ -452,3 +453,46 @@ def test_equinox_layers_as_per_step_parameters(x64, quiet):
     np.testing.assert_allclose(again.weight, fixed.weight, rtol=1e-12)
     np.testing.assert_allclose(again.bias, fixed.bias, rtol=1e-12)
     assert not np.allclose(raw.weight, fixed.weight)
+
+
+def test_the_highest_correction_order_is_the_default_everywhere(capsys):
+    """leapfrog defaults to its second-order correction, every other method to first order,
+    in `layer_stencil`, `integrate`, `correct_gradients` and `stablesim ode check` (one run
+    with per-method orders)."""
+    from stablesim.cli import main
+    from stablesim.ode import highest_correction_order
+
+    assert {name: highest_correction_order(name) for name in INTEGRATORS} == {
+        name: 2 if name == "leapfrog" else 1 for name in INTEGRATORS}
+    steps = 12
+    for name in ("leapfrog", "ralston", "euler"):
+        kind = "per_stage" if get_integrator(name).stages > 1 else "per_step"
+        best = highest_correction_order(name)
+        np.testing.assert_array_equal(
+            layer_stencil(name, steps=steps, kind=kind).matrix(),
+            layer_stencil(name, steps=steps, kind=kind, order=best).matrix())
+    first, second = (layer_stencil("leapfrog", steps=steps, order=o).matrix() for o in (1, 2))
+    assert not np.allclose(first, second)
+    params = sample_parameters(check_theta, method="leapfrog", steps=steps, t1=T1,
+                               layout="per_step")
+
+    def grad(**kw):
+        return jax.grad(lambda p: check_loss(integrate(
+            check_field, p, jnp.array([0.5, -0.8]), t1=T1, steps=steps, method="leapfrog",
+            layout="per_step", gradients="corrected", **kw).x1))(params)
+
+    np.testing.assert_allclose(grad()["b"], grad(order=2)["b"])
+    assert not np.allclose(grad()["b"], grad(order=1)["b"])
+    with _quiet():
+        raw = jax.grad(lambda p: check_loss(integrate(
+            check_field, p, jnp.array([0.5, -0.8]), t1=T1, steps=steps, method="leapfrog",
+            layout="per_step").x1))(params)
+    np.testing.assert_allclose(correct_gradients(raw, method="leapfrog", steps=steps)["b"],
+                               correct_gradients(raw, method="leapfrog", steps=steps,
+                                                 order=2)["b"])
+    code = main(["ode", "check", "--method", "leapfrog", "ralston", "--steps", "8"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if "corrected" in line}
+    assert rows["leapfrog"][3] == "2" and rows["ralston"][3] == "1"

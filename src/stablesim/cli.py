@@ -381,8 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--steps", type=int, default=32, help="layers N (the refinement check "
                                                              "also runs 2N)")
     check.add_argument("--t1", type=float, default=2.0, help="time horizon")
-    check.add_argument("--order", type=int, default=1, choices=(1, 2),
-                       help="leapfrog correction order")
+    check.add_argument("--order", type=int, default=None, choices=(1, 2),
+                       help="highest correction order to use (default: each method's "
+                            "highest: 2 for leapfrog, 1 for the others)")
     check.add_argument("--out", help="directory for ode_check.csv and ode_check.png")
     check.set_defaults(func=_cmd_ode_check)
     return parser

@@ -7,7 +7,12 @@ is the high-accuracy reference; the rest are diagnostics.
 """
 
 from ._check import format_check_table, run_ode_check
-from ._correction import LayerStencil, correct_gradients, layer_stencil
+from ._correction import (
+    LayerStencil,
+    correct_gradients,
+    highest_correction_order,
+    layer_stencil,
+)
 from ._diagnostics import (
     LayerGradient,
     TransferReport,
@@ -34,6 +39,7 @@ __all__ = [
     "continuous_gradient", "ContinuousGradient", "interpolate_parameters", "sample_parameters",
     "oscillation_index", "even_odd_ratios", "layer_gradient", "LayerGradient",
     "consistency_check", "refinement_check", "transfer_check", "TransferReport",
-    "correct_gradients", "layer_stencil", "LayerStencil", "layer_times", "layer_spacing",
+    "correct_gradients", "highest_correction_order", "layer_stencil", "LayerStencil",
+    "layer_times", "layer_spacing",
     "run_ode_check", "format_check_table",
 ]

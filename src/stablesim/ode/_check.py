@@ -8,6 +8,7 @@ import jax.tree_util as jtu
 import numpy as np
 
 from .._errors import ConfigError
+from ._correction import highest_correction_order
 from ._diagnostics import even_odd_ratios, layer_gradient, oscillation_index, refinement_check
 from ._methods import INTEGRATORS, get_integrator
 from ._reference import continuous_gradient, sample_parameters
@@ -49,7 +50,7 @@ def _relative(values, reference, cut=slice(None)):
 
 
 def run_ode_check(methods=tuple(INTEGRATORS), *, steps: int = 32, t1: float = 2.0,
-                  order: int = 1) -> tuple[list[dict], dict]:
+                  order: int | None = None) -> tuple[list[dict], dict]:
     """Compare plain and corrected per-layer gradients with the continuous adjoint.
 
     Runs in float64. For each method: one parameter set per layer (per stage
@@ -60,7 +61,8 @@ def run_ode_check(methods=tuple(INTEGRATORS), *, steps: int = 32, t1: float = 2.
     - `methods`: integrator names.
     - `steps`: N; the refinement check also runs 2N.
     - `t1`: the time horizon.
-    - `order`: the leapfrog correction order.
+    - `order`: the highest correction order to use; each method gets the highest it
+      has up to this (default: its highest, `highest_correction_order`).
 
     **Returns:**
 
@@ -77,6 +79,8 @@ def run_ode_check(methods=tuple(INTEGRATORS), *, steps: int = 32, t1: float = 2.
         x0 = jnp.array([0.5, -0.8])
         for method in methods:
             integrator = get_integrator(method)
+            best = highest_correction_order(integrator)
+            used = best if order is None else min(order, best)
             kind = default_kind(method)
             count = steps * (integrator.stages if kind == "per_stage" else 1)
             theta = sample_parameters(check_theta, method=method, steps=steps, t1=t1,
@@ -88,10 +92,10 @@ def run_ode_check(methods=tuple(INTEGRATORS), *, steps: int = 32, t1: float = 2.
                 try:
                     got = layer_gradient(check_field, theta, x0, check_loss, t1=t1,
                                          steps=steps, method=method, layout=kind,
-                                         gradients=mode, order=order)
+                                         gradients=mode, order=used)
                     refinement = refinement_check(check_field, check_theta, x0, check_loss,
                                                   t1=t1, steps=steps, method=method,
-                                                  layout=kind, gradients=mode, order=order)
+                                                  layout=kind, gradients=mode, order=used)
                 except ConfigError as err:
                     rows.append({"method": method, "layout": kind, "gradients": mode,
                                  "note": str(err)})
@@ -105,6 +109,7 @@ def run_ode_check(methods=tuple(INTEGRATORS), *, steps: int = 32, t1: float = 2.
                 ratios = even_odd_ratios(values)
                 rows.append({
                     "method": method, "layout": kind, "gradients": mode,
+                    "order": used if mode == "corrected" else None,
                     "consistency": _relative(values, ref),
                     "consistency_interior": _relative(values, ref, slice(1, -1)),
                     "refinement": refinement,
@@ -121,7 +126,8 @@ def run_ode_check(methods=tuple(INTEGRATORS), *, steps: int = 32, t1: float = 2.
 
 def format_check_table(rows: list[dict], steps: int) -> str:
     """A plain-text table of `run_ode_check` rows."""
-    header = (f"{'method':9} {'layout':9} {'gradients':9} {'vs G(t)':>9} {'interior':>9} "
+    header = (f"{'method':9} {'layout':9} {'gradients':9} {'order':>5} {'vs G(t)':>9} "
+              f"{'interior':>9} "
               f"{'N vs 2N':>9} {'zigzag':>8} {'even/odd':>8}")
     lines = [f"per-layer gradients, N = {steps}, relative to max |G| (float64)", header,
              "-" * len(header)]
@@ -130,8 +136,9 @@ def format_check_table(rows: list[dict], steps: int) -> str:
             lines.append(f"{row['method']:9} {row['layout']:9} {row['gradients']:9} "
                          f"n/a: {row['note']}")
             continue
+        order = "-" if row.get("order") is None else str(row["order"])
         lines.append(
-            f"{row['method']:9} {row['layout']:9} {row['gradients']:9} "
+            f"{row['method']:9} {row['layout']:9} {row['gradients']:9} {order:>5} "
             f"{row['consistency']:9.2e} {row['consistency_interior']:9.2e} "
             f"{row['refinement']:9.2e} {row['oscillation']:8.3f} {row['even_odd']:8.3f}")
     return "\n".join(lines)

@@ -136,8 +136,14 @@ def _leapfrog(ms: Multistep, steps: int, order: int) -> LayerStencil:
     return LayerStencil.from_entries(steps, entries)
 
 
+def highest_correction_order(method: str | Integrator) -> int:
+    """The highest order of per-layer gradient correction known for a method: 2 for
+    leapfrog (interior error O(h^2)), 1 for the others."""
+    return 2 if get_integrator(method).name == "leapfrog" else 1
+
+
 def layer_stencil(method: str | Integrator, *, steps: int, kind: LayerKind = "per_step",
-                  order: int = 1) -> LayerStencil:
+                  order: int | None = None) -> LayerStencil:
     """The correction of one per-layer parameter's cotangents, in autodiff units.
 
     **Arguments:**
@@ -145,13 +151,15 @@ def layer_stencil(method: str | Integrator, *, steps: int, kind: LayerKind = "pe
     - `method`: the integrator.
     - `steps`: the number of steps N.
     - `kind`: `"per_step"` or `"per_stage"`.
-    - `order`: 1 or 2; order 2 exists for leapfrog only.
+    - `order`: 1 or 2; order 2 exists for leapfrog only (default: the highest
+        for the method, `highest_correction_order`).
 
     **Returns:**
 
     A `LayerStencil` over N (or N x stages, step-major) layers.
     """
     integrator = get_integrator(method)
+    order = highest_correction_order(integrator) if order is None else order
     if order not in (1, 2):
         raise ConfigError(f"correction order must be 1 or 2, got {order}")
     if order == 2 and integrator.name != "leapfrog":
@@ -178,7 +186,7 @@ def layer_stencil(method: str | Integrator, *, steps: int, kind: LayerKind = "pe
 
 
 def layer_stencils(integrator: Integrator, kinds: Any, *, steps: int,
-                   order: int) -> dict[str, LayerStencil]:
+                   order: int | None) -> dict[str, LayerStencil]:
     """The stencil of every per-layer kind present in `kinds` (raises for impossible ones)."""
     present = {kind for kind in jtu.tree_leaves(kinds) if kind != "shared"}
     return {kind: layer_stencil(integrator, steps=steps, kind=kind, order=order)
@@ -196,7 +204,8 @@ def correct_layer_cotangents(tree: Any, kinds: Any, stencils: dict[str, LayerSte
 
 
 def correct_gradients(grads: Any, *, method: str | Integrator, steps: int,
-                      layout: Any = "per_step", order: int = 1, t1: float | None = None,
+                      layout: Any = "per_step", order: int | None = None,
+                      t1: float | None = None,
                       t0: float = 0.0, units: Literal["autodiff", "rate"] = "autodiff") -> Any:
     """Correct autodiff gradients of per-layer parameters, computed anywhere (diffrax too).
 
@@ -206,7 +215,7 @@ def correct_gradients(grads: Any, *, method: str | Integrator, steps: int,
     - `method`, `steps`: the integrator and number of steps that produced it.
     - `layout`: `"shared"`, `"per_step"`, `"per_stage"`, or a prefix PyTree
       of these; shared leaves pass through unchanged.
-    - `order`: 1, or 2 for leapfrog.
+    - `order`: 1, or 2 for leapfrog (default: the highest for the method).
     - `t1`, `t0`: the time interval; needed only for `units="rate"`.
     - `units`: `"autodiff"` (a cotangent to hand to an optimizer, h g_n) or
       `"rate"` (g_n, comparable with the continuous gradient G(t_n)).

@@ -108,7 +108,7 @@ class LayerGradient(eqx.Module):
 def layer_gradient(vector_field: Callable, theta: PyTree[Any], x0: PyTree[Array],
                    loss: Callable[[PyTree[Array]], Scalar], *, t1: float, steps: int,
                    method: str | Integrator, layout: Any = "per_step",
-                   gradients: GradientMode = "autodiff", order: int = 1,
+                   gradients: GradientMode = "autodiff", order: int | None = None,
                    t0: float = 0.0) -> LayerGradient:
     """The gradient `jax.grad` gives through `integrate`, converted to rate units.
 
@@ -149,7 +149,7 @@ def consistency_check(vector_field: Callable, theta_of_t: Callable[[Scalar], PyT
                       x0: PyTree[Array], loss: Callable[[PyTree[Array]], Scalar], *,
                       t1: float, steps: int, method: str | Integrator,
                       layout: Any = "per_step", gradients: GradientMode = "autodiff",
-                      order: int = 1, t0: float = 0.0, interior: bool = False) -> float:
+                      order: int | None = None, t0: float = 0.0, interior: bool = False) -> float:
     """Distance between per-layer gradients and the continuous gradient G(t_n).
 
     **Arguments:**
@@ -193,7 +193,7 @@ def refinement_check(vector_field: Callable, theta_of_t: Callable[[Scalar], PyTr
                      x0: PyTree[Array], loss: Callable[[PyTree[Array]], Scalar], *,
                      t1: float, steps: int, method: str | Integrator,
                      layout: Any = "per_step", gradients: GradientMode = "autodiff",
-                     order: int = 1, t0: float = 0.0) -> float:
+                     order: int | None = None, t0: float = 0.0) -> float:
     """Compare per-layer gradients (rate units) with N and 2N layers.
 
     The 2N gradients are interpolated linearly to the N layer times. A

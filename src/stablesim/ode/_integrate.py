@@ -139,7 +139,7 @@ def integrate(
     t0: float = 0.0,
     layout: Any = "shared",
     gradients: str = "autodiff",
-    order: int = 1,
+    order: int | None = None,
     trajectory: bool = False,
 ) -> Solution:
     """Integrate dx/dt = f(x; theta(t)) with a fixed-step method: a ResNet with N layers.
@@ -162,7 +162,8 @@ def integrate(
       `"corrected"`, where a custom VJP replaces the per-layer cotangents by
       ones consistent with the continuous gradient (x0 and shared leaves keep
       their plain gradients).
-    - `order`: order of the leapfrog correction (1 or 2).
+    - `order`: order of the correction, 1 or 2 (leapfrog only); default the
+      highest for the method (`highest_correction_order`: 2 for leapfrog).
     - `trajectory`: also return the states at every node.
 
     **Returns:**
