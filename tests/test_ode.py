@@ -496,3 +496,62 @@ def test_the_highest_correction_order_is_the_default_everywhere(capsys):
     rows = {line.split()[0]: line.split() for line in out.splitlines()
             if "corrected" in line}
     assert rows["leapfrog"][3] == "2" and rows["ralston"][3] == "1"
+
+
+def test_time_function_at_stage_times_by_hand():
+    """Piecewise linear through knots (0, 1, 4) on [0, 2] and Chebyshev (1, 2, 3), evaluated
+    at the stage times of Heun and midpoint with N = 2, against values computed by hand."""
+    from stablesim.ode import TimeFunction, sample_parameters
+
+    linear = TimeFunction({"a": jnp.array([0.0, 1.0, 4.0])}, basis="linear", t0=0.0, t1=2.0)
+    heun = sample_parameters(linear, method="heun", steps=2, t1=2.0, layout="per_stage")
+    np.testing.assert_allclose(heun["a"], [[0.0, 1.0], [1.0, 4.0]])  # stages at t_n, t_n + h
+    mid = sample_parameters(linear, method="midpoint", steps=2, t1=2.0, layout="per_stage")
+    np.testing.assert_allclose(mid["a"], [[0.0, 0.5], [1.0, 2.5]])  # t_n, t_n + h/2
+    cheb = TimeFunction({"a": jnp.array([1.0, 2.0, 3.0])}, basis="chebyshev", t0=0.0, t1=2.0)
+    # t = 0.5 -> x = -0.5: 1 * 1 + 2 * x + 3 * (2 x^2 - 1) = 1 - 1 - 1.5
+    np.testing.assert_allclose(cheb(0.5)["a"], -1.5)
+    leap = sample_parameters(cheb, method="leapfrog", steps=4, t1=2.0)
+    x = np.array([-1.0, -0.5, 0.0, 0.5])  # leapfrog nodes t_0..t_3 = 0, 0.5, 1, 1.5
+    np.testing.assert_allclose(leap["a"], 1 + 2 * x + 3 * (2 * x**2 - 1), rtol=1e-6)
+    const = TimeFunction.constant({"a": jnp.array([2.0, 3.0])}, knots=5, basis="chebyshev")
+    np.testing.assert_allclose(const(0.3)["a"], [2.0, 3.0])
+    with pytest.raises(ConfigError, match="same leading axis"):
+        TimeFunction({"a": jnp.zeros(3), "b": jnp.zeros(4)})
+
+
+def test_a_smooth_in_time_model_trained_through_rk4_transfers(x64):
+    """Trained with RK4 at N = 4 (K = 4 linear knots), the model's loss under RK4 at 2N and
+    at 64 steps stays within 10% of its own training loss: it can be re-discretised."""
+    import optax
+
+    from stablesim.ode import TimeFunction, integrate_in_time
+
+    def field(x, th):
+        return jnp.tanh(th["W"] @ x + th["b"])
+
+    teacher = TimeFunction({"W": 1.5 * jax.random.normal(jax.random.key(0), (3, 2, 2)),
+                            "b": jax.random.normal(jax.random.key(1), (3, 2))})
+    x0 = jax.random.normal(jax.random.key(2), (32, 2))
+    y = jax.vmap(lambda x: integrate_in_time(field, teacher, x, t1=1.0, steps=128).x1)(x0)
+
+    def loss(th, steps, method="rk4"):
+        pred = jax.vmap(lambda x: integrate_in_time(field, th, x, t1=1.0, steps=steps,
+                                                    method=method).x1)(x0)
+        return jnp.mean(jnp.sum((pred - y) ** 2, axis=-1))
+
+    opt = optax.adam(1e-2)
+    th = TimeFunction.constant({"W": jnp.zeros((2, 2)), "b": jnp.zeros(2)}, knots=4)
+
+    def update(carry, _):
+        p, state = carry
+        value, grads = jax.value_and_grad(loss)(p, 4)
+        changes, state = opt.update(grads, state, p)
+        return (optax.apply_updates(p, changes), state), value
+
+    (th, _), losses = jax.jit(lambda p: jax.lax.scan(update, (p, opt.init(p)), None,
+                                                     length=1000))(th)
+    own = float(loss(th, 4))
+    assert own < 0.05 * float(losses[0])  # it learned
+    for steps, method in ((8, "rk4"), (64, "rk4"), (64, "leapfrog")):
+        assert abs(float(loss(th, steps, method)) / own - 1) < 0.10, (steps, method)

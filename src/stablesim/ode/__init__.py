@@ -32,6 +32,7 @@ from ._reference import (
     interpolate_parameters,
     sample_parameters,
 )
+from ._smooth import TimeFunction, basis_weights, default_layout, integrate_in_time
 
 __all__ = [
     "INTEGRATORS", "Integrator", "RungeKutta", "Multistep", "get_integrator",
@@ -40,6 +41,7 @@ __all__ = [
     "oscillation_index", "even_odd_ratios", "layer_gradient", "LayerGradient",
     "consistency_check", "refinement_check", "transfer_check", "TransferReport",
     "correct_gradients", "highest_correction_order", "layer_stencil", "LayerStencil",
-    "layer_times", "layer_spacing",
+    "layer_times", "layer_spacing", "TimeFunction", "integrate_in_time", "basis_weights",
+    "default_layout",
     "run_ode_check", "format_check_table",
 ]

@@ -12,6 +12,7 @@ from ._correction import highest_correction_order
 from ._diagnostics import even_odd_ratios, layer_gradient, oscillation_index, refinement_check
 from ._methods import INTEGRATORS, get_integrator
 from ._reference import continuous_gradient, sample_parameters
+from ._smooth import default_layout
 
 TARGET = (0.3, 0.4)
 
@@ -31,13 +32,6 @@ def check_theta(t):
 
 def check_loss(x):
     return 0.5 * jnp.sum((x - jnp.asarray(TARGET, x.dtype)) ** 2)
-
-
-def default_kind(method: str) -> str:
-    """One parameter set per stage for multi-stage Runge-Kutta, per step otherwise."""
-    integrator = get_integrator(method)
-    return "per_stage" if integrator.kind == "runge_kutta" and integrator.stages > 1 \
-        else "per_step"
 
 
 def _flat(tree, count):
@@ -81,7 +75,7 @@ def run_ode_check(methods=tuple(INTEGRATORS), *, steps: int = 32, t1: float = 2.
             integrator = get_integrator(method)
             best = highest_correction_order(integrator)
             used = best if order is None else min(order, best)
-            kind = default_kind(method)
+            kind = default_layout(method)
             count = steps * (integrator.stages if kind == "per_stage" else 1)
             theta = sample_parameters(check_theta, method=method, steps=steps, t1=t1,
                                        layout=kind)
