@@ -555,3 +555,47 @@ def test_a_smooth_in_time_model_trained_through_rk4_transfers(x64):
     assert own < 0.05 * float(losses[0])  # it learned
     for steps, method in ((8, "rk4"), (64, "rk4"), (64, "leapfrog")):
         assert abs(float(loss(th, steps, method)) / own - 1) < 0.10, (steps, method)
+
+
+def test_ode_transfer_pins_raw_against_corrected_and_smooth(tmp_path, capsys):
+    """`stablesim ode transfer` on a small run: raw autodiff per-layer leapfrog becomes
+    step-specific (ratio > 10x the corrected one at every logged point), the smooth
+    variants keep every ratio within 10%, the files and the recommendation follow."""
+    from stablesim.cli import main
+
+    code = main(["ode", "transfer", "--out", str(tmp_path), "--steps", "8", "--updates", "200",
+                 "--log-every", "100", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "ode_transfer.csv").open()))
+    by = {}
+    for r in rows:
+        by.setdefault(r["variant"], []).append(
+            max(float(r["finer"]), float(r["other"])))
+    assert len(rows) == 10 and len(by) == 5
+    raw, corrected = by["per-layer leapfrog, autodiff"], by["per-layer leapfrog, corrected"]
+    assert all(r > 10 * c for r, c in zip(raw, corrected))
+    for name in ("smooth, leapfrog", "smooth, leapfrog N and 2N", "smooth, RK4"):
+        assert all(abs(v - 1) < 0.10 for v in by[name]), name
+    assert "warning: per-layer leapfrog, autodiff: step-specific from update 100" in out
+    assert "Recommended: smooth" in out
+    assert (tmp_path / "ode_transfer.png").stat().st_size > 10_000
+    assert "| per-layer leapfrog, corrected | 200 |" in (tmp_path / "ode_transfer.md").read_text()
+
+
+def test_transfer_verdicts_by_hand():
+    from stablesim.ode import transfer_verdicts
+
+    def row(name, updates, own, ratio):
+        return {"variant": name, "updates": updates, "own": own, "finer": ratio,
+                "other": ratio, "step_specific": ratio > 1.1}
+
+    rows = [row("a", 10, 1e-3, 1.0), row("a", 20, 1e-4, 5.0),        # best loss, drifts
+            row("b", 10, 2e-3, 1.02), row("b", 20, 9e-4, 1.05),      # within 10x, keeps
+            row("c", 10, 1e-1, 1.0), row("c", 20, 5e-2, 1.0)]        # transfers, too poor
+    notes, recommendation = transfer_verdicts(rows)
+    assert notes == ["a: step-specific from update 20 (loss under a finer or another "
+                     "discretisation 5.00x its own; worst 5.00x)"]
+    assert recommendation.startswith("Recommended: b: it keeps every transfer ratio")

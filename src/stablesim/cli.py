@@ -243,6 +243,22 @@ def _cmd_ode_check(args) -> None:
         print("wrote " + ", ".join(str(p) for p in paths))
 
 
+def _cmd_ode_transfer(args) -> None:
+    from .ode import run_ode_transfer, transfer_verdicts
+    from .reporting import write_transfer
+
+    rows = run_ode_transfer(steps=args.steps, updates=args.updates, log_every=args.log_every,
+                            knots=args.knots, learning_rate=args.learning_rate,
+                            optimizer=args.optimizer, threshold=args.threshold,
+                            progress=not args.quiet)
+    notes, recommendation = transfer_verdicts(rows, args.threshold)
+    for note in notes:
+        print(f"warning: {note}")
+    print(recommendation)
+    paths = write_transfer(args.out, rows, notes, recommendation)
+    print("wrote " + ", ".join(str(p) for p in paths))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stablesim",
@@ -386,6 +402,22 @@ def build_parser() -> argparse.ArgumentParser:
                             "highest: 2 for leapfrog, 1 for the others)")
     check.add_argument("--out", help="directory for ode_check.csv and ode_check.png")
     check.set_defaults(func=_cmd_ode_check)
+    transfer = ode_sub.add_parser(
+        "transfer", help="train a learned flow map several ways (per-layer plain/corrected, "
+                         "smooth in time) and track its loss under a finer and another "
+                         "discretisation")
+    transfer.add_argument("--out", required=True,
+                          help="directory for ode_transfer.csv, .md and .png")
+    transfer.add_argument("--steps", type=int, default=16, help="leapfrog steps N")
+    transfer.add_argument("--updates", type=int, default=2000)
+    transfer.add_argument("--log-every", type=int, default=250)
+    transfer.add_argument("--knots", type=int, default=4, help="K of the smooth variants")
+    transfer.add_argument("--learning-rate", type=float, default=1e-2)
+    transfer.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    transfer.add_argument("--threshold", type=float, default=1.10,
+                          help="transfer ratio above which a model is step-specific")
+    transfer.add_argument("--quiet", action="store_true", help="no progress lines")
+    transfer.set_defaults(func=_cmd_ode_transfer)
     return parser
 
 
@@ -404,7 +436,7 @@ def _add_study_options(parser) -> None:
 
 def _positive(args) -> None:
     for name in ("updates", "unroll", "per_value", "frames", "steps", "stop_after", "max_cells",
-                 "states", "horizon"):
+                 "states", "horizon", "knots", "log_every"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             raise StablesimError(f"--{name.replace('_', '-')} must be >= 1, got {value}")

@@ -33,6 +33,14 @@ from ._reference import (
     sample_parameters,
 )
 from ._smooth import TimeFunction, basis_weights, default_layout, integrate_in_time
+from ._transfer import (
+    Variant,
+    default_variants,
+    ratios_by_variant,
+    run_ode_transfer,
+    transfer_table,
+    transfer_verdicts,
+)
 
 __all__ = [
     "INTEGRATORS", "Integrator", "RungeKutta", "Multistep", "get_integrator",
@@ -42,6 +50,7 @@ __all__ = [
     "consistency_check", "refinement_check", "transfer_check", "TransferReport",
     "correct_gradients", "highest_correction_order", "layer_stencil", "LayerStencil",
     "layer_times", "layer_spacing", "TimeFunction", "integrate_in_time", "basis_weights",
-    "default_layout",
+    "default_layout", "run_ode_transfer", "transfer_verdicts", "transfer_table", "Variant",
+    "default_variants", "ratios_by_variant",
     "run_ode_check", "format_check_table",
 ]

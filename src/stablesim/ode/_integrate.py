@@ -170,6 +170,15 @@ def integrate(
 
     A `Solution` with `x1`, `ts` and `trajectory`.
 
+    !!! note
+        The optimizer decides whether per-layer parameters stay smooth along
+        the layers. Measured with `stablesim ode transfer` (leapfrog, N = 16,
+        2000 updates): with corrected gradients the loss under a 2x finer step
+        grew to 12x the training loss with Adam, but stayed at 1.07x with SGD
+        (momentum 0.9); raw autodiff reached 3606x (Adam) and 21x (SGD).
+        Parameters smooth in time (`TimeFunction`, `integrate_in_time`) stayed
+        within 10% with both.
+
     !!! warning
         Corrected gradients are no longer the derivative of the discrete loss,
         so they disagree with finite differences of it by design; they agree

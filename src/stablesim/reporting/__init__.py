@@ -3,7 +3,7 @@
 from ._curves import band, seed_curves, training_curve
 from ._diagnose import write_diagnose_report
 from ._document import Document
-from ._ode_check import write_check
+from ._ode_check import write_check, write_transfer
 from ._plots import (
     plot_against_unroll,
     plot_gradient_alignment,
@@ -17,5 +17,5 @@ from ._plots import (
 __all__ = [
     "Document", "seed_curves", "band", "training_curve", "plot_metric_curves",
     "plot_rollouts", "plot_training", "plot_gradient_alignment", "plot_against_unroll", "plot_run",
-    "write_diagnose_report", "write_check", "pyplot",
+    "write_diagnose_report", "write_check", "write_transfer", "pyplot",
 ]

@@ -23,7 +23,7 @@ def write_check(out_dir, rows: list[dict], curves: dict) -> list[pathlib.Path]:
     """
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fields = ["method", "layout", "gradients", "consistency", "consistency_interior",
+    fields = ["method", "layout", "gradients", "order", "consistency", "consistency_interior",
               "refinement", "oscillation", "even_odd", "note"]
     with atomic_path(out / "ode_check.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, restval="")
@@ -49,3 +49,48 @@ def write_check(out_dir, rows: list[dict], curves: dict) -> list[pathlib.Path]:
     fig.savefig(out / "ode_check.png", dpi=110)
     plt.close(fig)
     return [out / "ode_check.csv", out / "ode_check.png"]
+
+
+def write_transfer(out_dir, rows: list[dict], notes: list[str],
+                   recommendation: str) -> list[pathlib.Path]:
+    """Write `ode_transfer.csv`, `ode_transfer.md` and `ode_transfer.png` (transfer ratios
+    and own loss against updates, one line per variant).
+
+    **Arguments:**
+
+    - `out_dir`: the folder.
+    - `rows`: what `stablesim.ode.run_ode_transfer` returned.
+    - `notes`, `recommendation`: what `stablesim.ode.transfer_verdicts` returned.
+
+    **Returns:**
+
+    The paths written.
+    """
+    from ..ode import ratios_by_variant, transfer_table
+
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fields = ["variant", "updates", "own", "finer", "other", "step_specific"]
+    with atomic_path(out / "ode_transfer.csv") as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    text = "\n\n".join(["# Neural ODE transfer", recommendation,
+                        "\n".join(f"- {n}" for n in notes) or "No variant became step-specific.",
+                        transfer_table(rows), ""])
+    with atomic_path(out / "ode_transfer.md") as tmp:
+        tmp.write_text(text)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for name, values in ratios_by_variant(rows).items():
+        for ax, col in zip(axes, (1, 2, 3)):
+            ax.plot(values[:, 0], values[:, col], ".-", label=name)
+    for ax, title in zip(axes, ("own training loss", "loss at 2N / own",
+                                "loss under RK4 x 64 / own")):
+        ax.set_yscale("log")
+        ax.set_xlabel("updates")
+        ax.set_title(title)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "ode_transfer.png", dpi=110)
+    plt.close(fig)
+    return [out / "ode_transfer.csv", out / "ode_transfer.md", out / "ode_transfer.png"]

@@ -1,0 +1,231 @@
+"""`stablesim ode transfer`: does a trained neural ODE mean the same under another discretisation?
+
+Several ways of training the same learned flow map (per-layer leapfrog
+parameters with plain or corrected gradients; parameters smooth in time
+trained through leapfrog, through RK4, or through two step counts at once)
+are trained side by side. At every logged point each model is re-evaluated
+under a 2x finer step of its own method and under RK4 with many steps; the
+ratio of those losses to its own training loss is the transfer ratio. A
+ratio well above 1 means the model has become step-specific.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .._errors import ConfigError
+from ._integrate import InconsistentGradientWarning, integrate
+from ._reference import interpolate_parameters, sample_parameters
+from ._smooth import TimeFunction, default_layout, integrate_in_time
+
+T1 = 1.0
+REFERENCE_STEPS = 64  # RK4 steps of the "other method" evaluation
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One way of training: name, training method and steps, parameterisation, gradients.
+
+    **Fields:**
+
+    - `name`: label of tables and plots.
+    - `method`, `steps`: the training discretisation.
+    - `smooth`: parameters as a `TimeFunction` (else one set per layer).
+    - `gradients`: `"autodiff"` or `"corrected"` (per-layer parameters).
+    - `also_steps`: a second step count trained at the same time (its loss
+        averaged with the first), or None.
+    """
+
+    name: str
+    method: str
+    steps: int
+    smooth: bool
+    gradients: str = "autodiff"
+    also_steps: int | None = None
+
+
+def default_variants(steps: int) -> list[Variant]:
+    """The remedies compared: per-layer leapfrog (plain, corrected), smooth in time through
+    leapfrog, through leapfrog at N and 2N at once, and through RK4 with as many field
+    evaluations as leapfrog at N (N / 4 steps of 4 stages)."""
+    return [
+        Variant("per-layer leapfrog, autodiff", "leapfrog", steps, False, "autodiff"),
+        Variant("per-layer leapfrog, corrected", "leapfrog", steps, False, "corrected"),
+        Variant("smooth, leapfrog", "leapfrog", steps, True),
+        Variant("smooth, leapfrog N and 2N", "leapfrog", steps, True, also_steps=2 * steps),
+        Variant("smooth, RK4", "rk4", max(1, steps // 4), True),
+    ]
+
+
+def tanh_field(x, theta):
+    """The vector field of the transfer task: tanh(W x + b)."""
+    return jnp.tanh(theta["W"] @ x + theta["b"])
+
+
+def _teacher_targets(samples: int, seed: int):
+    keys = jax.random.split(jax.random.key(seed), 3)
+    teacher = TimeFunction({"W": 1.5 * jax.random.normal(keys[0], (3, 2, 2)),
+                            "b": jax.random.normal(keys[1], (3, 2))}, t1=T1)
+    x0 = jax.random.normal(keys[2], (samples, 2))
+    y = jax.vmap(lambda x: integrate_in_time(tanh_field, teacher, x, t1=T1, steps=256).x1)(x0)
+    return x0, y
+
+
+def _as_function(variant: Variant, theta) -> Callable:
+    """theta(t) of a trained model (per-layer parameters: piecewise linear through layers)."""
+    if variant.smooth:
+        return theta
+    return interpolate_parameters(theta, method=variant.method, steps=variant.steps, t1=T1)
+
+
+def _loss_under(theta_of_t, x0, y, method: str, steps: int):
+    layout = default_layout(method)
+    layers = sample_parameters(theta_of_t, method=method, steps=steps, t1=T1, layout=layout)
+    with warnings.catch_warnings():  # a forward evaluation: no gradients to warn about
+        warnings.simplefilter("ignore", InconsistentGradientWarning)
+        pred = jax.vmap(lambda x: integrate(tanh_field, layers, x, t1=T1, steps=steps,
+                                            method=method, layout=layout).x1)(x0)
+    return jnp.mean(jnp.sum((pred - y) ** 2, axis=-1))
+
+
+def _training_loss(variant: Variant, x0, y) -> Callable:
+    def at(theta, steps):
+        if variant.smooth:
+            pred = jax.vmap(lambda x: integrate_in_time(
+                tanh_field, theta, x, t1=T1, steps=steps, method=variant.method).x1)(x0)
+        else:
+            with warnings.catch_warnings():  # plain autodiff is one of the variants compared
+                warnings.simplefilter("ignore", InconsistentGradientWarning)
+                pred = jax.vmap(lambda x: integrate(
+                    tanh_field, theta, x, t1=T1, steps=steps, method=variant.method,
+                    layout="per_step", gradients=variant.gradients).x1)(x0)
+        return jnp.mean(jnp.sum((pred - y) ** 2, axis=-1))
+
+    if variant.also_steps is None:
+        return lambda theta: at(theta, variant.steps)
+    return lambda theta: 0.5 * (at(theta, variant.steps) + at(theta, variant.also_steps))
+
+
+def _initial(variant: Variant, knots: int):
+    zero = {"W": jnp.zeros((2, 2)), "b": jnp.zeros(2)}
+    if variant.smooth:
+        return TimeFunction.constant(zero, knots=knots, t1=T1)
+    return jax.tree_util.tree_map(lambda a: jnp.zeros((variant.steps,) + a.shape), zero)
+
+
+def run_ode_transfer(*, steps: int = 16, updates: int = 2000, log_every: int = 250,
+                     knots: int = 4, learning_rate: float = 1e-2, optimizer: str = "adam",
+                     samples: int = 64, seed: int = 0, variants: list[Variant] | None = None,
+                     threshold: float = 1.10, progress: bool = False) -> list[dict]:
+    """Train each variant on a learned flow map and track its transfer ratios.
+
+    The task: 64 points of R^2 carried by a teacher flow (tanh field,
+    parameters piecewise linear in time, RK4 with 256 steps) over t in [0, 1].
+    Runs in float64.
+
+    **Arguments:**
+
+    - `steps`: N, leapfrog steps of the per-layer and leapfrog variants.
+    - `updates`, `log_every`: training length and logging interval.
+    - `knots`: K of the smooth variants.
+    - `learning_rate`, `optimizer`: `"adam"` or `"sgd"` (momentum 0.9).
+    - `samples`, `seed`: the task.
+    - `variants`: what to train (default: `default_variants(steps)`).
+    - `threshold`: the transfer ratio above which a model counts as step-specific.
+    - `progress`: print one line per variant and logged point.
+
+    **Returns:**
+
+    One row per variant and logged point: variant, updates, own loss, the
+    ratios `finer` (same method, 2x steps) and `other` (RK4 with 64 steps),
+    and `step_specific` (either ratio above `threshold`).
+    """
+    if steps < 4 or updates < 1 or not 1 <= log_every <= updates or knots < 1:
+        raise ConfigError("--steps must be >= 4, --updates >= 1, 1 <= --log-every <= "
+                          "--updates, --knots >= 1")
+    if optimizer not in ("adam", "sgd"):
+        raise ConfigError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    rows: list[dict] = []
+    with jax.enable_x64(True):
+        x0, y = _teacher_targets(samples, seed)
+        for variant in variants or default_variants(steps):
+            transform = (optax.adam(learning_rate) if optimizer == "adam"
+                         else optax.sgd(learning_rate, momentum=0.9))
+            loss = _training_loss(variant, x0, y)
+
+            def update(carry, _, loss=loss, transform=transform):
+                theta, state = carry
+                value, grads = jax.value_and_grad(loss)(theta)
+                changes, state = transform.update(grads, state, theta)
+                return (optax.apply_updates(theta, changes), state), value
+
+            chunk = jax.jit(lambda c, update=update: jax.lax.scan(update, c, None,
+                                                                   length=log_every)[0])
+            theta = _initial(variant, knots)
+            carry = (theta, transform.init(theta))
+            for done in range(log_every, updates + 1, log_every):
+                carry = chunk(carry)
+                of_t = _as_function(variant, carry[0])
+                own = float(_loss_under(of_t, x0, y, variant.method, variant.steps))
+                finer = float(_loss_under(of_t, x0, y, variant.method, 2 * variant.steps))
+                other = float(_loss_under(of_t, x0, y, "rk4", REFERENCE_STEPS))
+                row = {"variant": variant.name, "updates": done, "own": own,
+                       "finer": finer / own, "other": other / own,
+                       "step_specific": max(finer, other) / own > threshold}
+                rows.append(row)
+                if progress:
+                    print(f"{variant.name:32} {done:6d} own {own:.3e} 2N/own "
+                          f"{finer / own:.3f} RK4x{REFERENCE_STEPS}/own {other / own:.3f}"
+                          + ("  <- step-specific" if row["step_specific"] else ""), flush=True)
+    return rows
+
+
+def transfer_verdicts(rows: list[dict], threshold: float = 1.10) -> tuple[list[str], str]:
+    """Warnings (the first update at which each variant became step-specific) and the
+    recommendation: the variant whose worst ratio over training is smallest, among those
+    whose final loss is within 10x of the best final loss."""
+    names = list(dict.fromkeys(r["variant"] for r in rows))
+    notes: list[str] = []
+    worst: dict[str, float] = {}
+    final: dict[str, float] = {}
+    for name in names:
+        mine = [r for r in rows if r["variant"] == name]
+        worst[name] = max(max(r["finer"], r["other"]) for r in mine)
+        final[name] = mine[-1]["own"]
+        first = next((r for r in mine if r["step_specific"]), None)
+        if first is not None:
+            ratio = max(first["finer"], first["other"])
+            notes.append(f"{name}: step-specific from update {first['updates']} (loss under a "
+                         f"finer or another discretisation {ratio:.2f}x its own; worst "
+                         f"{worst[name]:.2f}x)")
+    best = min(final.values())
+    usable = [n for n in names if final[n] <= 10 * best] or names
+    pick = min(usable, key=lambda n: worst[n])
+    verdict = ("keeps" if worst[pick] <= threshold else "comes closest to keeping")
+    return notes, (f"Recommended: {pick}: it {verdict} every transfer ratio within "
+                      f"{threshold:.2f} (worst {worst[pick]:.3f}) with a final loss of "
+                      f"{final[pick]:.3g} (best of all: {best:.3g}).")
+
+
+def transfer_table(rows: list[dict]) -> str:
+    """Markdown: one line per variant and logged point."""
+    lines = ["| variant | updates | own loss | 2N / own | RK4 x 64 / own |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['variant']} | {r['updates']} | {r['own']:.3e} | {r['finer']:.3f} | "
+              f"{r['other']:.3f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def ratios_by_variant(rows: list[dict]) -> dict[str, np.ndarray]:
+    """Per variant, an `(points, 4)` array: updates, own, finer, other (for plots)."""
+    out: dict[str, list] = {}
+    for r in rows:
+        out.setdefault(r["variant"], []).append([r["updates"], r["own"], r["finer"], r["other"]])
+    return {k: np.asarray(v) for k, v in out.items()}
