@@ -30,6 +30,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_skip.py
 	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_user_solver.py
+	$(BIN)/python benchmarks/bench_stabilize.py
+	$(BIN)/python benchmarks/bench_ode_transfer.py
 
 # stablesim against APEBench 0.1.1, interleaved; APEBench gets its own environment.
 # Options through PEERS_ARGS, e.g. make bench-peers PEERS_ARGS="--rounds 3 --batches 20".
