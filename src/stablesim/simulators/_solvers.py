@@ -90,7 +90,8 @@ def call_numpy_solver(fn: Callable, takes_params: bool, state: np.ndarray,
     Whatever `fn` raises; `SolverOutputError` if it returns `None`, something
     that is not an array of numbers, or an array of another shape.
     """
-    out = fn(state, params) if takes_params else fn(state)
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are checked
+        out = fn(state, params) if takes_params else fn(state)  # and reported in one line
     if out is None:
         raise SolverOutputError(f"returned None; it must return the next state, shaped "
                                 f"{state.shape}")
