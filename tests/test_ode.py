@@ -599,3 +599,26 @@ def test_transfer_verdicts_by_hand():
     assert notes == ["a: step-specific from update 20 (loss under a finer or another "
                      "discretisation 5.00x its own; worst 5.00x)"]
     assert recommendation.startswith("Recommended: b: it keeps every transfer ratio")
+
+
+def test_transfer_monitor_ratios_and_a_single_warning():
+    """Ratios are the losses under 2N and under the other method over the own loss; the
+    warning comes once, at the first step-specific evaluation."""
+    from stablesim.ode import StepSpecificWarning, TransferMonitor
+
+    table = {0: {("leapfrog", 16): 1.0, ("leapfrog", 32): 1.05, ("rk4", 64): 1.02},
+             1: {("leapfrog", 16): 0.5, ("leapfrog", 32): 0.9, ("rk4", 64): 0.6},
+             2: {("leapfrog", 16): 0.2, ("leapfrog", 32): 0.8, ("rk4", 64): 0.7}}
+    monitor = TransferMonitor(lambda which, method, steps: table[which][(method, steps)],
+                              method="leapfrog", steps=16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = monitor(0, 100)
+        second = monitor(1, 200)
+        monitor(2, 300)
+    assert first == {"updates": 100, "own": 1.0, "finer": pytest.approx(1.05),
+                     "other": pytest.approx(1.02), "step_specific": False}
+    assert second["finer"] == pytest.approx(1.8) and second["step_specific"]
+    assert [type(w.message) for w in caught] == [StepSpecificWarning]
+    assert "step-specific at step 200" in str(caught[0].message)
+    assert "step-specific at step 300" in monitor.advice() and len(monitor.history) == 3

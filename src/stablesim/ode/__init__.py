@@ -34,6 +34,8 @@ from ._reference import (
 )
 from ._smooth import TimeFunction, basis_weights, default_layout, integrate_in_time
 from ._transfer import (
+    StepSpecificWarning,
+    TransferMonitor,
     Variant,
     default_variants,
     ratios_by_variant,
@@ -51,6 +53,6 @@ __all__ = [
     "correct_gradients", "highest_correction_order", "layer_stencil", "LayerStencil",
     "layer_times", "layer_spacing", "TimeFunction", "integrate_in_time", "basis_weights",
     "default_layout", "run_ode_transfer", "transfer_verdicts", "transfer_table", "Variant",
-    "default_variants", "ratios_by_variant",
+    "default_variants", "ratios_by_variant", "TransferMonitor", "StepSpecificWarning",
     "run_ode_check", "format_check_table",
 ]
