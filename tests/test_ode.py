@@ -573,7 +573,7 @@ def test_ode_transfer_pins_raw_against_corrected_and_smooth(tmp_path, capsys):
     by = {}
     for r in rows:
         by.setdefault(r["variant"], []).append(
-            max(float(r["finer"]), float(r["other"])))
+            max(float(r["finer"]), float(r["other"]), float(r["adaptive"])))
     assert len(rows) == 10 and len(by) == 5
     raw, corrected = by["per-layer leapfrog, autodiff"], by["per-layer leapfrog, corrected"]
     assert all(r > 10 * c for r, c in zip(raw, corrected))
@@ -599,6 +599,8 @@ def test_transfer_verdicts_by_hand():
     assert notes == ["a: step-specific from update 20 (loss under a finer or another "
                      "discretisation 5.00x its own; worst 5.00x)"]
     assert recommendation.startswith("Recommended: b: it keeps every transfer ratio")
+    _, none_kept = transfer_verdicts([row("a", 10, 1e-3, 3.0), row("d", 10, 1e-2, 1.5)])
+    assert none_kept.startswith("No variant kept") and "closest: d" in none_kept
 
 
 def test_transfer_monitor_ratios_and_a_single_warning():
@@ -617,7 +619,7 @@ def test_transfer_monitor_ratios_and_a_single_warning():
         second = monitor(1, 200)
         monitor(2, 300)
     assert first == {"updates": 100, "own": 1.0, "finer": pytest.approx(1.05),
-                     "other": pytest.approx(1.02), "step_specific": False}
+                     "other": pytest.approx(1.02), "adaptive": None, "step_specific": False}
     assert second["finer"] == pytest.approx(1.8) and second["step_specific"]
     assert [type(w.message) for w in caught] == [StepSpecificWarning]
     assert "step-specific at step 200" in str(caught[0].message)

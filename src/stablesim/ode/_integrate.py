@@ -177,7 +177,7 @@ def integrate(
         grew to 12x the training loss with Adam, but stayed at 1.07x with SGD
         (momentum 0.9); raw autodiff reached 3606x (Adam) and 21x (SGD).
         Parameters smooth in time (`TimeFunction`, `integrate_in_time`) stayed
-        within 10% with both.
+        within 10% with both at 2000 updates, and through leapfrog also at 6000.
 
     !!! warning
         Corrected gradients are no longer the derivative of the discrete loss,

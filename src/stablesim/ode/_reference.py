@@ -40,6 +40,30 @@ class ContinuousGradient(eqx.Module):
     total: PyTree[Array]
 
 
+def adaptive_solve(vector_field: Callable, theta_of_t: Callable, x0: PyTree[Array], *,
+                   t1: float, t0: float = 0.0, rtol: float = 1e-10, atol: float = 1e-10,
+                   max_steps: int = 100_000) -> PyTree[Array]:
+    """x(t1) of dx/dt = f(x, theta(t)) by an adaptive Dopri8 solve (diffrax): the model
+    "in continuous time", independent of any fixed-step discretisation.
+
+    **Arguments:**
+
+    - `vector_field`: `f(x, theta)`.
+    - `theta_of_t`: t -> theta(t) (a `TimeFunction`, or `interpolate_parameters`).
+    - `x0`, `t1`, `t0`: the initial state and the interval.
+    - `rtol`, `atol`, `max_steps`: solver tolerances.
+
+    **Returns:**
+
+    The state at t1.
+    """
+    solution = diffrax.diffeqsolve(
+        diffrax.ODETerm(lambda t, x, args: vector_field(x, theta_of_t(t))), diffrax.Dopri8(),
+        t0, t1, None, x0, stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=max_steps)
+    return jtu.tree_map(lambda leaf: leaf[-1], solution.ys)
+
+
 def continuous_gradient(
     vector_field: Callable[[PyTree[Array], PyTree[Any]], PyTree[Array]],
     theta_of_t: Callable[[Scalar], PyTree[Any]],
@@ -80,15 +104,8 @@ def continuous_gradient(
         raise ConfigError(f"times must lie in [{t0}, {t1}]")
     solver = diffrax.Dopri8()
     controller = diffrax.PIDController(rtol=rtol, atol=atol)
-
-    def forward_field(t, x, args):
-        return vector_field(x, theta_of_t(t))
-
-    forward = diffrax.diffeqsolve(
-        diffrax.ODETerm(forward_field), solver, t0, t1, None, x0,
-        stepsize_controller=controller, max_steps=max_steps,
-    )
-    x1 = jtu.tree_map(lambda leaf: leaf[-1], forward.ys)
+    x1 = adaptive_solve(vector_field, theta_of_t, x0, t1=t1, t0=t0, rtol=rtol, atol=atol,
+                        max_steps=max_steps)
     value, p1 = jax.value_and_grad(loss)(x1)
     theta0 = theta_of_t(jnp.asarray(t0, dtype=jnp.result_type(float)))
     params0, _ = eqx.partition(theta0, eqx.is_inexact_array)

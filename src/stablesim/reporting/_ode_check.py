@@ -70,7 +70,7 @@ def write_transfer(out_dir, rows: list[dict], notes: list[str],
 
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fields = ["variant", "updates", "own", "finer", "other", "step_specific"]
+    fields = ["variant", "updates", "own", "finer", "other", "adaptive", "step_specific"]
     with atomic_path(out / "ode_transfer.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
@@ -80,12 +80,12 @@ def write_transfer(out_dir, rows: list[dict], notes: list[str],
                         transfer_table(rows), ""])
     with atomic_path(out / "ode_transfer.md") as tmp:
         tmp.write_text(text)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
     for name, values in ratios_by_variant(rows).items():
-        for ax, col in zip(axes, (1, 2, 3)):
+        for ax, col in zip(axes, (1, 2, 3, 4)):
             ax.plot(values[:, 0], values[:, col], ".-", label=name)
     for ax, title in zip(axes, ("own training loss", "loss at 2N / own",
-                                "loss under RK4 x 64 / own")):
+                                "loss under RK4 x 64 / own", "loss, adaptive Dopri8 / own")):
         ax.set_yscale("log")
         ax.set_xlabel("updates")
         ax.set_title(title)
