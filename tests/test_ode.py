@@ -559,12 +559,12 @@ def test_a_smooth_in_time_model_trained_through_rk4_transfers(x64):
 
 def test_ode_transfer_pins_raw_against_corrected_and_smooth(tmp_path, capsys):
     """`stablesim ode transfer` on a small run: raw autodiff per-layer leapfrog becomes
-    step-specific (ratio > 10x the corrected one at every logged point), the smooth
+    step-specific (ratio > 5x the corrected one at every logged point, growing), the smooth
     variants keep every ratio within 10%, the files and the recommendation follow."""
     from stablesim.cli import main
 
-    code = main(["ode", "transfer", "--out", str(tmp_path), "--steps", "8", "--updates", "200",
-                 "--log-every", "100", "--quiet"])
+    code = main(["ode", "transfer", "--out", str(tmp_path), "--steps", "8", "--updates", "100",
+                 "--log-every", "50", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0
     import csv
@@ -575,14 +575,17 @@ def test_ode_transfer_pins_raw_against_corrected_and_smooth(tmp_path, capsys):
         by.setdefault(r["variant"], []).append(
             max(float(r["finer"]), float(r["other"]), float(r["adaptive"])))
     assert len(rows) == 10 and len(by) == 5
+    final = {r["variant"]: float(r["own"]) for r in rows if r["updates"] == "100"}
+    keepers = [n for n in by if max(by[n]) <= 1.10]
+    assert f"Recommended: {min(keepers, key=final.get)}: it keeps" in out  # the rule, by hand
     raw, corrected = by["per-layer leapfrog, autodiff"], by["per-layer leapfrog, corrected"]
-    assert all(r > 10 * c for r, c in zip(raw, corrected))
+    assert all(r > 5 * c for r, c in zip(raw, corrected)) and raw[1] > raw[0]  # it drifts
+    assert max(corrected) < 1.05
     for name in ("smooth, leapfrog", "smooth, leapfrog N and 2N", "smooth, RK4"):
         assert all(abs(v - 1) < 0.10 for v in by[name]), name
-    assert "warning: per-layer leapfrog, autodiff: step-specific from update 100" in out
-    assert "Recommended: smooth" in out
+    assert "warning: per-layer leapfrog, autodiff: step-specific from update 50" in out
     assert (tmp_path / "ode_transfer.png").stat().st_size > 10_000
-    assert "| per-layer leapfrog, corrected | 200 |" in (tmp_path / "ode_transfer.md").read_text()
+    assert "| per-layer leapfrog, corrected | 100 |" in (tmp_path / "ode_transfer.md").read_text()
 
 
 def test_transfer_verdicts_by_hand():

@@ -57,11 +57,18 @@ def adaptive_solve(vector_field: Callable, theta_of_t: Callable, x0: PyTree[Arra
 
     The state at t1.
     """
+    # The field and theta(t) travel as `args`: with a module-level field and a
+    # `TimeFunction`, repeated solves reuse one compiled program.
     solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(lambda t, x, args: vector_field(x, theta_of_t(t))), diffrax.Dopri8(),
-        t0, t1, None, x0, stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-        max_steps=max_steps)
+        diffrax.ODETerm(_field_in_time), diffrax.Dopri8(), t0, t1, None, x0,
+        args=(vector_field, theta_of_t),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=max_steps)
     return jtu.tree_map(lambda leaf: leaf[-1], solution.ys)
+
+
+def _field_in_time(t, x, args):
+    vector_field, theta_of_t = args
+    return vector_field(x, theta_of_t(t))
 
 
 def continuous_gradient(
