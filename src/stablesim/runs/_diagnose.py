@@ -32,10 +32,10 @@ from ._stabilize import (
     Fix,
     Outcome,
     Stabilization,
-    fine_tune_config,
     measure,
     ranked,
     stabilize_run,
+    with_changes,
 )
 
 
@@ -153,7 +153,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     projection = None
     if energy.unlearnable_dimension and not config.simulator.projection:
         fix = Fix("projection", {"simulator.projection": True}, "", trains=False)
-        cfg = fine_tune_config(config, run_dir, fix, 1, 1.0)
+        cfg = with_changes(config, fix)
         with say(f"the same with the projection onto the {energy.rank}-dim data subspace"):
             projected = load_trained(simulator_factory(cfg, build_system(cfg), data), run_dir)
             projection = measure(projected, cfg, parts, horizon=horizon, name="projection",

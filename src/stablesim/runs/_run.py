@@ -213,7 +213,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
         initial, phys = jnp.asarray(test.trajectories[:, 0]), jnp.asarray(test.params)
         with say(f"rolling out {len(result.seeds)} seed(s) x {test.num_trajectories} "
                  f"{test_set} trajectories for {steps} steps"):
-            every = _rollout_seeds(result, initial, phys, steps)  # seeds as a vmap axis
+            every = rollout_seeds(result, initial, phys, steps)  # seeds as a vmap axis
         _raise_solver_problem(result.simulator)
         per_seed[test_set] = {}
         long = None
@@ -380,7 +380,7 @@ def _summarise(seeds: dict) -> dict:
     return out
 
 
-def _rollout_seeds(result: TrainResult, initial, params, steps: int):
+def rollout_seeds(result: TrainResult, initial, params, steps: int):
     """Rollouts of every seed's network at once: `(seeds, B, steps, *state)`."""
     template = result.simulator
     return eqx.filter_vmap(

@@ -13,6 +13,7 @@ never by theory.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pathlib
 import shutil
@@ -26,7 +27,7 @@ from .._progress import reporter
 from .._rundir import RunDir
 from ..config import RunConfig, apply_overrides, validate, write_yaml
 from ..data import TrajectoryDataset, load_dataset
-from ..evaluation import relative_error, rollout_batch
+from ..evaluation import relative_error
 from ..stability import energy_spectrum, recommend_noise
 from ..training import TrainResult, copy_checkpoint, load_trained
 from ._build import build_system, simulator_factory, split_dataset
@@ -34,6 +35,7 @@ from ._run import (
     TEST_SETS,
     long_divergences,
     read_run_config,
+    rollout_seeds,
     run_progress,
     train_run,
 )
@@ -160,25 +162,30 @@ def _final_modality(config: RunConfig) -> dict:
     return config.stages[-1].modality.model_dump(mode="json")
 
 
+def with_changes(config: RunConfig, fix: Fix) -> RunConfig:
+    """`config` with the fix's changes applied and validated (no training changes)."""
+    raw = apply_overrides(config.model_dump(mode="json"), list(fix.changes.items()))
+    return validate(RunConfig, raw, source=f"fix {fix.name!r}")
+
+
 def fine_tune_config(config: RunConfig, source: str | os.PathLike, fix: Fix,
                      updates: int, learning_rate: float) -> RunConfig:
     """The config of a fine-tune of `source` with `fix` applied (curriculum: its last stage),
     at a constant learning rate; without training (`fix.trains` False) the source's config
-    with the change."""
-    raw = config.model_dump(mode="json")
+    with the change (`with_changes`)."""
     if not fix.trains:
-        return validate(RunConfig, apply_overrides(raw, list(fix.changes.items())),
-                        source=f"fix {fix.name!r}")
+        return with_changes(config, fix)
+    raw = config.model_dump(mode="json")
     raw["modality"] = _final_modality(config)
     raw["training"].pop("curriculum", None)
     raw["training"]["updates"] = int(updates)
     raw["training"]["ramp"] = 0
     raw["training"]["learning_rate"] = float(learning_rate)
     raw["training"]["schedule"] = "constant"
-    raw["training"]["checkpoint_every"] = raw["training"]["log_every"] = _log_every(updates)
+    # log and checkpoint at a divisor of 100 that divides the updates
+    raw["training"]["checkpoint_every"] = raw["training"]["log_every"] = math.gcd(updates, 100)
     raw["model"]["init_from"] = str(pathlib.Path(source).resolve())
-    raw = apply_overrides(raw, list(fix.changes.items()))
-    return validate(RunConfig, raw, source=f"fix {fix.name!r}")
+    return with_changes(validate(RunConfig, raw, source=f"fix {fix.name!r}"), fix)
 
 
 def apply_without_training(source: str | os.PathLike, target: pathlib.Path,
@@ -191,13 +198,6 @@ def apply_without_training(source: str | os.PathLike, target: pathlib.Path,
     shutil.copy2(files.log, new.log)
     copy_checkpoint(files.checkpoint, new.checkpoint, run_config=config.model_dump(mode="json"))
     write_yaml(config, new.config)
-
-
-def _log_every(updates: int) -> int:
-    for every in (100, 50, 25, 20, 10, 5, 1):
-        if updates % every == 0:
-            return every
-    return 1
 
 
 def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryDataset], *,
@@ -224,11 +224,10 @@ def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryD
     for test_set, test in tests.items():
         steps.append(long_divergences(sims, test, steps=horizon, margin=ev.divergence_margin))
         frames = min(ev.horizon, test.num_frames - 1)
+        every = rollout_seeds(result, test.trajectories[:, 0], test.params, frames)
         ref = test.trajectories[:, 1 : frames + 1]
-        per_seed = [float(np.mean(np.asarray(relative_error(
-            rollout_batch(sim, test.trajectories[:, 0], test.params, frames), ref,
-            horizon=frames)))) for sim in sims]
-        errors[test_set] = float(np.mean(per_seed))
+        errors[test_set] = float(np.mean(  # mean over cases, then over seeds
+            [np.mean(np.asarray(relative_error(p, ref, horizon=frames))) for p in every]))
     return Outcome(name, dict(changes or {}), np.concatenate(steps, axis=1), errors, horizon,
                    updates)
 
@@ -291,7 +290,21 @@ class Stabilization:
 
     def summary(self) -> str:
         """One sentence: what was kept and its measured effect, or that nothing worked."""
-        return summary_sentence(self)
+        b, c = self.before, self.chosen
+        before = (f"diverged {b.diverged} of {b.rollouts} rollouts within {b.horizon} steps"
+                  + (f" (first at step {b.first_divergence})" if b.diverged else ""))
+        if c is None:
+            return (f"As trained the model {before}; no candidate kept every rollout inside "
+                    f"for {b.horizon} steps, so nothing was kept. Train longer, or from "
+                    "scratch with a change from the table.")
+        change = ", ".join(f"{k}: {v}" for k, v in c.changes.items()) or "no change"
+        ratio = c.mean_error / b.mean_error if b.mean_error > 0 else float("inf")
+        bound = "within" if c.within(b, self.tolerance) else "NOT within"
+        how = f"{c.updates} fine-tuning updates" if c.updates else "no training"
+        verb = "Kept" if self.out_dir is not None else "Best (measured only, nothing written)"
+        return (f"As trained the model {before}. {verb}: {c.name} ({change}; {how}): 0 of "
+                f"{c.rollouts} rollouts diverge, and its error is {ratio:.3g}x before ({bound} "
+                f"the {self.tolerance:.0%} tolerance on every test set).")
 
     def table(self) -> str:
         """Markdown table: the run and every candidate, chosen one marked."""
@@ -449,29 +462,9 @@ def _write_report(s: Stabilization, run_dir, folder: pathlib.Path) -> None:
         "chosen": None if s.chosen is None else s.chosen.name})
     atomic_write_text(folder / "stabilize.md", "\n\n".join([
         f"# Stabilizing {pathlib.Path(run_dir).name}",
-        summary_sentence(s),
+        s.summary(),
         "Each candidate fine-tunes the trained run with one config change; every seed is rolled "
         f"out from every test start for {s.before.horizon} steps (diverged: a value not finite "
         "or outside the test trajectory's range widened by evaluation.divergence_margin), and "
         "the relative error is taken at evaluation.horizon frames.",
         s.table(), ""]))
-
-
-def summary_sentence(s: Stabilization) -> str:
-    """One sentence: what was kept and its measured effect, or that nothing worked
-    (`Stabilization.summary`)."""
-    b, c = s.before, s.chosen
-    before = (f"diverged {b.diverged} of {b.rollouts} rollouts within {b.horizon} steps"
-              + (f" (first at step {b.first_divergence})" if b.diverged else ""))
-    if c is None:
-        return (f"As trained the model {before}; no candidate kept every rollout inside for "
-                f"{b.horizon} steps, so nothing was kept. Train longer, or from scratch with a "
-                "change from the table.")
-    change = ", ".join(f"{k}: {v}" for k, v in c.changes.items()) or "no change"
-    ratio = c.mean_error / b.mean_error if b.mean_error > 0 else float("inf")
-    bound = ("within" if c.within(b, s.tolerance) else "NOT within")
-    how = f"{c.updates} fine-tuning updates" if c.updates else "no training"
-    verb = "Kept" if s.out_dir is not None else "Best (measured only, nothing written)"
-    return (f"As trained the model {before}. {verb}: {c.name} ({change}; {how}): 0 of "
-            f"{c.rollouts} rollouts diverge, and its error is {ratio:.3g}x before ({bound} the "
-            f"{s.tolerance:.0%} tolerance on every test set).")
