@@ -44,6 +44,8 @@ def test_data_generate_and_info(tmp_path, capsys):
         (["ode", "check", "--steps", "0"], "--steps must be >= 1"),
         (["ode", "check", "--steps", "2"], "--steps must be >= 4"),
         (["ode", "check", "--t1", "-1"], "--t1 must be > 0"),
+        (["ode", "transfer", "--out", "o", "--tolerance", "1.1"], "--tolerance and --plateau"),
+        (["ode", "transfer", "--out", "o", "--plateau-window", "0"], "--plateau-window"),
     ],
 )
 def test_user_mistakes_end_in_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):

@@ -564,46 +564,68 @@ def test_ode_transfer_pins_raw_against_corrected_and_smooth(tmp_path, capsys):
     from stablesim.cli import main
 
     code = main(["ode", "transfer", "--out", str(tmp_path), "--steps", "8", "--updates", "100",
-                 "--log-every", "50", "--quiet"])
+                 "--log-every", "50", "--plateau-window", "50", "--plateau", "0.2",
+                 "--quiet"])
     out = capsys.readouterr().out
     assert code == 0
     import csv
 
     rows = list(csv.DictReader((tmp_path / "ode_transfer.csv").open()))
-    by = {}
+    by, plateaued = {}, {}
     for r in rows:
-        by.setdefault(r["variant"], []).append(
-            max(float(r["finer"]), float(r["other"]), float(r["adaptive"])))
-    assert len(rows) == 10 and len(by) == 5
+        ratios = [float(r["finer"]), float(r["other"]), float(r["adaptive"])]
+        by.setdefault(r["variant"], []).append(max(abs(v - 1) for v in ratios))
+        plateaued[r["variant"]] = r["plateaued"] == "True"
+    assert len(rows) == 12 and len(by) == 6
     final = {r["variant"]: float(r["own"]) for r in rows if r["updates"] == "100"}
-    keepers = [n for n in by if max(by[n]) <= 1.10]
-    assert f"Recommended: {min(keepers, key=final.get)}: it keeps" in out  # the rule, by hand
-    raw, corrected = by["per-layer leapfrog, autodiff"], by["per-layer leapfrog, corrected"]
+    keepers = [n for n in by if max(by[n]) <= 0.10 and plateaued[n]]
+    assert keepers, "some smooth variant plateaued at 20% per 50 updates"
+    assert f"Recommended: {min(keepers, key=final.get)}: its loss plateaued" in out  # by hand
+    raw, corrected = by["per-layer leapfrog x 8, autodiff"], by["per-layer leapfrog x 8, corrected"]
     assert all(r > 5 * c for r, c in zip(raw, corrected)) and raw[1] > raw[0]  # it drifts
-    assert max(corrected) < 1.05
-    for name in ("smooth, leapfrog", "smooth, leapfrog N and 2N", "smooth, RK4"):
-        assert all(abs(v - 1) < 0.10 for v in by[name]), name
-    assert "warning: per-layer leapfrog, autodiff: step-specific from update 50" in out
+    assert max(corrected) < 0.05
+    for name in ("smooth, leapfrog x 8", "smooth, leapfrog x 8 and x 16", "smooth, RK4 x 2",
+                 "smooth, RK4 x 8"):
+        assert max(by[name]) < 0.10, name
+    assert "warning: per-layer leapfrog x 8, autodiff: step-specific from update 50" in out
     assert (tmp_path / "ode_transfer.png").stat().st_size > 10_000
-    assert "| per-layer leapfrog, corrected | 100 |" in (tmp_path / "ode_transfer.md").read_text()
+    assert "| per-layer leapfrog x 8, corrected | 100 |" in (tmp_path / "ode_transfer.md").read_text()
+
+
+def test_plateau_update_by_hand():
+    from stablesim.ode import plateau_update
+
+    history = [(100, 1.0), (200, 0.5), (300, 0.45), (400, 0.449), (500, 0.30)]
+    assert plateau_update(history, window=100, plateau=0.01) == 400   # 0.45 -> 0.449
+    assert plateau_update(history, window=100, plateau=0.2) == 300    # 0.5 -> 0.45 is 10%
+    assert plateau_update(history, window=200, plateau=0.01) is None  # 1->.45, .5->.449, .45->.3
+    assert plateau_update(history[:1], window=100, plateau=0.5) is None
+    rising = [(10, 1.0), (20, 1.2)]
+    assert plateau_update(rising, window=10, plateau=0.01) == 20      # no progress is flat
 
 
 def test_transfer_verdicts_by_hand():
     from stablesim.ode import transfer_verdicts
 
-    def row(name, updates, own, ratio):
+    def row(name, updates, own, ratio, plateaued=True):
         return {"variant": name, "updates": updates, "own": own, "finer": ratio,
-                "other": ratio, "step_specific": ratio > 1.1}
+                "other": ratio, "plateaued": plateaued}
 
     rows = [row("a", 10, 1e-3, 1.0), row("a", 20, 1e-4, 5.0),        # best loss, drifts
-            row("b", 10, 2e-3, 1.02), row("b", 20, 9e-4, 1.05),      # within 10x, keeps
-            row("c", 10, 1e-1, 1.0), row("c", 20, 5e-2, 1.0)]        # transfers, too poor
+            row("b", 10, 2e-3, 1.02, False), row("b", 20, 9e-4, 1.05),  # keeps, plateaus
+            row("c", 10, 1e-1, 1.0), row("c", 20, 5e-2, 1.0),        # transfers, too poor
+            row("d", 10, 1e-3, 0.95), row("d", 20, 1e-5, 0.80),      # limited by its steps
+            row("e", 10, 1e-3, 1.0, False), row("e", 20, 1e-6, 1.0, False)]  # still falling
     notes, recommendation = transfer_verdicts(rows)
     assert notes == ["a: step-specific from update 20 (loss under a finer or another "
-                     "discretisation 5.00x its own; worst 5.00x)"]
-    assert recommendation.startswith("Recommended: b: it keeps every transfer ratio")
-    _, none_kept = transfer_verdicts([row("a", 10, 1e-3, 3.0), row("d", 10, 1e-2, 1.5)])
-    assert none_kept.startswith("No variant kept") and "closest: d" in none_kept
+                     "discretisation 5.00x to 5.00x its own; ratios range 1.00-5.00)",
+                     "d: limited by its discretisation from update 20 (loss under a finer or "
+                     "another discretisation 0.80x to 0.80x its own; ratios range 0.80-0.95)"]
+    assert recommendation.startswith("Recommended: b: its loss plateaued (update 20)")
+    _, falling = transfer_verdicts([r for r in rows if r["variant"] in "ae"])
+    assert falling.startswith("Not plateaued yet: e kept every transfer ratio")
+    _, none_kept = transfer_verdicts([row("a", 10, 1e-3, 3.0), row("d", 10, 1e-2, 0.7)])
+    assert none_kept.startswith("No variant kept") and "closest: d (farthest 0.300" in none_kept
 
 
 def test_transfer_monitor_ratios_and_a_single_warning():
@@ -622,8 +644,26 @@ def test_transfer_monitor_ratios_and_a_single_warning():
         second = monitor(1, 200)
         monitor(2, 300)
     assert first == {"updates": 100, "own": 1.0, "finer": pytest.approx(1.05),
-                     "other": pytest.approx(1.02), "adaptive": None, "step_specific": False}
+                     "other": pytest.approx(1.02), "adaptive": None, "step_specific": False,
+                     "discretisation_limited": False}
     assert second["finer"] == pytest.approx(1.8) and second["step_specific"]
     assert [type(w.message) for w in caught] == [StepSpecificWarning]
     assert "step-specific at step 200" in str(caught[0].message)
     assert "step-specific at step 300" in monitor.advice() and len(monitor.history) == 3
+
+
+def test_transfer_monitor_flags_a_loss_dominated_by_its_own_steps():
+    """A finer step much better than the trained one (ratio below 1 - tolerance) is flagged
+    as limited by the discretisation, with its own advice; a bad tolerance is refused."""
+    from stablesim import ConfigError
+    from stablesim.ode import StepSpecificWarning, TransferMonitor
+
+    losses = {("leapfrog", 8): 1.0, ("leapfrog", 16): 0.5, ("rk4", 64): 0.4}
+    monitor = TransferMonitor(lambda _, method, steps: losses[(method, steps)],
+                              method="leapfrog", steps=8, adaptive_loss=lambda _: 0.41)
+    with pytest.warns(StepSpecificWarning, match="limited by its discretisation at step 7"):
+        row = monitor(None, 7)
+    assert row["discretisation_limited"] and not row["step_specific"]
+    assert row["adaptive"] == pytest.approx(0.41)
+    with pytest.raises(ConfigError, match="tolerance"):
+        TransferMonitor(lambda *_: 1.0, method="leapfrog", steps=8, tolerance=1.5)

@@ -249,9 +249,10 @@ def _cmd_ode_transfer(args) -> None:
 
     rows = run_ode_transfer(steps=args.steps, updates=args.updates, log_every=args.log_every,
                             knots=args.knots, learning_rate=args.learning_rate,
-                            optimizer=args.optimizer, threshold=args.threshold,
+                            optimizer=args.optimizer, tolerance=args.tolerance,
+                            plateau=args.plateau, plateau_window=args.plateau_window,
                             progress=not args.quiet)
-    notes, recommendation = transfer_verdicts(rows, args.threshold)
+    notes, recommendation = transfer_verdicts(rows, args.tolerance)
     for note in notes:
         print(f"warning: {note}")
     print(recommendation)
@@ -414,8 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
     transfer.add_argument("--knots", type=int, default=4, help="K of the smooth variants")
     transfer.add_argument("--learning-rate", type=float, default=1e-2)
     transfer.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    transfer.add_argument("--threshold", type=float, default=1.10,
-                          help="transfer ratio above which a model is step-specific")
+    transfer.add_argument("--tolerance", type=float, default=0.10,
+                          help="how far a transfer ratio may leave 1 (default 0.10)")
+    transfer.add_argument("--plateau", type=float, default=0.01,
+                          help="relative loss decrease per --plateau-window below which the "
+                               "loss counts as plateaued (default 0.01)")
+    transfer.add_argument("--plateau-window", type=int, default=1000,
+                          help="updates over which the plateau is judged (default 1000)")
     transfer.add_argument("--quiet", action="store_true", help="no progress lines")
     transfer.set_defaults(func=_cmd_ode_transfer)
     return parser

@@ -39,6 +39,7 @@ from ._transfer import (
     Variant,
     default_variants,
     ratios_by_variant,
+    plateau_update,
     run_ode_transfer,
     transfer_table,
     transfer_verdicts,
@@ -54,5 +55,6 @@ __all__ = [
     "layer_times", "layer_spacing", "TimeFunction", "integrate_in_time", "basis_weights",
     "default_layout", "run_ode_transfer", "transfer_verdicts", "transfer_table", "Variant",
     "default_variants", "ratios_by_variant", "TransferMonitor", "StepSpecificWarning",
+    "plateau_update",
     "run_ode_check", "format_check_table",
 ]

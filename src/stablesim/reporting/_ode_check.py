@@ -70,13 +70,14 @@ def write_transfer(out_dir, rows: list[dict], notes: list[str],
 
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fields = ["variant", "updates", "own", "finer", "other", "adaptive", "step_specific"]
+    fields = ["variant", "updates", "own", "finer", "other", "adaptive", "step_specific",
+              "discretisation_limited", "plateaued"]
     with atomic_path(out / "ode_transfer.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     text = "\n\n".join(["# Neural ODE transfer", recommendation,
-                        "\n".join(f"- {n}" for n in notes) or "No variant became step-specific.",
+                        "\n".join(f"- {n}" for n in notes) or "Every variant kept its transfer ratios within the tolerance.",
                         transfer_table(rows), ""])
     with atomic_path(out / "ode_transfer.md") as tmp:
         tmp.write_text(text)
