@@ -130,3 +130,21 @@ def test_run_lists_the_built_in_studies_with_their_expected_time(capsys):
     assert "(default)" in lines[0] and lines[0].startswith("ks ")
     for study in BUILTIN_STUDIES.values():
         study.config()  # every built-in study is a valid study
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1"}, "JAX_NUM_PROCESSES, JAX_PROCESS_ID is not"),
+    ({"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1", "JAX_NUM_PROCESSES": "2",
+      "JAX_PROCESS_ID": "2"}, "JAX_PROCESS_ID must lie in 0 .. 1"),
+    ({"JAX_COORDINATOR_ADDRESS": "127.0.0.1:1", "JAX_NUM_PROCESSES": "two",
+      "JAX_PROCESS_ID": "0"}, "must be integers"),
+])
+def test_a_malformed_multi_process_start_is_one_line(tmp_path, capsys, monkeypatch, env, message):
+    monkeypatch.chdir(tmp_path)
+    for name in ("JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, _, err = run_cli(capsys, "train", "--out", "r")
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "r").exists()

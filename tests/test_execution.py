@@ -185,3 +185,84 @@ def test_seeds_or_batch_split_over_four_devices_train_the_same_networks(tmp_path
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["ok", "4", "ok", "1"]
+
+
+_PROCESS = """
+import os, sys
+sys.path.insert(0, {tests!r})
+from stablesim._distributed import initialize_from_environment
+assert initialize_from_environment()
+import jax, numpy as np
+from test_trainer import leaves, make_simulator, toy_dataset
+from stablesim.training import ModalityConfig, TrainConfig, train
+assert jax.process_count() == 2 and jax.device_count() == 2 and jax.local_device_count() == 1
+from stablesim.training import _execution
+placed, place = [], _execution.Execution.place
+def recording(self, states):
+    out = place(self, states)
+    placed.append(len(jax.tree_util.tree_leaves(out)[0].sharding.device_set))
+    return out
+_execution.Execution.place = recording
+data, modality = toy_dataset(), ModalityConfig(name="NOG", unroll=3)
+base = dict(updates=10, batch_size=6, log_every=5, checkpoint_every=5, seeds=[0, 1])
+train(make_simulator, data, TrainConfig(**base), modality, out_dir="run", stop_after=5,
+      progress=False)
+resumed = train(make_simulator, data, TrainConfig(**base), modality, out_dir="run",
+                resume=True, progress=False)
+batch = train(make_simulator, data, TrainConfig(**dict(base, seeds=[0], batch_size=8)),
+              modality, progress=False)
+np.savez(f"process{{jax.process_index()}}.npz", *leaves(resumed.networks), *leaves(batch.networks))
+assert placed == [2, 2, 2], placed  # every run's states span both processes' devices
+print("ok", jax.process_index())
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_train_one_run_as_one_process_would(tmp_path):
+    """`jax.distributed` over two processes (one CPU device each, gloo collectives): seeds
+    and batch split over the processes, a checkpoint written by process 0 alone and resumed
+    by both, the same networks as one process (to float tolerance) on every process."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    from stablesim.training import ModalityConfig, TrainConfig, train
+    from test_trainer import leaves, make_simulator, toy_dataset
+
+    env = dict(os.environ, JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{_free_port()}",
+               JAX_NUM_PROCESSES="2", JAX_PLATFORMS="cpu")
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)  # one-process programs are not these
+    env.pop("XLA_FLAGS", None)
+    code = _PROCESS.format(tests=str(pathlib.Path(__file__).parent))
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=dict(env, JAX_PROCESS_ID=str(i)),
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    assert sorted(o.split()[-1] for o, _ in outs) == ["0", "1"]
+    run = tmp_path / "run"
+    assert sorted(f.name for f in run.iterdir()) == ["checkpoint.eqx", "checkpoint.eqx.prev",
+                                                      "train_log.csv"]
+    assert [int(r.split(",")[0]) for r in (run / "train_log.csv").read_text().split()[1:]] == [
+        5, 5, 10, 10]
+
+    data, modality = toy_dataset(), ModalityConfig(name="NOG", unroll=3)
+    base = dict(updates=10, batch_size=6, log_every=5, checkpoint_every=5, seeds=[0, 1])
+    alone = train(make_simulator, data, TrainConfig(**base), modality, progress=False)
+    batch = train(make_simulator, data, TrainConfig(**dict(base, seeds=[0], batch_size=8)),
+                  modality, progress=False)
+    expected = leaves(alone.networks) + leaves(batch.networks)
+    for i in range(2):
+        got = np.load(tmp_path / f"process{i}.npz")
+        assert len(got.files) == len(expected)
+        for k, want in enumerate(expected):
+            np.testing.assert_allclose(got[f"arr_{k}"], want, rtol=2e-4, atol=1e-6)

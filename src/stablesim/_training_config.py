@@ -132,9 +132,10 @@ class TrainConfig(StrictConfig):
         1024.0, description="remat: auto checkpoints when the unroll's stored activations "
         "(all seeds and windows of a batch) would exceed this many MiB")
     devices: PositiveInt | None = Field(
-        None, description="data parallel over this many local devices (null: as many as "
+        None, description="data parallel over this many devices (null: as many as "
         "divide the seeds or the batch): seeds are split over them when they divide the "
-        "number of seeds, else every batch is; same results as one device to round-off")
+        "number of seeds, else every batch is; same results as one device to round-off. In a "
+        "run over several processes (JAX_COORDINATOR_ADDRESS) all their devices")
     curriculum: list[StageConfig] = Field(
         default_factory=list, description="stages that replace the single stage above "
         "(each with its own modality, updates, learning_rate, ramp)")

@@ -56,8 +56,12 @@ def _cmd_config_show(args) -> None:
 
 
 def _cmd_train(args) -> None:
+    from ._distributed import initialize_from_environment, is_writer
     from .config import load_run_config
     from .runs import resume_run, run_progress, train_run
+
+    if initialize_from_environment() and not is_writer():
+        args.quiet = True  # one progress bar and one summary: process 0's
 
     if args.resume:
         if args.config or args.out or args.set:
@@ -76,6 +80,8 @@ def _cmd_train(args) -> None:
         config = load_run_config(args.config, args.set)
         result = train_run(config, args.out, stop_after=args.stop_after, progress=not args.quiet)
         run = args.out
+    if args.quiet and not is_writer():
+        return
     done, total = run_progress(run)
     if done < total:
         print(f"stopped at update {done} of {total}; continue with `stablesim train --resume {run}`")

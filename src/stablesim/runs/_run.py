@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._atomic import atomic_path, atomic_write_json, finite_or_none
+from .._distributed import is_writer
 from .._errors import ConfigError, DataError, TrainingError
 from .._progress import reporter
 from ..config import RunConfig, apply_overrides, parse_override, read_yaml, validate, write_yaml
@@ -94,9 +95,10 @@ def train_run(
     make = simulator_factory(config, build_system(config), data)
     make(jax.random.key(0))  # a model that cannot be built fails before the run directory exists
     start = starting_networks(config, make)
-    pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
-    save_hdf5(data, paths["dataset"])
-    write_yaml(config, paths["config"])
+    if is_writer():  # in a run over several processes, process 0 writes the files
+        pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
+        save_hdf5(data, paths["dataset"])
+        write_yaml(config, paths["config"])
     return _train(config, run_dir, make, parts, resume=False, stop_after=stop_after,
                   progress=progress, initial_networks=start)
 

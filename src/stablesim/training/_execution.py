@@ -70,14 +70,15 @@ def device_split(devices: int | None, num_seeds: int, batch_size: int,
 
     - `devices`: `training.devices` (None: as many as divide the seeds or batch).
     - `num_seeds`, `batch_size`: the work of one update.
-    - `available`: local devices (default `jax.local_device_count()`).
+    - `available`: devices (default `jax.device_count()`: this process's, and those of
+        the other processes of a run over several, see `stablesim._distributed`).
 
     **Returns:**
 
     `(number of devices, "seeds" | "batch" | None)`; a one-line `ConfigError`
     when the asked number is not available or divides neither.
     """
-    available = jax.local_device_count() if available is None else available
+    available = jax.device_count() if available is None else available
     if devices is not None and devices > available:
         raise ConfigError(f"training.devices: {devices} asked, {available} available")
     candidates = [devices] if devices is not None else range(available, 0, -1)
@@ -173,6 +174,10 @@ def resolve_execution(config: TrainConfig, stage: StageConfig, simulator,
     else:
         remat = config.remat == "always"
     count, shard = device_split(config.devices, num_seeds, batch_size)
-    mesh = Mesh(np.array(jax.local_devices()[:count]), ("devices",)) if count > 1 else None
+    if jax.process_count() > 1 and count != jax.device_count():
+        raise ConfigError(f"training.devices: a run over {jax.process_count()} processes uses "
+                          f"all their {jax.device_count()} devices, got {count}; choose seeds "
+                          "or a batch size they divide")
+    mesh = Mesh(np.array(jax.devices()[:count]), ("devices",)) if count > 1 else None
     return Execution(loop=loop, scan=scan, remat=remat, stored_bytes=int(stored), mesh=mesh,
                      shard=shard)

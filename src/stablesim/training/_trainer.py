@@ -22,6 +22,7 @@ import optax
 from tqdm.auto import tqdm
 
 from .._atomic import atomic_path
+from .._distributed import gather_to_host, is_writer
 from .._errors import ConfigError, TrainingError
 from .._rundir import RunDir
 from .._training_config import ModalityConfig, StageConfig, TrainConfig
@@ -396,8 +397,9 @@ def train(
                     bar.set_description_str("compiling (first update)")
                     bar.refresh()
                 t0 = time.perf_counter()
-                states, (loss, gnorm, skipped, consec) = chunk(states, step, n)
-                loss, skipped, consec = np.asarray(loss), np.asarray(skipped), np.asarray(consec)
+                states, outputs = chunk(states, step, n)
+                loss, gnorm, skipped, consec, total_skipped = gather_to_host(
+                    (*outputs, states.skipped))
                 rate = n / (time.perf_counter() - t0)
                 if not compiled_first:
                     compiled_first = True
@@ -405,11 +407,11 @@ def train(
                 step += n
                 done += n
                 history.extend(_log_rows(done, stage_index, seeds, loss, gnorm, skipped,
-                                         np.asarray(states.skipped), rate))
+                                         total_skipped, rate))
                 bar.update(n)
                 last = loss[:, -1][np.isfinite(loss[:, -1])]
                 bar.set_postfix(loss=f"{last.mean():.3e}" if last.size else "nan", ups=f"{rate:.1f}",
-                                skipped=int(states.skipped.sum()))
+                                skipped=int(total_skipped.sum()))
                 problem = solver_problem(template)
                 if problem:
                     raise TrainingError(f"{problem} (by update {done})")
@@ -435,14 +437,17 @@ def train(
         stop.restore()
         bar.close()
     assert states is not None  # every stage loop starts by setting it
-    networks = eqx.combine(states.weights, static_net)
+    weights = states.weights
+    if jax.process_count() > 1:  # shards on other hosts: a whole copy on every host
+        weights = jax.tree_util.tree_map(jnp.asarray, gather_to_host(weights))
+    networks = eqx.combine(weights, static_net)
     return TrainResult(
         simulator=with_network(template, jax.tree_util.tree_map(
             lambda x: x[0] if eqx.is_array(x) else x, networks)),
         networks=networks,
         seeds=seeds,
         history=history,
-        skipped=[int(s) for s in np.asarray(states.skipped)],
+        skipped=[int(s) for s in gather_to_host(states.skipped)],
         steps=done,
     )
 
@@ -504,6 +509,9 @@ def _log_rows(done, stage_index, seeds, loss, gnorm, skipped, total_skipped, rat
 
 def _save(path, header, states, stage_index, step, done, history, out):
     header = dict(header, stage=stage_index, step_in_stage=step, step=done)
+    states = gather_to_host(states)  # every process takes part; process 0 writes
+    if not is_writer():
+        return
     # Log first: a kill between the two writes leaves log rows beyond the
     # checkpoint, which resume drops, never a checkpoint whose rows are lost.
     _write_log(RunDir(out).log, history)
