@@ -246,7 +246,7 @@ def test_two_processes_train_one_run_as_one_process_would(tmp_path):
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for i in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     assert sorted(o.split()[-1] for o, _ in outs) == ["0", "1"]
     run = tmp_path / "run"

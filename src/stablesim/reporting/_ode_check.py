@@ -76,8 +76,9 @@ def write_transfer(out_dir, rows: list[dict], notes: list[str],
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
+    kept = "Every variant kept its transfer ratios within the tolerance."
     text = "\n\n".join(["# Neural ODE transfer", recommendation,
-                        "\n".join(f"- {n}" for n in notes) or "Every variant kept its transfer ratios within the tolerance.",
+                        "\n".join(f"- {n}" for n in notes) or kept,
                         transfer_table(rows), ""])
     with atomic_path(out / "ode_transfer.md") as tmp:
         tmp.write_text(text)
