@@ -10,6 +10,7 @@ import pathlib
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "stablesim"
 BASE = ("_errors", "_atomic", "_options", "_paths", "_progress", "_dataset_files", "_rundir",
+        "_distributed",
         "_training_config",
         "__init__",
         "__main__")
