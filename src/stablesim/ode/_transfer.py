@@ -192,13 +192,17 @@ def run_ode_transfer(*, steps: int = 16, updates: int = 2000, log_every: int = 2
                                                                    length=log_every)[0])
             theta = _initial(variant, knots)
             carry = (theta, transform.init(theta))
-            monitor = TransferMonitor(lambda f, m, n: _loss_under(f, x0, y, m, n),
-                                      method=variant.method, steps=variant.steps,
-                                      adaptive_loss=lambda f: _loss_adaptive(f, x0, y),
-                                      tolerance=tolerance, warn=False)
+            # The monitor passes the trained parameters through; each loss is compiled once
+            # per variant and discretisation, with theta(t) built inside.
+            loss_under = jax.jit(lambda theta, m, n, variant=variant: _loss_under(
+                _as_function(variant, theta), x0, y, m, n), static_argnums=(1, 2))
+            adaptive = jax.jit(lambda theta, variant=variant: _loss_adaptive(
+                _as_function(variant, theta), x0, y))
+            monitor = TransferMonitor(loss_under, method=variant.method, steps=variant.steps,
+                                      adaptive_loss=adaptive, tolerance=tolerance, warn=False)
             for done in range(log_every, updates + 1, log_every):
                 carry = chunk(carry)
-                row = monitor(_as_function(variant, carry[0]), done)
+                row = monitor(carry[0], done)
                 history = [(r["updates"], r["own"]) for r in monitor.history]
                 row["plateaued"] = plateau_update(history, window, plateau) is not None
                 rows.append({"variant": variant.name, **row})
