@@ -222,12 +222,13 @@ def _matching_weights(networks, make_simulator, seeds: list[int]):
     """The arrays of given per-seed networks, checked against the model's shapes."""
     expected = jax.eval_shape(lambda: _initial_weights(make_simulator, seeds))
     given = eqx.filter(networks, eqx.is_array)
-    shapes = lambda tree: jax.tree_util.tree_map(lambda x: (x.shape, str(x.dtype)), tree)  # noqa: E731
-    try:
-        same = bool(str(jax.tree_util.tree_structure(expected))
-                    == str(jax.tree_util.tree_structure(given))
-                    and shapes(expected) == shapes(given))
-    except (TypeError, ValueError):
+    try:  # tree_map refuses another structure; a subtree where a leaf belongs has no .shape
+        matches = jax.tree_util.tree_map(
+            lambda want, got: want.shape == got.shape and want.dtype == got.dtype,
+            expected, given)
+        same = len(jax.tree_util.tree_leaves(given)) == len(jax.tree_util.tree_leaves(expected)) \
+            and all(jax.tree_util.tree_leaves(matches))
+    except (TypeError, ValueError, AttributeError):
         same = False
     if not same:
         raise ConfigError(f"the starting networks do not match this model for {len(seeds)} seeds "
