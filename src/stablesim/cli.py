@@ -262,7 +262,7 @@ def _cmd_ode_transfer(args) -> None:
     for note in notes:
         print(f"warning: {note}")
     print(recommendation)
-    paths = write_transfer(args.out, rows, notes, recommendation)
+    paths = write_transfer(args.out, rows, notes, recommendation, args.tolerance)
     print("wrote " + ", ".join(str(p) for p in paths))
 
 

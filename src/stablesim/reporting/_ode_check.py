@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import pathlib
 
+import numpy as np
+
 from .._atomic import atomic_path
 from ._plots import plt
 
@@ -51,8 +53,8 @@ def write_check(out_dir, rows: list[dict], curves: dict) -> list[pathlib.Path]:
     return [out / "ode_check.csv", out / "ode_check.png"]
 
 
-def write_transfer(out_dir, rows: list[dict], notes: list[str],
-                   recommendation: str) -> list[pathlib.Path]:
+def write_transfer(out_dir, rows: list[dict], notes: list[str], recommendation: str,
+                   tolerance: float = 0.10) -> list[pathlib.Path]:
     """Write `ode_transfer.csv`, `ode_transfer.md` and `ode_transfer.png` (transfer ratios
     and own loss against updates, one line per variant).
 
@@ -61,6 +63,7 @@ def write_transfer(out_dir, rows: list[dict], notes: list[str],
     - `out_dir`: the folder.
     - `rows`: what `stablesim.ode.run_ode_transfer` returned.
     - `notes`, `recommendation`: what `stablesim.ode.transfer_verdicts` returned.
+    - `tolerance`: the band drawn around a ratio of 1.
 
     **Returns:**
 
@@ -82,15 +85,26 @@ def write_transfer(out_dir, rows: list[dict], notes: list[str],
                         transfer_table(rows), ""])
     with atomic_path(out / "ode_transfer.md") as tmp:
         tmp.write_text(text)
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    fig, axes = plt.subplots(1, 5, figsize=(21, 3.6))
     for name, values in ratios_by_variant(rows).items():
         for ax, col in zip(axes, (1, 2, 3, 4)):
-            ax.plot(values[:, 0], values[:, col], ".-", label=name)
-    for ax, title in zip(axes, ("own training loss", "loss at 2N / own",
+            line, = ax.plot(values[:, 0], values[:, col], ".-", label=name)
+        flat = next((r for r in rows if r["variant"] == name and r.get("plateaued")), None)
+        if flat is not None:  # where its loss plateaued
+            axes[0].plot(flat["updates"], flat["own"], "x", ms=9, color=line.get_color())
+        ratios = values[:, 2:5]
+        farthest = ratios[np.arange(len(ratios)),
+                          np.nanargmax(np.abs(np.nan_to_num(ratios, nan=1.0) - 1), axis=1)]
+        axes[4].plot(values[:, 0], np.clip(farthest, 0.5, 2.0), ".-", color=line.get_color())
+    for ax, title in zip(axes, ("own training loss (x: plateaued)", "loss at 2N / own",
                                 "loss under RK4 x 64 / own", "loss, adaptive Dopri8 / own")):
         ax.set_yscale("log")
         ax.set_xlabel("updates")
         ax.set_title(title)
+    axes[4].axhspan(1 - tolerance, 1 + tolerance, color="0.85", zorder=0)
+    axes[4].set_ylim(0.5, 2.0)
+    axes[4].set_xlabel("updates")
+    axes[4].set_title(f"ratio farthest from 1 (band: +-{tolerance:.0%}; clipped)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "ode_transfer.png", dpi=110)
