@@ -169,7 +169,8 @@ def test_solver_specs_resolve_against_the_config_file_and_work_from_any_folder(
     for name in ("module_form", "file_form"):
         run = tmp_path / "elsewhere" / name
         assert run_cli(capsys, "evaluate", run, "--quiet")[0] == 0
-    code, out, _ = run_cli(capsys, "diagnose", tmp_path / "elsewhere" / "file_form", "--quiet")
+    code, out, _ = run_cli(capsys, "diagnose", tmp_path / "elsewhere" / "file_form", "--quiet",
+                           "--horizon", "100")
     assert code == 0 and "finite differences" in out
     # A missing module names the remedy.
     raw["simulator"].update(solver_function="nosuchsolver:step")
