@@ -136,3 +136,26 @@ def test_long_divergence_matches_a_naive_loop_over_the_stored_rollout():
     np.testing.assert_array_equal(np.asarray(divergence_step(stored, same_range)),
                                   long_divergence(Scale(), initial, rates[:, None], lower, upper,
                                                   steps=30, chunk=4))
+
+
+def test_long_divergence_never_feeds_a_solver_states_outside_the_data():
+    """A NumPy solver that overflows far outside the data: once a rollout has left its
+    bounds it is held at its last state inside them, so the solver never sees a state
+    beyond the bound, reports no fault, and the divergence step is still the naive one."""
+    from stablesim.evaluation import divergence_bounds, long_divergence
+    from stablesim.simulators import SolverAlone, external_solver, solver_problem
+
+    seen = []
+
+    def grow(u, p):
+        seen.append(float(np.abs(u).max()))
+        return u * p[0]  # overflows float32 after a few hundred steps outside the bound
+
+    sim = SolverAlone(external_solver(grow, name="grow"))
+    reference = np.stack([np.linspace(0.0, 1.0, 7)] * 2)[:, :, None, None] * np.ones((1, 1, 1, 3))
+    lower, upper = divergence_bounds(reference, margin=1.0)  # [-1, 2]
+    rates = np.array([[3.0], [1.0]], np.float32)
+    got = long_divergence(sim, np.ones((2, 1, 3), np.float32), rates, lower, upper, steps=200,
+                          chunk=50)
+    np.testing.assert_array_equal(got, [1, 201])  # 3 > 2 at step 1; rate 1 never leaves
+    assert max(seen) <= 2.0 and solver_problem(sim) is None

@@ -53,7 +53,11 @@ def left_bounds(frames: Float[Array, " B *S"], lower: Float[Array, " B"],
 def _chunk(simulator, state, params, lower, upper, length: int):
     def advance(u, _):
         nxt = jax.vmap(simulator)(u, params)
-        return nxt, left_bounds(nxt, lower, upper)
+        left = left_bounds(nxt, lower, upper)
+        # A rollout that left its bounds stays at its last state inside them: the
+        # simulator (and a solver in it) only ever sees states within the data's range.
+        keep = left.reshape(left.shape + (1,) * (u.ndim - 1))
+        return jnp.where(keep, u, nxt), left
 
     return jax.lax.scan(advance, state, None, length=length)
 
@@ -72,7 +76,9 @@ def long_divergence(
 
     The same rule as `divergence_step`, for horizons far beyond the
     reference: only the current state is kept, `chunk` steps at a time, and
-    the rollout stops early once every trajectory has diverged.
+    the rollout stops early once every trajectory has diverged. A rollout
+    that has left its bounds is held at its last state inside them, so the
+    simulator is never run on states far outside the data.
 
     **Arguments:**
 

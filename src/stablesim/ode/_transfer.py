@@ -379,8 +379,8 @@ def _worst(row: dict) -> float:
 
 
 def _best(row: dict) -> float:
-    ratios = [row["finer"], row["other"]] + ([row["adaptive"]] if row.get("adaptive")
-                                             else [])
+    ratios = [row["finer"], row["other"]] + ([row["adaptive"]]
+                                             if row.get("adaptive") is not None else [])
     return min(ratios)
 
 

@@ -30,7 +30,7 @@ from ..evaluation import (
     relative_error_curve,
     rollout_batch,
 )
-from ..simulators import solver_health, solver_problem, with_network
+from ..simulators import solver_problem, with_network
 from ..training import TrainResult, gradient_alignment, load_trained, read_checkpoint_header, train
 from ._build import (
     baseline_simulator,
@@ -297,15 +297,8 @@ def long_divergences(simulators: Sequence, test: TrajectoryDataset, *, steps: in
     initial, phys = jnp.asarray(test.trajectories[:, 0]), jnp.asarray(test.params)
     out = []
     for sim in simulators:
-        health = solver_health(sim)
-        seen = 0 if health is None else health.nonfinite
         out.append(long_divergence(sim, initial, phys, lower, upper, steps=steps))
-        if health is not None:
-            if health.error is not None:
-                raise TrainingError(health.problem())
-            # A solver fed the states of a rollout that has left the data may overflow:
-            # that is the rollout's divergence (counted above), not a fault of the solver.
-            health.nonfinite = seen
+        _raise_solver_problem(sim)
     return np.stack(out)
 
 
