@@ -12,7 +12,11 @@ width 34, 10 hidden layers, kernel 3, relu, float32), Adam at 1e-4, one seed.
 Reported per tool: steady updates/s (median over chunks after compilation,
 then median over rounds), compile time, data time, the whole call's wall
 time, achieved GFLOP/s (analytic convolution FLOPs x3 for the backward pass)
-and its fraction of a float32 matrix product measured in the same run.
+and its fraction of a float32 matrix product measured in the same run. The
+"GEMMs alone" ceiling times only the matrix products one update of the im2col
+network needs (forward, input and weight gradients, at their own shapes), with
+nothing else: no implementation of the same network that multiplies through
+XLA can train faster than that on this machine.
 Results: a JSON file and a markdown table (`--out`, default
 benchmarks/results/peers-<backend>.{json,md}).
 
@@ -65,6 +69,53 @@ def conv_flops_per_update(case: Case, modality: str, unroll: int, width: int, de
     per_point = sum(2 * cin * cout * taps for cin, cout in zip(channels[:-1], channels[1:]))
     steps = 1 if modality == "ONE" else unroll
     return 3.0 * per_point * case.points ** case.dims * case.batch * steps
+
+
+def layer_gemm_shapes(case: Case, width: int, depth: int) -> list[tuple[int, int, int]]:
+    """The (M, K, N) products of one ONE update of the im2col network, forward and backward.
+
+    Per layer with `taps` kernel offsets: the forward product (points, taps*C_in) x
+    (taps*C_in, C_out), the input gradient (points, C_out) x (C_out, taps*C_in) (not for
+    the first layer, whose input needs none) and the weight gradient
+    (taps*C_in, points) x (points, C_out); points = batch x grid.
+    """
+    taps = 3 ** case.dims
+    points = case.batch * case.points ** case.dims
+    channels = [1] + [width] * depth + [1]
+    shapes = []
+    for i, (cin, cout) in enumerate(zip(channels[:-1], channels[1:])):
+        shapes.append((points, taps * cin, cout))
+        if i:
+            shapes.append((points, cout, taps * cin))
+        shapes.append((taps * cin, points, cout))
+    return shapes
+
+
+def gemm_ceiling_updates_per_s(case: Case, modality: str, unroll: int, width: int, depth: int,
+                               calls: int = 20) -> float:
+    """Updates/s if an update did nothing but its matrix products, at XLA's own speed for them.
+
+    Times every product of `layer_gemm_shapes` once per call, in one jitted function (no
+    im2col gathers, activations, bias, optimizer or loop), median over `calls`; an update of
+    NOG-m or WIG-m does m times ONE's products. An upper bound for any implementation of
+    the same network that multiplies as XLA does.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    keys = jax.random.split(jax.random.key(1), 2 * len(layer_gemm_shapes(case, width, depth)))
+    operands = [(jax.random.normal(keys[2 * i], (m, k), jnp.float32),
+                 jax.random.normal(keys[2 * i + 1], (k, n), jnp.float32))
+                for i, (m, k, n) in enumerate(layer_gemm_shapes(case, width, depth))]
+    f = jax.jit(lambda ops: sum(jnp.sum(a @ b) for a, b in ops))
+    f(operands).block_until_ready()
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        f(operands).block_until_ready()
+        times.append(time.perf_counter() - t0)
+    steps = 1 if modality == "ONE" else unroll
+    return 1.0 / (steps * statistics.median(times))
 
 
 def matmul_gflops(size: int = 2048, calls: int = 10) -> float:
@@ -146,6 +197,7 @@ def main(argv=None):
             log(f"{case.label}, {case.updates} updates")
             for modality in args.modalities:
                 runs: dict[str, list[dict]] = {}
+                ceilings: list[float] = []
                 for _ in range(args.rounds):
                     common = ["--batch", str(case.batch), "--modality", modality,
                               "--unroll", str(args.unroll), "--updates", str(case.updates)]
@@ -154,6 +206,8 @@ def main(argv=None):
                     if not data.exists():
                         ape += ["--save-data", str(data)]
                     runs.setdefault("apebench", []).append(run_worker(ape, log))
+                    ceilings.append(gemm_ceiling_updates_per_s(case, modality, args.unroll,
+                                                               width=34, depth=10))
                     for arch in args.archs:
                         ours = [sys.executable, str(HERE / "stablesim_worker.py"),
                                 "--data", str(data), "--arch", arch, *common]
@@ -161,7 +215,9 @@ def main(argv=None):
                             runs.setdefault(f"before {arch}", []).append(
                                 run_worker(ours, log, source=args.before))
                         runs.setdefault(arch, []).append(run_worker(ours, log))
-                rows.append(_summarise(case, modality, args.unroll, runs, matmul))
+                log(f"  GEMMs alone (ceiling): {statistics.median(ceilings):8.2f} upd/s")
+                rows.append(_summarise(case, modality, args.unroll, runs, matmul,
+                                       statistics.median(ceilings)))
     report = {"backend": backend, "machine": platform.platform(), "before": args.before,
               "matmul_gflops": round(matmul, 1), "rows": rows}
     out.with_suffix(".json").write_text(json.dumps(report, indent=2))
@@ -172,7 +228,8 @@ def main(argv=None):
     log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
 
 
-def _summarise(case: Case, modality: str, unroll: int, runs: dict, matmul: float) -> dict:
+def _summarise(case: Case, modality: str, unroll: int, runs: dict, matmul: float,
+               ceiling: float | None = None) -> dict:
     flops = conv_flops_per_update(case, modality, unroll, width=34, depth=10)
     tools = {}
     for tool, results in runs.items():
@@ -190,7 +247,11 @@ def _summarise(case: Case, modality: str, unroll: int, runs: dict, matmul: float
     for t in tools.values():
         t["vs_apebench"] = round(t["updates_per_s"] / ape, 2)
     name = modality if modality == "ONE" else f"{modality}-{unroll}"
-    return {"case": case.label, "modality": name, "updates": case.updates, "tools": tools}
+    row = {"case": case.label, "modality": name, "updates": case.updates, "tools": tools}
+    if ceiling is not None:
+        row["gemm_ceiling"] = {"updates_per_s": round(ceiling, 2),
+                               "vs_apebench": round(ceiling / ape, 2)}
+    return row
 
 
 def markdown(report: dict, archs: list[str]) -> str:
@@ -200,7 +261,7 @@ def markdown(report: dict, archs: list[str]) -> str:
         head += [f"`{arch}` upd/s", f"`{arch}` / AB"]
     head += ["data s (AB / " + " / ".join(archs) + ")",
              "compile s (AB / " + " / ".join(archs) + ")", "GFLOP/s (AB / "
-             + " / ".join(archs) + ")", "% of matmul (best)"]
+             + " / ".join(archs) + ")", "% of matmul (best)", "GEMMs alone upd/s (/ AB)"]
     lines = [f"Backend {report['backend']}; float32 matrix product "
              f"{report['matmul_gflops']} GFLOP/s.", "",
              "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
@@ -214,6 +275,9 @@ def markdown(report: dict, archs: list[str]) -> str:
         cells.append(" / ".join(f"{t[k]['compile_s']:.1f}" for k in order))
         cells.append(" / ".join(f"{t[k]['gflops']:.1f}" for k in order))
         cells.append(f"{100 * max(t[k]['fraction_of_matmul'] for k in order):.0f}%")
+        ceiling = row.get("gemm_ceiling")
+        cells.append(f"{ceiling['updates_per_s']:.1f} ({ceiling['vs_apebench']:.2f})"
+                     if ceiling else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
