@@ -216,9 +216,9 @@ class Unroll(eqx.Module):
         # states: then the backward pass of a step that the next one does not depend on (NOG,
         # ONE) needs nothing from later steps, and XLA runs it while the next step's forward
         # pass runs (measured: NOG-5 gradient 73 -> 36 ms on 2 CPU cores).
-        preds = self._python_loop(self._step(simulator, params), window, noise)
+        states = self._python_loop(self._step(simulator, params), window, noise)
         loss = jnp.zeros((), window.dtype)
-        for s, pred in enumerate(preds):
+        for s, pred in enumerate(states):
             loss = loss + weights[s] * jnp.mean((pred - targets[s]) ** 2)
         return loss
 
