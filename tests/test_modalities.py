@@ -1,5 +1,7 @@
 """ONE / NOG / WIG losses and gradients against a naive Python-loop oracle."""
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -78,6 +80,11 @@ def assert_trees_close(a, b, rtol=1e-9, atol=1e-12):
 CONSTRUCTORS = {"ONE": ONE, "NOG": NOG, "WIG": WIG}
 
 
+def every_execution(modality):
+    """The modality as a lax.scan with remat (its default) and as a traced Python loop."""
+    return [modality, dataclasses.replace(modality, scan=False, remat=False)]
+
+
 @pytest.mark.parametrize("setup", ["prediction", "parallel", "sequential"])
 @pytest.mark.parametrize("kind", ["ONE", "NOG", "WIG"])
 def test_loss_and_gradient_match_naive_loop(x64, setup, kind):
@@ -85,12 +92,13 @@ def test_loss_and_gradient_match_naive_loop(x64, setup, kind):
     for steps in (1, 2, 5):  # one step, the shortest unroll, a longer odd one
         windows, params = make_batch(jax.random.key(steps), 3, steps + 1)
         modality = CONSTRUCTORS[kind](steps)
-        value, grad = loss_and_grad(lambda s: modality.loss(s, windows, params), sim)
         ref_value, ref_grad = loss_and_grad(
             lambda s: oracle_loss(s, windows, params, kind=kind, steps=steps), sim
         )
-        np.testing.assert_allclose(value, ref_value, rtol=1e-10)
-        assert_trees_close(grad, ref_grad)
+        for execution in every_execution(modality) if steps == 5 else [modality]:
+            value, grad = loss_and_grad(lambda s, m=execution: m.loss(s, windows, params), sim)
+            np.testing.assert_allclose(value, ref_value, rtol=1e-10)
+            assert_trees_close(grad, ref_grad)
 
 
 def test_modalities_differ_for_longer_unrolls(x64):
@@ -132,12 +140,13 @@ def test_one_step_modalities_agree_to_the_bit(setup):
 def test_warmup_truncation_and_weights_match_naive_loop(x64, modality, oracle_kwargs):
     sim = make_simulator("sequential", jax.random.key(4))
     windows, params = make_batch(jax.random.key(5), 2, modality.window_length)
-    value, grad = loss_and_grad(lambda s: modality.loss(s, windows, params), sim)
     ref_value, ref_grad = loss_and_grad(
         lambda s: oracle_loss(s, windows, params, **oracle_kwargs), sim
     )
-    np.testing.assert_allclose(value, ref_value, rtol=1e-10)
-    assert_trees_close(grad, ref_grad)
+    for execution in every_execution(modality):
+        value, grad = loss_and_grad(lambda s, m=execution: m.loss(s, windows, params), sim)
+        np.testing.assert_allclose(value, ref_value, rtol=1e-10)
+        assert_trees_close(grad, ref_grad)
 
 
 @pytest.mark.parametrize("kind", ["ONE", "NOG", "WIG"])
@@ -147,12 +156,14 @@ def test_input_noise_matches_naive_loop_with_same_draws(x64, kind):
     modality = CONSTRUCTORS[kind](steps, noise=sigma)
     windows, params = make_batch(jax.random.key(8), 2, steps + 1)
     noise = sigma * jax.random.normal(key, (2, steps, 1, N), windows.dtype)
-    value, grad = loss_and_grad(lambda s: modality.loss(s, windows, params, key=key), sim)
     ref_value, ref_grad = loss_and_grad(
         lambda s: oracle_loss(s, windows, params, kind=kind, steps=steps, noise=noise), sim
     )
-    np.testing.assert_allclose(value, ref_value, rtol=1e-10)
-    assert_trees_close(grad, ref_grad)
+    for execution in every_execution(modality):
+        value, grad = loss_and_grad(lambda s, m=execution: m.loss(s, windows, params, key=key),
+                                    sim)
+        np.testing.assert_allclose(value, ref_value, rtol=1e-10)
+        assert_trees_close(grad, ref_grad)
     clean = CONSTRUCTORS[kind](steps).loss(sim, windows, params)
     assert not np.isclose(value, clean)
 
