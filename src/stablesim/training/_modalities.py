@@ -206,10 +206,10 @@ class Unroll(eqx.Module):
 
     def window_loss(self, simulator, window, params, noise=None) -> Scalar:
         """Weighted mean over steps of the mean squared error of one window."""
-        targets = window[self.pushforward + 1 :]
         weights = self._step_weights(window.dtype)
         if self.scan:
             preds = self.predictions(simulator, window, params, noise)
+            targets = window[self.pushforward + 1 :]
             per_step = jnp.mean((preds - targets) ** 2, axis=tuple(range(1, preds.ndim)))
             return jnp.sum(weights * per_step)
         # Each step's error is taken as soon as the step is computed, not from the stacked
@@ -219,7 +219,7 @@ class Unroll(eqx.Module):
         states = self._python_loop(self._step(simulator, params), window, noise)
         loss = jnp.zeros((), window.dtype)
         for s, pred in enumerate(states):
-            loss = loss + weights[s] * jnp.mean((pred - targets[s]) ** 2)
+            loss = loss + weights[s] * jnp.mean((pred - window[self.pushforward + 1 + s]) ** 2)
         return loss
 
     def loss(
