@@ -53,8 +53,9 @@ class Unroll(eqx.Module):
         by `training.remat`.
     - `scan`: unroll with `lax.scan` (compile time independent of the length);
         False traces a Python loop, which XLA:CPU runs several times faster
-        for convolutions (they are slow inside a while loop). The trainer sets
-        it by `training.unroll_loop`.
+        for convolutions (they are slow inside a while loop), and in which
+        the backward pass of a NOG step overlaps the next forward pass (see
+        `window_loss`). The trainer sets it by `training.unroll_loop`.
 
     Every choice of `remat` and `scan` gives the same loss and gradient (to
     float round-off; tested).
