@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+import yaml
 
 from stablesim.cli import main
 from stablesim.data import load_dataset
@@ -82,7 +83,9 @@ def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
     assert header == ["run", "model", "test_set", "case", "metric", "horizon", "value", "seed",
                       "simulator.setup", "modality.name"]
     assert (out / "runs" / "correction-NOG" / "checkpoint.eqx").exists()
-    assert (out / "runs" / "correction-NOG" / "config.yaml").exists()
+    recorded = yaml.safe_load((out / "runs" / "correction-NOG" / "config.yaml").read_text())
+    assert recorded["model"]["init_from"] == str((out / "runs" / "correction-ONE").resolve())
+    assert "Regime: **fine-tuning**" in report and "against the start cells' 20" in report
 
 
 def test_the_command_keeps_compiled_programs_in_the_users_cache(tmp_path, monkeypatch):
