@@ -103,19 +103,26 @@ def gemm_ceiling_updates_per_s(case: Case, modality: str, unroll: int, width: in
     import jax
     import jax.numpy as jnp
 
-    keys = jax.random.split(jax.random.key(1), 2 * len(layer_gemm_shapes(case, width, depth)))
+    shapes = layer_gemm_shapes(case, width, depth)
+    keys = jax.random.split(jax.random.key(1), 2 * len(shapes))
     operands = [(jax.random.normal(keys[2 * i], (m, k), jnp.float32),
                  jax.random.normal(keys[2 * i + 1], (k, n), jnp.float32))
-                for i, (m, k, n) in enumerate(layer_gemm_shapes(case, width, depth))]
-    f = jax.jit(lambda ops: sum(jnp.sum(a @ b) for a, b in ops))
-    f(operands).block_until_ready()
+                for i, (m, k, n) in enumerate(shapes)]
+    seconds = _median_call_seconds(jax.jit(lambda ops: sum(jnp.sum(a @ b) for a, b in ops)),
+                                   operands, calls)
+    steps = 1 if modality == "ONE" else unroll
+    return 1.0 / (steps * seconds)
+
+
+def _median_call_seconds(f, argument, calls: int) -> float:
+    """Median wall time of `f(argument)` over `calls` calls, after one call that compiles."""
+    f(argument).block_until_ready()
     times = []
     for _ in range(calls):
         t0 = time.perf_counter()
-        f(operands).block_until_ready()
+        f(argument).block_until_ready()
         times.append(time.perf_counter() - t0)
-    steps = 1 if modality == "ONE" else unroll
-    return 1.0 / (steps * statistics.median(times))
+    return statistics.median(times)
 
 
 def matmul_gflops(size: int = 2048, calls: int = 10) -> float:
@@ -124,14 +131,7 @@ def matmul_gflops(size: int = 2048, calls: int = 10) -> float:
     import jax.numpy as jnp
 
     a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
-    f = jax.jit(lambda x: x @ x)
-    f(a).block_until_ready()
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        f(a).block_until_ready()
-        times.append(time.perf_counter() - t0)
-    return 2 * size**3 / statistics.median(times) / 1e9
+    return 2 * size**3 / _median_call_seconds(jax.jit(lambda x: x @ x), a, calls) / 1e9
 
 
 def run_worker(command: list[str], log, source: str | None = None) -> dict:

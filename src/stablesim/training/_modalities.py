@@ -140,10 +140,10 @@ class Unroll(eqx.Module):
         Predicted states for frames `pushforward+1 .. pushforward+unroll`.
         """
         step = self._step(simulator, params)
-        if noise is None:
-            noise = jnp.zeros((self.pushforward + self.unroll,) + window.shape[1:], window.dtype)
         if not self.scan:
             return jnp.stack(self._python_loop(step, window, noise))
+        if noise is None:
+            noise = jnp.zeros((self.pushforward + self.unroll,) + window.shape[1:], window.dtype)
 
         def warm(u, n):
             return sg(step(sg(u), n)), None
