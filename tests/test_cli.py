@@ -74,7 +74,8 @@ def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
         "fine-tuning correction-ONE" in stdout
     report = (out / "report.md").read_text()
     first = report.split("\n\n")[1]  # the paragraph under the title: the paper's findings
-    assert first.startswith("**Findings of the unrolling paper (fine-tuning regime):**")
+    assert first.startswith("**Findings of the unrolling paper (fine-tuning regime, against ONE "
+                            "continued for the same updates):** of 8 findings, ")
     assert "after its 20 updates, and train 10 more: 30 updates in total" in report
     for setup in ("prediction", "correction"):
         for modality in ("ONE", "NOG", "WIG"):

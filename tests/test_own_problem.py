@@ -439,7 +439,9 @@ def test_option_names_without_jax_match_the_implementations():
     for name, cls in SYSTEMS.items():
         facts = _options.SYSTEMS[name]
         system = cls()
-        assert (type(system).__name__, system.parameter_names[0], *system.parameter_range) == \
+        assert (type(system).__name__, system.parameter_names[0], *system.parameter_range,
+                system.train_values, system.interpolation_values, system.extrapolation_values,
+                system.validation_values) == \
             tuple(facts)
 
 

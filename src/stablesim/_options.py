@@ -27,11 +27,19 @@ class SystemFacts(typing.NamedTuple):
     parameter: str
     low: float
     high: float
+    train_values: tuple[float, ...] = ()
+    interpolation_values: tuple[float, ...] = ()
+    extrapolation_values: tuple[float, ...] = ()
+    validation_values: tuple[float, ...] = ()
 
 
 SYSTEMS = {
-    "ks": SystemFacts("KuramotoSivashinsky", "ds", 4.0, 16.0),
-    "burgers": SystemFacts("Burgers", "nu", 0.005, 0.5),
-    "kolmogorov": SystemFacts("KolmogorovFlow", "Re", 10.0, 5000.0),
+    "ks": SystemFacts("KuramotoSivashinsky", "ds", 4.0, 16.0, (7.2, 7.6, 8.0, 8.8, 9.6, 10.4),
+                      (9.2, 7.44), (11.2, 6.8), (8.4, 10.0)),
+    "burgers": SystemFacts("Burgers", "nu", 0.005, 0.5, (0.02, 0.03, 0.04, 0.05), (0.035,),
+                           (0.015, 0.06), (0.025, 0.045)),
+    "kolmogorov": SystemFacts("KolmogorovFlow", "Re", 10.0, 5000.0,
+                              (300.0, 400.0, 500.0, 700.0, 800.0, 900.0), (600.0,), (1000.0,),
+                              (450.0, 750.0)),
 }
 SYSTEM_NAMES = tuple(SYSTEMS)

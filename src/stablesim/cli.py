@@ -39,6 +39,13 @@ def _cmd_run(args) -> None:
 
 def _print_report_paths(report) -> None:
     if report.exists():
+        findings = report.parent / "findings.csv"
+        if findings.exists():
+            from .studies import summarize_findings
+
+            summary = summarize_findings(findings)
+            if summary:
+                print(summary)
         print(f"report: {report} and {report.with_suffix('.html')}; long-format results: "
               f"{report.parent / 'results.csv'}")
 
@@ -119,11 +126,7 @@ def format_evaluation(metrics: dict) -> str:
                          f"{stats['decorrelation_time']['mean']:13.1f} "
                          f"{stats['divergences']['total']:>4} / {stats['cases']}")
         if base and test_set in base["summary"]:
-            alone = base["summary"][test_set]["rel_error"]["mean"]
-            if metrics.get("setup") == "correction" and s["rel_error"]["mean"] > alone:
-                lines.append(f"  warning: on {test_set} the learned correction is "
-                             f"{s['rel_error']['mean'] / alone:.1f}x worse than the solver "
-                             "alone")
+            lines.append(_against_solver_line(metrics, test_set))
     long_steps = metrics.get("evaluation", {}).get("stability_steps")
     if long_steps:
         lines.append(f"long rollouts ({long_steps} steps from every test start):")
@@ -147,6 +150,24 @@ def format_evaluation(metrics: dict) -> str:
     if metrics.get("gradient_alignment_note"):
         lines.append(f"gradient diagnostic: {metrics['gradient_alignment_note']}")
     return "\n".join(line for line in lines if line)
+
+
+def _against_solver_line(metrics: dict, test_set: str) -> str:
+    """The learned error over the solver alone's, with its paired interval and verdict."""
+    from .evaluation import paired_ratio
+    from .runs import start_errors
+
+    mine, alone = start_errors(metrics, test_set), start_errors(metrics, test_set,
+                                                                model="solver_alone")
+    if mine is None or alone is None or mine.size < 2:
+        return ""
+    r = paired_ratio(mine, alone)
+    verdict = {"holds": "better than the solver alone",
+               "not significant": "not significantly different from the solver alone",
+               "fails": "worse than the solver alone"}[r.verdict()]
+    what = "the learned correction" if metrics.get("setup") == "correction" else "the model"
+    return (f"  {test_set}: learned / solver alone = {r.text()} (paired bootstrap 95%, "
+            f"{r.pairs} seed x start pairs): {what} is {verdict}")
 
 
 def _cmd_rollout(args) -> None:

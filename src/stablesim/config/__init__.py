@@ -25,6 +25,7 @@ from ._schema import (
     SimulatorSection,
     SystemSection,
     current_key,
+    same_values,
     upgrade_renamed_keys,
 )
 
@@ -34,6 +35,6 @@ __all__ = [
     "RENAMED_KEYS", "current_key", "upgrade_renamed_keys",
     "load_run_config", "apply_overrides", "parse_override", "set_dotted",
     "read_yaml", "validate", "to_yaml", "to_commented_yaml", "write_yaml", "resolve_paths",
-    "check_against_data", "split_parameter_column",
+    "check_against_data", "split_parameter_column", "same_values",
     "describe_validation_error",
 ]

@@ -45,6 +45,13 @@ class DataSection(StrictConfig):
         None, description="values of the interpolation test set (inside the training range)")
     extrapolation_values: list[float] | None = Field(
         None, description="values of the extrapolation test set (outside it)")
+    validation_values: list[float] | None = Field(
+        None, description="values of the validation set, on which choices are made (tuning, "
+        "stabilize); built-in systems: fresh initial conditions at values inside the training "
+        "range that are neither training nor test values (default: the system's; [] for none)")
+    validation_trajectories: PositiveInt | None = Field(
+        None, description="your own data with data.test_trajectories: hold out the N "
+        "trajectories before the test trajectories as the validation set")
     test_trajectories: PositiveInt | None = Field(
         None, description="your own data: hold out the last N trajectories of data.file as the "
         "test set (reported as interpolation); no parameter split, the data need no parameter")
@@ -251,21 +258,30 @@ def check_combinations(cfg: RunConfig) -> None:
                   "(system.name) or simulator.solver_function")
         if d.test_trajectories is not None:
             given = [k for k in ("train_values", "interpolation_values", "extrapolation_values",
-                                 "split_parameter") if getattr(d, k) is not None]
+                                 "validation_values", "split_parameter")
+                     if getattr(d, k) is not None]
             if given:
                 _fail("data.test_trajectories", f"splits by trajectory; data.{given[0]} splits "
                       "by parameter: give one of the two")
             return
+        if d.validation_trajectories is not None:
+            _fail("data.validation_trajectories", "holds out trajectories and goes with "
+                  "data.test_trajectories; with a parameter split give data.validation_values")
+        _check_validation_values(d, d.train_values or [])
         if d.train_values is None:
             _fail("data.train_values", "needed to split the user's own data (system.name is null); "
                   "or hold out trajectories with data.test_trajectories")
         return
+    if d.validation_trajectories is not None:
+        _fail("data.validation_trajectories", "applies to your own data with "
+              "data.test_trajectories; built-in systems take data.validation_values")
     if d.test_trajectories is not None:
         _fail("data.test_trajectories", "applies to your own data (data.file with system.name: "
               "null); built-in systems split by parameter")
     facts = SYSTEMS[cfg.system.name]
     lo, hi = facts.low, facts.high
-    for field in ("train_values", "interpolation_values", "extrapolation_values"):
+    for field in ("train_values", "interpolation_values", "extrapolation_values",
+                  "validation_values"):
         values = getattr(d, field)
         if values is not None:
             for v in values:
@@ -274,3 +290,29 @@ def check_combinations(cfg: RunConfig) -> None:
                           f"supports ({facts.parameter} in [{lo}, {hi}])")
     if d.train_values is not None and not d.train_values:
         _fail("data.train_values", "at least one training value is needed")
+    _check_validation_values(d, d.train_values or facts.train_values,
+                             d.interpolation_values or facts.interpolation_values,
+                             d.extrapolation_values or facts.extrapolation_values)
+
+
+def same_values(values, others) -> list[float]:
+    """The `values` that equal one of `others` (to float32 precision)."""
+    return [v for v in values if any(abs(v - u) <= 1e-5 * max(1.0, abs(u)) for u in others)]
+
+
+def _check_validation_values(d, train, interpolation=(), extrapolation=()) -> None:
+    """Given validation values are neither training nor test values (choices never see those).
+
+    (A built-in system's default values that the user's own split values
+    take are dropped instead: see `runs.split_values`.)
+    """
+    if d.validation_values is None:
+        return
+    interpolation = d.interpolation_values or interpolation
+    extrapolation = d.extrapolation_values or extrapolation
+    for name, used in (("training", train), ("interpolation", interpolation),
+                       ("extrapolation", extrapolation)):
+        same = same_values(d.validation_values, used)
+        if same:
+            _fail("data.validation_values", f"{same[0]} is also a {name} value; validation "
+                  "data must be neither training nor test data")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -123,6 +124,18 @@ class TrajectoryDataset:
     def dt(self) -> float | None:
         return self.metadata.get("dt")
 
+    def fingerprint(self) -> str:
+        """SHA-256 (first 16 hex digits) of the trajectories and parameters as stored.
+
+        Two datasets with the same fingerprint hold the same float32 values in
+        the same order; metadata does not enter.
+        """
+        digest = hashlib.sha256()
+        for array in (self.trajectories, self.params):
+            digest.update(str(array.shape).encode())
+            digest.update(np.ascontiguousarray(array, dtype="<f4").tobytes())
+        return digest.hexdigest()[:16]
+
     def take(self, indices: Sequence[int] | np.ndarray) -> TrajectoryDataset:
         """The sub-dataset of the given trajectory indices (or boolean mask)."""
         idx = np.asarray(indices)
@@ -155,6 +168,7 @@ class TrajectoryDataset:
         lines = [
             f"trajectories: {self.num_trajectories}, frames: {self.num_frames}, "
             f"state shape: {self.state_shape} (channels, *space)",
+            f"fingerprint: {self.fingerprint()} (SHA-256 of trajectories and parameters)",
         ]
         if len(self.state_shape) == 1:
             n = self.state_shape[0]

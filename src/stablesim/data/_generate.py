@@ -20,6 +20,7 @@ def generate_dataset(
     frames: int,
     transient: int = 0,
     seed: int = 0,
+    stream: int = 0,
 ) -> TrajectoryDataset:
     """Simulate reference trajectories of a system for several parameter values.
 
@@ -32,6 +33,8 @@ def generate_dataset(
     - `frames`: frames kept per trajectory.
     - `transient`: transient frames simulated and discarded.
     - `seed`: random seed of the initial conditions.
+    - `stream`: 0, or another number for initial conditions independent of
+        stream 0's at the same seed (the validation set's fresh starts).
 
     **Returns:**
 
@@ -44,8 +47,10 @@ def generate_dataset(
         rows = np.repeat(np.asarray(parameter_values, np.float32), trajectories_per_value)[:, None]
     else:
         rows = np.zeros((trajectories_per_value, 0), np.float32)
-    traj = system.trajectories(jax.random.key(seed), jnp.asarray(rows), frames=frames,
-                               transient=transient)
+    key = jax.random.key(seed)
+    if stream:
+        key = jax.random.fold_in(key, stream)
+    traj = system.trajectories(key, jnp.asarray(rows), frames=frames, transient=transient)
     metadata = {
         "system": type(system).__name__,
         "dt": float(system.dt),
@@ -53,6 +58,7 @@ def generate_dataset(
         "num_spatial_dims": int(system.num_spatial_dims),
         "transient": int(transient),
         "seed": int(seed),
+        "generated_in": "float64 (stored as float32)",
         "stablesim_version": __version__,
     }
     return TrajectoryDataset(np.asarray(traj), rows, tuple(system.parameter_names), metadata)

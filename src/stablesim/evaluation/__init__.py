@@ -1,5 +1,12 @@
 """Rollouts and their metrics."""
 
+from ._intervals import (
+    RatioInterval,
+    Verdict,
+    few_seeds_warning,
+    paired_ratio,
+    unpaired_ratio,
+)
 from ._long import divergence_bounds, long_divergence
 from ._metrics import (
     DIVERGENCE_RULE,
@@ -15,5 +22,6 @@ from ._metrics import (
 __all__ = [
     "rollout_batch", "relative_error", "relative_error_curve", "mean_squared_error",
     "frame_correlation", "decorrelation_time", "divergence_step", "DIVERGENCE_RULE",
-    "divergence_bounds", "long_divergence",
+    "divergence_bounds", "long_divergence", "RatioInterval", "Verdict", "paired_ratio",
+    "unpaired_ratio", "few_seeds_warning",
 ]

@@ -12,9 +12,11 @@ from ._build import (
     split_dataset,
 )
 from ._diagnose import Diagnosis, diagnose_run
+from ._per_start import start_errors, validation_error
 from ._rollout import rollout_run
 from ._run import (
     TEST_SETS,
+    VALIDATION,
     evaluate_run,
     long_divergences,
     read_metrics,
@@ -30,5 +32,6 @@ __all__ = [
     "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
     "simulator_factory", "TEST_SETS", "rollout_run", "baseline_simulator", "build_solver",
     "check_solver", "dataset_key", "diagnose_run", "Diagnosis", "long_divergences",
-    "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes",
+    "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes", "start_errors",
+    "validation_error", "VALIDATION",
 ]

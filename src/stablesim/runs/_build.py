@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -12,7 +13,7 @@ import numpy as np
 
 from .._errors import ConfigError, DataError
 from .._rundir import RunDir
-from ..config import RunConfig, split_parameter_column
+from ..config import RunConfig, same_values, split_parameter_column
 from ..data import TrajectoryDataset, generate_dataset, load_dataset, split_by_parameter
 from ..models import make_network
 from ..simulators import (
@@ -46,11 +47,17 @@ def split_values(config: RunConfig, system: System | None) -> dict[str, list[flo
 
     if system is None:
         return {"train": list(d.train_values or []),
+                "validation": list(d.validation_values or []),
                 "interpolation": list(d.interpolation_values or []),
                 "extrapolation": list(d.extrapolation_values or [])}
-    return {"train": pick(d.train_values, system.train_values),
-            "interpolation": pick(d.interpolation_values, system.interpolation_values),
-            "extrapolation": pick(d.extrapolation_values, system.extrapolation_values)}
+    values = {"train": pick(d.train_values, system.train_values),
+              "interpolation": pick(d.interpolation_values, system.interpolation_values),
+              "extrapolation": pick(d.extrapolation_values, system.extrapolation_values)}
+    validation = pick(d.validation_values, system.validation_values)
+    if d.validation_values is None:  # the system's defaults, less those the user's split takes
+        taken = same_values(validation, [v for vs in values.values() for v in vs])
+        validation = [v for v in validation if v not in taken]
+    return {**values, "validation": validation}
 
 
 def dataset_key(config: RunConfig) -> str:
@@ -81,9 +88,17 @@ def make_dataset(config: RunConfig) -> TrajectoryDataset:
         raise ConfigError("data.file: needed when system.name is null (the user's own data)")
     values = split_values(config, system)
     every = values["train"] + values["interpolation"] + values["extrapolation"]
-    return generate_dataset(system, every, trajectories_per_value=config.data.trajectories_per_value,
-                            frames=config.data.frames, transient=config.data.transient,
-                            seed=config.data.seed)
+    d = config.data
+    options = dict(trajectories_per_value=d.trajectories_per_value, frames=d.frames,
+                   transient=d.transient, seed=d.seed)
+    data = generate_dataset(system, every, **options)
+    if not values["validation"]:
+        return data
+    # fresh initial conditions (stream 1): train and test data do not move with these values
+    validation = generate_dataset(system, values["validation"], stream=1, **options)
+    return dataclasses.replace(
+        data, trajectories=np.concatenate([data.trajectories, validation.trajectories]),
+        params=np.concatenate([data.params, validation.params]))
 
 
 def split_column(config: RunConfig, data: TrajectoryDataset) -> int:
@@ -92,15 +107,24 @@ def split_column(config: RunConfig, data: TrajectoryDataset) -> int:
 
 
 def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, TrajectoryDataset]:
-    """Train and test sets by parameter value (test sets only where values exist)."""
+    """Train, validation and test sets by parameter value (only where values exist).
+
+    With `data.test_trajectories: N` the last N trajectories are the test set
+    (`interpolation`) and, with `data.validation_trajectories: V`, the V
+    before them the validation set.
+    """
     held_out = config.data.test_trajectories
     if held_out is not None:
-        b = data.num_trajectories
-        if held_out >= b:
-            raise ConfigError(f"data.test_trajectories: {held_out} of the {b} trajectories "
-                              "would leave none to train on")
-        parts = {"train": data.take(np.arange(b - held_out)),
-                 "interpolation": data.take(np.arange(b - held_out, b))}
+        b, held_val = data.num_trajectories, config.data.validation_trajectories or 0
+        if held_out + held_val >= b:
+            key = "data.validation_trajectories" if held_val else "data.test_trajectories"
+            raise ConfigError(f"{key}: holding out {held_out + held_val} of the {b} "
+                              "trajectories would leave none to train on")
+        first_test = b - held_out
+        parts = {"train": data.take(np.arange(first_test - held_val)),
+                 "interpolation": data.take(np.arange(first_test, b))}
+        if held_val:
+            parts["validation"] = data.take(np.arange(first_test - held_val, first_test))
         _check_rollout_fits(config, parts)
         return parts
     values = split_values(config, build_system(config))
@@ -111,6 +135,11 @@ def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, Traje
                                interpolation=values["interpolation"],
                                extrapolation=values["extrapolation"],
                                column=split_column(config, data))
+    column = split_column(config, data)
+    present = np.isclose(data.params[:, column][:, None], np.asarray(values["validation"])).any(0)
+    if values["validation"] and (config.data.validation_values is not None or present.all()):
+        # (a run directory from before validation sets holds none of the system's values)
+        parts["validation"] = data.with_parameter(values["validation"], column=column)
     _check_rollout_fits(config, parts)
     return parts
 

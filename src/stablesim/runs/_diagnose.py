@@ -95,7 +95,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     - `offset`: relative size of the off-data perturbations.
     - `tolerated_bias`: the noise bias the recommendation allows.
     - `key`: random seed of the perturbations.
-    - `horizon`: steps of the long rollouts measured from every test start
+    - `horizon`: steps of the long rollouts measured from every validation start
         (the run as trained, and with the projection where it applies).
     - `verify`: also fine-tune the run with every candidate fix and rank them
         by the measured outcome (`stabilize_run` without keeping a run).
@@ -130,7 +130,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         normal = None
         if energy.unlearnable_dimension:
             normal = linearized_spectra(sim, at, at_params, basis=energy.unlearnable_basis)
-    test = parts.get("interpolation", train)
+    test = parts.get("validation", train)  # choices never look at a test set
     count = min(8, test.num_trajectories)
     steps = config.evaluation.rollout_steps
     with say(f"growth of {count} perturbed rollouts over {steps} steps"):
@@ -148,7 +148,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     worst = float(np.max(growth_any if growth_normal is None
                          else np.maximum(growth_any, growth_normal)))
     normal_radius = None if normal is None else spectral_radius(normal)
-    with say(f"long rollouts of every seed from every test start ({horizon} steps)"):
+    with say(f"long rollouts of every seed from every validation start ({horizon} steps)"):
         before = measure(result, config, parts, horizon=horizon)
     projection = None
     if energy.unlearnable_dimension and not config.simulator.projection:
@@ -202,7 +202,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
 def _as_trained_sentence(before: Outcome, frames: int) -> str:
     first = f" (first at step {before.first_divergence})" if before.diverged else ""
     return (f"Measured: as trained, {before.diverged} of {before.rollouts} rollouts (every seed, "
-            f"every test start) diverge within {before.horizon} steps{first}; relative error "
+            f"every validation start) diverge within {before.horizon} steps{first}; relative error "
             f"at {frames} frames {before.mean_error:.4g}.")
 
 

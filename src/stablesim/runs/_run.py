@@ -44,6 +44,7 @@ from ._build import (
 )
 
 TEST_SETS = ("interpolation", "extrapolation")
+VALIDATION = "validation"  # evaluated too, for choices (tuning); never in a test-set verdict
 
 
 def read_run_config(run_dir: str | os.PathLike) -> RunConfig:
@@ -207,7 +208,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
     examples: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     baseline = baseline_simulator(config, system)
     base_rows, base_summary = [], {}
-    for test_set in TEST_SETS:
+    for test_set in (VALIDATION, *TEST_SETS):
         if test_set not in parts:
             continue
         test = parts[test_set]
@@ -219,7 +220,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
         _raise_solver_problem(result.simulator)
         per_seed[test_set] = {}
         long = None
-        if ev.stability_steps:
+        if ev.stability_steps and test_set != VALIDATION:
             with say(f"long rollouts: {len(result.seeds)} seed(s) x {test.num_trajectories} "
                      f"{test_set} starts for {ev.stability_steps} steps"):
                 long = long_divergences(_seed_simulators(result), test,
@@ -232,9 +233,9 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
                                "metric": "long_divergence_step", "horizon": ev.stability_steps,
                                "value": float(v)} for c, v in enumerate(long[i])]
             rows += seed_rows
-            if i == 0:
+            if i == 0 and test_set != VALIDATION:
                 examples[test_set] = (np.asarray(every[i][0]), np.asarray(ref[0]))
-        if baseline is not None:
+        if baseline is not None and test_set != VALIDATION:
             with say(f"rolling out the solver alone on the {test_set} trajectories"):
                 alone = rollout_batch(baseline, initial, phys, steps)
             _raise_solver_problem(baseline)
@@ -255,6 +256,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
         "seeds": list(result.seeds),
         "updates": result.steps,
         "setup": config.simulator.setup,
+        "data_fingerprint": data.fingerprint(),
         "evaluation": config.evaluation.model_dump(mode="json"),
         "divergence_rule": DIVERGENCE_RULE.format(margin=ev.divergence_margin),
         "summary": summary,

@@ -4,7 +4,7 @@ Every candidate fix is a short fine-tune of the trained run (`model.init_from`)
 with one config change: projection onto the data subspace, noise injection at
 a few strengths, unrolled training, or no change at all (the control: is
 more training alone enough?). Each is measured the same way as the run
-itself: divergence of long rollouts from every test start over the horizon
+itself: divergence of long rollouts from every validation start over the horizon
 (no long reference needed) and the relative error at `evaluation.horizon`
 frames where the reference exists. The fixes are ranked by that measurement,
 never by theory.
@@ -32,7 +32,7 @@ from ..stability import energy_spectrum, recommend_noise
 from ..training import TrainResult, copy_checkpoint, load_trained
 from ._build import build_system, simulator_factory, split_dataset
 from ._run import (
-    TEST_SETS,
+    VALIDATION,
     long_divergences,
     read_run_config,
     rollout_seeds,
@@ -72,8 +72,8 @@ class Outcome:
     - `name`: the fix's name ("as trained" for the run itself).
     - `changes`: its config changes.
     - `divergence_steps`: `(seeds, cases)` first divergence step over all
-        test sets (`horizon + 1`: never).
-    - `errors`: per test set, the relative error at `evaluation.horizon`
+        validation set (`horizon + 1`: never).
+    - `errors`: per measured set, the relative error at `evaluation.horizon`
         frames (mean over cases, then seeds).
     - `horizon`: the long-rollout horizon.
     - `updates`: fine-tuning updates (0 for the run itself).
@@ -107,7 +107,7 @@ class Outcome:
         return float(np.mean(list(self.errors.values())))
 
     def within(self, before: Outcome, tolerance: float) -> bool:
-        """Error at most `1 + tolerance` times `before`'s on every test set."""
+        """Error at most `1 + tolerance` times `before`'s on every measured set."""
         return all(self.errors[k] <= (1 + tolerance) * before.errors[k] for k in before.errors)
 
     def as_dict(self) -> dict:
@@ -200,6 +200,13 @@ def apply_without_training(source: str | os.PathLike, target: pathlib.Path,
     write_yaml(config, new.config)
 
 
+def choice_sets(parts: dict[str, TrajectoryDataset]) -> dict[str, TrajectoryDataset]:
+    """Where choices are measured: the validation set, else the training set; never a test set."""
+    if VALIDATION in parts:
+        return {VALIDATION: parts[VALIDATION]}
+    return {"train": parts["train"]}
+
+
 def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryDataset], *,
             horizon: int, name: str = "as trained", changes: dict | None = None,
             updates: int = 0) -> Outcome:
@@ -209,7 +216,8 @@ def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryD
 
     - `result`: the trained networks.
     - `config`: their run's config (evaluation section: horizon, margin).
-    - `parts`: the split dataset (test sets; the training set where there are none).
+    - `parts`: the split dataset (its validation set is measured; the training set
+        where there is none: choices never look at a test set).
     - `horizon`: steps of the long rollouts.
     - `name`, `changes`, `updates`: how the table names it.
 
@@ -218,7 +226,7 @@ def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryD
     An `Outcome`.
     """
     ev = config.evaluation
-    tests = {k: parts[k] for k in TEST_SETS if k in parts} or {"train": parts["train"]}
+    tests = choice_sets(parts)
     sims = [result.simulator_for(i) for i in range(len(result.seeds))]
     steps, errors = [], {}
     for test_set, test in tests.items():
@@ -304,7 +312,7 @@ class Stabilization:
         verb = "Kept" if self.out_dir is not None else "Best (measured only, nothing written)"
         return (f"As trained the model {before}. {verb}: {c.name} ({change}; {how}): 0 of "
                 f"{c.rollouts} rollouts diverge, and its error is {ratio:.3g}x before ({bound} "
-                f"the {self.tolerance:.0%} tolerance on every test set).")
+                f"the {self.tolerance:.0%} tolerance on the validation set).")
 
     def table(self) -> str:
         """Markdown table: the run and every candidate, chosen one marked."""
@@ -346,12 +354,12 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike | None, *,
         `stabilize/` report folder).
     - `out`: the new run directory of the kept fix (must not hold a run);
         None: measure and rank only, keep nothing (`diagnose --verify`).
-    - `horizon`: long-rollout steps every test start must survive.
+    - `horizon`: long-rollout steps every validation start must survive.
     - `updates`: fine-tuning updates per candidate (default: a fifth of the
         run's training, at least 100).
     - `learning_rate`: constant fine-tuning learning rate (default: a tenth of
         the run's peak rate; a converged model is not thrown off by a full step).
-    - `tolerance`: allowed increase of the short-horizon error on each test set.
+    - `tolerance`: allowed increase of the short-horizon validation error.
     - `tolerated_bias`: base noise level (see `candidate_fixes`).
     - `refine`: at most this many more noise levels, each the geometric mean of
         the strongest diverging and the weakest stable one, while no candidate
@@ -464,7 +472,8 @@ def _write_report(s: Stabilization, run_dir, folder: pathlib.Path) -> None:
         f"# Stabilizing {pathlib.Path(run_dir).name}",
         s.summary(),
         "Each candidate fine-tunes the trained run with one config change; every seed is rolled "
-        f"out from every test start for {s.before.horizon} steps (diverged: a value not finite "
-        "or outside the test trajectory's range widened by evaluation.divergence_margin), and "
+        f"out from every validation start (the training starts where the data have no "
+        f"validation set; never a test start) for {s.before.horizon} steps (diverged: a value "
+        "not finite or outside the trajectory's range widened by evaluation.divergence_margin), and "
         "the relative error is taken at evaluation.horizon frames.",
         s.table(), ""]))

@@ -15,11 +15,13 @@ from ._builtin import (
     default_study,
 )
 from ._config import FineTune, StudyConfig
-from ._findings import Finding, check_findings, findings_paragraph
 
 _LAZY = {
     "load_study": "._study", "read_study": "._study", "resolve_study": "._study",
-    "run_study": "._runner", "write_results": "._study", "build_report": "._report",
+    "run_study": "._runner", "Finding": "._findings", "CellErrors": "._findings",
+    "check_findings": "._findings", "findings_paragraph": "._findings",
+    "summarize_findings": "._findings",
+    "write_results": "._study", "build_report": "._report",
 }
 
 
@@ -32,5 +34,6 @@ def __getattr__(name: str):
 __all__ = [
     "StudyConfig", "load_study", "read_study", "resolve_study", "run_study", "build_report",
     "write_results", "default_study", "DEFAULT_STUDY", "DEFAULT_STUDY_NAME", "BUILTIN_STUDIES",
-    "BuiltinStudy", "builtin_study", "FineTune", "Finding", "check_findings", "findings_paragraph",
+    "BuiltinStudy", "builtin_study", "FineTune", "Finding", "CellErrors", "check_findings",
+    "findings_paragraph", "summarize_findings",
 ]

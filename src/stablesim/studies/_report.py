@@ -8,6 +8,7 @@ import pathlib
 
 import numpy as np
 
+from ..evaluation import few_seeds_warning
 from ..reporting import (
     Document,
     band,
@@ -19,13 +20,25 @@ from ..reporting import (
     seed_curves,
     training_curve,
 )
-from ..runs import TEST_SETS, read_metrics, run_paths
+from ..runs import TEST_SETS, read_metrics, run_paths, validation_error
 from ..training import read_train_log
-from ._findings import check_findings, findings_paragraph
-from ._study import Cell, study_cells, write_results
+from ._cell import Cell
+from ._evidence import (
+    MODALITY_KEY,
+    SETUP_KEY,
+    correction_gains,
+    findings_table,
+    interval_text,
+    one_partner,
+    ratio,
+    study_findings,
+    tuning_section,
+    write_findings,
+)
+from ._findings import findings_paragraph
+from ._study import study_cells, write_results
+from ._tuning import pick_variants
 
-MODALITY_KEY = "modality.name"
-SETUP_KEY = "simulator.setup"
 UNROLL_KEY = "modality.unroll"
 
 
@@ -37,17 +50,7 @@ def _fmt(stats: dict | None) -> str:
 
 def _label(cell: Cell, skip: tuple[str | None, ...] = ()) -> str:
     parts = [str(v) for k, v in cell.varied.items() if k not in skip]
-    return " / ".join(parts) or cell.name
-
-
-def _one_partner(cell: Cell, cells: list[Cell]) -> Cell | None:
-    if MODALITY_KEY not in cell.varied:
-        return None
-    for other in cells:
-        if other.varied.get(MODALITY_KEY) == "ONE" and all(
-                other.varied[k] == v for k, v in cell.varied.items() if k != MODALITY_KEY):
-            return other
-    return None
+    return (" / ".join(parts) or cell.name) + (" (continued)" if cell.continued else "")
 
 
 def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
@@ -65,30 +68,46 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     The path of `report.md`.
     """
     out = pathlib.Path(out_dir)
-    record, cells = study_cells(out)
-    write_results(out, cells)
-    done = [c for c in cells if run_paths(out / "runs" / c.name)["metrics"].exists()]
-    metrics = {c.name: read_metrics(out / "runs" / c.name) for c in done}
-    horizon = next(iter(metrics.values()))["horizon"] if metrics else None
+    record, runs = study_cells(out)
+    write_results(out, runs)
+    metrics = {c.name: read_metrics(out / "runs" / c.name) for c in runs
+               if run_paths(out / "runs" / c.name)["metrics"].exists()}
+    cells, picks = pick_variants(runs, lambda c: validation_error(metrics.get(c.name)))
+    done = [c for c in cells if c.name in metrics]
+    horizon = metrics[done[0].name]["horizon"] if done else None
     doc = Document()
     title = f"stablesim study: {record.get('name', 'study')}"
     doc.heading(title, 1)
-    test_sets = ([t for t in TEST_SETS if t in next(iter(metrics.values()))["summary"]]
+    test_sets = ([t for t in TEST_SETS if t in metrics[done[0].name]["summary"]]
                  if done else [])
-    findings = _findings(cells, done, metrics, test_sets)
+    findings = study_findings(cells, done, metrics, test_sets)
+    write_findings(out, findings)
+    seeds = len(metrics[done[0].name]["seeds"]) if done else 0
     if findings:  # the first paragraph: what this run shows of the paper, in words
-        doc.paragraph(findings)
+        doc.paragraph(findings_paragraph(findings, _regime_name(cells), seeds))
     grid = ", ".join(f"`{k}` in {v}" for k, v in record.get("grid", {}).items()) or "one cell"
-    doc.paragraph(f"{len(done)} of {len(cells)} cells evaluated ({grid}). Built "
+    shown = len({c.tuned_for or c.name for c in runs})
+    doc.paragraph(f"{len(done)} of {shown} cells evaluated ({grid}). Built "
                   f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}. Long-format results: "
-                  "`results.csv`; each run's files are under `runs/`.")
-    doc.paragraph(_regime(cells))
+                  "`results.csv` (every run, seed, test set, start and metric); the findings' "
+                  "ratios and intervals: `findings.csv`; each run's files are under `runs/`.")
+    fingerprints = sorted({str(m["data_fingerprint"]) for m in metrics.values()
+                           if m.get("data_fingerprint")})
+    if fingerprints:
+        doc.paragraph(f"Data fingerprint (SHA-256 of the trajectories and parameters, as "
+                      f"`stablesim data info` prints it): {', '.join(fingerprints)}.")
+    doc.paragraph(_regime(runs))
+    if done and few_seeds_warning(seeds):
+        doc.paragraph(f"Warning: {few_seeds_warning(seeds)}.")
     if not done:
         doc.paragraph("No cell has been evaluated yet.")
         md, _ = doc.write(out, title=title)
         return md
     _against_solver(doc, done, metrics, horizon, test_sets)
     _headline(doc, cells, done, metrics, horizon, test_sets)
+    findings_table(doc, findings)
+    correction_gains(doc, done, metrics, test_sets)
+    tuning_section(doc, picks, runs)
     _setup_comparison(doc, done, metrics, horizon, test_sets)
     _unroll_length(doc, out, done, metrics, horizon, test_sets)
     _plots(doc, out, done, metrics, test_sets)
@@ -96,32 +115,43 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     return md
 
 
-def _findings(cells, done, metrics, test_sets) -> str:
-    """The paper's findings in words, for a grid over setup and modality only."""
-    if not done or set(done[0].varied) != {SETUP_KEY, MODALITY_KEY}:
-        return ""
-    errors = {(c.varied[SETUP_KEY], c.varied[MODALITY_KEY]):
-              {t: metrics[c.name]["summary"][t]["rel_error"]["mean"] for t in test_sets}
-              for c in done}
-    regime = "fine-tuning" if any(c.start for c in cells) else "from-scratch"
-    return findings_paragraph(check_findings(errors), regime)
+def _regime_name(cells) -> str:
+    if not any(c.start for c in cells):
+        return "from-scratch regime"
+    if any(c.continued for c in cells):
+        return "fine-tuning regime, against ONE continued for the same updates"
+    return "fine-tuning regime, against ONE with fewer updates (no matched control)"
 
 
 def _regime(cells) -> str:
-    """Which training regime the study shows: from scratch, or fine-tuning from start cells."""
-    tuned = [c for c in cells if c.start]
+    """Which training regime the study shows and whether the budgets match."""
+    tuned = [c for c in cells if c.start and not c.continued]
     if not tuned:
         updates = sorted({c.config.training.total_updates for c in cells})
-        return ("Regime: **from scratch**; every cell trains "
-                f"{' or '.join(map(str, updates))} updates from a fresh initialisation.")
+        if len(updates) == 1:
+            return ("Regime: **from scratch**; every cell trains the same "
+                    f"{updates[0]} updates from a fresh initialisation (matched budgets).")
+        return ("Regime: **from scratch**, **budgets differ**: cells train "
+                f"{' or '.join(map(str, updates))} updates; a ratio between cells of different "
+                "budgets mixes the method with the budget.")
     by_name = {c.name: c for c in cells}
     first = by_name[tuned[0].start].config.training.total_updates
     more = tuned[0].config.training.total_updates
     starts = sorted({c.start for c in tuned})
-    return (f"Regime: **fine-tuning** (the paper's protocol): {len(tuned)} cells start from the "
+    text = (f"Regime: **fine-tuning** (the paper's protocol): {len(tuned)} cells start from the "
             f"trained networks of a start cell ({', '.join(starts)}) with the same other settings "
             f"and seed, after its {first} updates, and train {more} more: {first + more} "
             f"updates in total against the start cells' {first}.")
+    continued = [c for c in cells if c.continued]
+    if continued:
+        text += (f" Matched control: each start cell is also continued with its own modality "
+                 f"for the same {more} updates, schedule and learning rate and a fresh "
+                 f"optimizer ({', '.join(sorted({c.tuned_for or c.name for c in continued}))}); "
+                 "every `vs ONE` ratio and finding of a fine-tuned cell uses it.")
+    else:
+        text += (" **No matched control**: ONE was not continued (fine_tune.continue_start: "
+                 "false), so `vs ONE` compares cells with different budgets.")
+    return text
 
 
 def _baseline_error(m: dict, test_set: str) -> float | None:
@@ -176,9 +206,12 @@ def _headline(doc, cells, done, metrics, horizon, test_sets):
         f"Relative error over the first {horizon} frames of the test rollouts (sum of squared "
         "errors over sum of squared reference values; diverged rollouts count as 1.0): mean "
         "over test trajectories per seed, then mean ± standard deviation over seeds. "
-        "`vs ONE` is the error divided by that of ONE with the same other settings, `vs "
-        "solver` the error divided by that of the solver alone (below 1 is better). "
-        f"`diverged` counts rollouts over all seeds and test cases; {rule}.")
+        "`vs ONE` is the mean error divided by that of the ONE with the same budget and other "
+        "settings (for a fine-tuned cell the continued ONE; for the continued ONE, its start), "
+        "`vs solver` divided by that of the solver alone (below 1 is better); each with its "
+        "paired bootstrap 95% interval over seeds x test starts, `n.s.` where it contains 1, "
+        f"`(worse)` where it lies above 1. `diverged` counts rollouts over all seeds and test "
+        f"cases; {rule}.")
     header = (keys or ["cell"]) + [f"{t} error" for t in test_sets]
     has_one = MODALITY_KEY in keys
     has_solver = any(metrics[c.name].get("baseline") for c in done)
@@ -207,18 +240,21 @@ def _headline(doc, cells, done, metrics, horizon, test_sets):
         s = metrics[cell.name]["summary"]
         row = ([str(cell.varied[k]) for k in keys] or [cell.name]) + [
             _fmt(s[t]["rel_error"]) for t in test_sets]
+        if cell.continued:
+            row[len(keys) - 1] += " (continued)"
         if has_one:
-            partner = _one_partner(cell, cells)
+            partner = one_partner(cell, cells)
             for t in test_sets:
                 if partner is None or partner.name not in metrics:
                     row.append("n/a")
+                elif partner.name == cell.name:
+                    row.append("1.00")
                 else:
-                    base = metrics[partner.name]["summary"][t]["rel_error"]["mean"]
-                    row.append(f"{s[t]['rel_error']['mean'] / base:.2f}x" if base else "n/a")
+                    row.append(interval_text(ratio(metrics, cell.name, partner.name, t)))
         if has_solver:
             for t in test_sets:
-                alone = _baseline_error(metrics[cell.name], t)
-                row.append(f"{s[t]['rel_error']['mean'] / alone:.2f}x" if alone else "n/a")
+                row.append(interval_text(ratio(metrics, cell.name, cell.name, t,
+                                               denominator_model="solver_alone")))
         div = sum(s[t]["divergences"]["total"] for t in test_sets)
         cases = sum(s[t]["cases"] for t in test_sets)
         decor = np.mean([s[t]["decorrelation_time"]["mean"] for t in test_sets])
@@ -232,21 +268,22 @@ def _setup_comparison(doc, done, metrics, horizon, test_sets):
     if SETUP_KEY not in done[0].varied:
         return
     others = [k for k in done[0].varied if k != SETUP_KEY]
-    pairs = {}
+    pairs: dict = {}
     for cell in done:
-        key = tuple(cell.varied[k] for k in others)
-        pairs.setdefault(key, {})[cell.varied[SETUP_KEY]] = metrics[cell.name]["summary"]
+        key = tuple(cell.varied[k] for k in others) + (cell.continued,)
+        pairs.setdefault(key, {})[cell.varied[SETUP_KEY]] = cell.name
     rows, wins, compared = [], [], 0
     for key, by_setup in pairs.items():
         if {"prediction", "correction"} <= set(by_setup):
             compared += 1
-            row = [" / ".join(map(str, key)) or "-"]
+            row = [" / ".join(map(str, key[:-1])) + (" (continued)" if key[-1] else "") or "-"]
             better = True
             for t in test_sets:
-                p = by_setup["prediction"][t]["rel_error"]["mean"]
-                c = by_setup["correction"][t]["rel_error"]["mean"]
-                row += [f"{p:.4f}", f"{c:.4f}", f"{p / c:.1f}x" if c else "inf"]
-                better &= c < p
+                p, c = (metrics[by_setup[s]]["summary"][t]["rel_error"]["mean"]
+                        for s in ("prediction", "correction"))
+                gain = ratio(metrics, by_setup["prediction"], by_setup["correction"], t)
+                row += [f"{p:.4f}", f"{c:.4f}", interval_text(gain, claim="above")]
+                better &= gain is not None and gain.verdict("above") == "holds"
             row.append("yes" if better else "no")
             wins.append(better)
             rows.append(row)
@@ -256,10 +293,11 @@ def _setup_comparison(doc, done, metrics, horizon, test_sets):
     header = [" / ".join(others) or "cell"]
     for t in test_sets:
         header += [f"{t} prediction", f"{t} correction", "gain"]
-    header.append("correction better on all test sets")
+    header.append("correction better on all test sets (interval above 1)")
     doc.table(header, rows)
-    doc.paragraph(f"Correction beats prediction in {sum(wins)} of {compared} comparisons "
-                  f"(relative error at {horizon} frames, mean over seeds).")
+    doc.paragraph(f"Correction beats prediction, with the gain's paired 95% interval above 1 on "
+                  f"every test set, in {sum(wins)} of {compared} comparisons (relative error at "
+                  f"{horizon} frames; gain: prediction error over correction error).")
 
 
 def _unroll_length(doc, out, done, metrics, horizon, test_sets) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 import os
 import pathlib
-import re
 from typing import Any
 
 from .._atomic import atomic_path
@@ -28,7 +28,9 @@ from ..runs import (
     read_metrics,
     run_paths,
 )
+from ._cell import Cell, cell_name
 from ._config import StudyConfig
+from ._tuning import tuning_variants
 
 STUDY_RECORD = "study.resolved.yaml"
 RESULT_COLUMNS = ("run", "model", "test_set", "case", "metric", "horizon", "value", "seed")
@@ -43,20 +45,6 @@ def _flatten(raw: dict, prefix: str = "") -> list[tuple[str, Any]]:
         else:
             items.append((dotted, value))
     return items
-
-
-class Cell:
-    """One grid point: its name, varied values, validated run config, and the
-    name of the cell it fine-tunes from (None: from scratch)."""
-
-    def __init__(self, name: str, varied: dict[str, Any], config: RunConfig,
-                 start: str | None = None):
-        self.name, self.varied, self.config, self.start = name, varied, config, start
-
-
-def _cell_name(values: tuple) -> str:
-    text = "-".join(str(v) for v in values) or "run"
-    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", text).strip("_") or "run"
 
 
 def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
@@ -109,7 +97,7 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
     names: set[str] = set()
     for combo in itertools.product(*(study.grid[k] for k in keys)):
         varied = {current_key(k): v for k, v in zip(keys, combo)}
-        name = _cell_name(combo)
+        name = cell_name(combo)
         if name in names:
             name = f"{len(cells):03d}-{name}"
         names.add(name)
@@ -120,6 +108,8 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
         cells.append(Cell(name, varied, config))
     if study.fine_tune is not None:
         cells = _fine_tuning_cells(study, cells, source)
+    if study.tune:
+        cells = tuning_variants(study, cells, source)
     return base, cells
 
 
@@ -137,18 +127,26 @@ def _fine_tuning_cells(study: StudyConfig, cells: list[Cell], source: str) -> li
                               f"the grid's values {grid[key]}")
     by_values = {tuple(sorted((k, repr(v)) for k, v in c.varied.items())): c for c in cells}
     out = []
+
+    updates = study.fine_tune.updates
+
+    def fine_tuned(cell: Cell) -> RunConfig:
+        training = cell.config.training.model_copy(update={"updates": updates})
+        if training.curriculum:
+            raise ConfigError(f"{source}: fine_tune: cell {cell.name} has a curriculum; "
+                              "fine-tuning gives it one stage of fine_tune.updates")
+        return cell.config.model_copy(update={"training": training})
+
     for cell in cells:
         wanted = dict(cell.varied, **start_from)
         if wanted == cell.varied:
             out.append(cell)
+            if study.fine_tune.continue_start:  # the matched-budget control
+                out.append(Cell(f"{cell.name}-continued", cell.varied, fine_tuned(cell),
+                                start=cell.name, continued=True))
             continue
         start = by_values[tuple(sorted((k, repr(v)) for k, v in wanted.items()))]
-        training = cell.config.training.model_copy(update={"updates": study.fine_tune.updates})
-        if training.curriculum:
-            raise ConfigError(f"{source}: fine_tune: cell {cell.name} has a curriculum; "
-                              "fine-tuning gives it one stage of fine_tune.updates")
-        config = cell.config.model_copy(update={"training": training})
-        out.append(Cell(cell.name, cell.varied, config, start=start.name))
+        out.append(Cell(cell.name, cell.varied, fine_tuned(cell), start=start.name))
     return sorted(out, key=lambda c: c.start is not None)
 
 
@@ -161,8 +159,7 @@ def with_start_paths(cells: list[Cell], out_dir: str | os.PathLike) -> list[Cell
             done.append(cell)
             continue
         model = cell.config.model.model_copy(update={"init_from": str(runs / cell.start)})
-        done.append(Cell(cell.name, cell.varied, cell.config.model_copy(update={"model": model}),
-                         start=cell.start))
+        done.append(dataclasses.replace(cell, config=cell.config.model_copy(update={"model": model})))
     return done
 
 
@@ -208,6 +205,8 @@ def study_record(study: StudyConfig, base: dict) -> dict:
     record = {"name": study.name, "config": base, "grid": study.grid}
     if study.fine_tune is not None:
         record["fine_tune"] = study.fine_tune.model_dump(mode="json")
+    if study.tune:
+        record["tune"] = study.tune
     return record
 
 
@@ -221,7 +220,8 @@ def study_cells(out_dir: str | os.PathLike) -> tuple[dict, list[Cell]]:
     if not isinstance(record, dict) or "config" not in record:
         raise ConfigError(f"{path}: not a stablesim study record")
     study = StudyConfig(name=record.get("name", "study"), config={},
-                        grid=record.get("grid") or {}, fine_tune=record.get("fine_tune"))
+                        grid=record.get("grid") or {}, fine_tune=record.get("fine_tune"),
+                        tune=record.get("tune") or {})
     _, cells = resolve_study(study, overrides=tuple(_flatten(record["config"])), source=str(path),
                              check_data=False)
     return record, with_start_paths(cells, out)

@@ -35,6 +35,8 @@ class System(eqx.Module):
     train_values: typing.ClassVar[tuple[float, ...]] = ()
     interpolation_values: typing.ClassVar[tuple[float, ...]] = ()
     extrapolation_values: typing.ClassVar[tuple[float, ...]] = ()
+    # inside the training range, neither training nor test values: for choices (tuning)
+    validation_values: typing.ClassVar[tuple[float, ...]] = ()
 
     @property
     @abc.abstractmethod
@@ -111,11 +113,17 @@ class System(eqx.Module):
 
         **Returns:**
 
-        Trajectories shaped `(trajectories, frames, channels, *space)`.
+        Trajectories shaped `(trajectories, frames, channels, *space)`, float32.
+        The solves run in float64 (initial conditions included) and are
+        rounded once at the end: on a chaotic system, float32 steps make the
+        same seed give O(1)-different trajectories on CPUs with and without
+        FMA or AVX-512 (README, "The same data on any machine").
         """
-        params = jnp.asarray(params, dtype=jnp.float32)
+        params = jnp.asarray(params, dtype=jnp.float32)  # the values the network will see
         keys = jax.random.split(key, params.shape[0])
-        return _generate(self, keys, params, frames, transient)
+        with jax.enable_x64(True):
+            traj = _generate(self, keys, params.astype(jnp.float64), frames, transient)
+            return traj.astype(jnp.float32)
 
 
 @eqx.filter_jit

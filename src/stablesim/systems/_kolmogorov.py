@@ -8,7 +8,10 @@ import equinox as eqx
 import exponax as ex
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._options import SYSTEMS as _SYSTEM_FACTS
 from ._base import System
+
+_FACTS = _SYSTEM_FACTS["kolmogorov"]
 
 
 class KolmogorovFlow(System):
@@ -41,9 +44,11 @@ class KolmogorovFlow(System):
     num_channels: int = eqx.field(static=True, default=1)
     num_spatial_dims: int = eqx.field(static=True, default=2)
 
-    train_values = (300.0, 400.0, 500.0, 700.0, 800.0, 900.0)
-    interpolation_values = (600.0,)
-    extrapolation_values = (1000.0,)
+    # the split values: one owner, the facts the config checks read without JAX
+    train_values = _FACTS.train_values
+    interpolation_values = _FACTS.interpolation_values
+    extrapolation_values = _FACTS.extrapolation_values
+    validation_values = _FACTS.validation_values
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
