@@ -59,11 +59,11 @@ def test_user_mistakes_end_in_one_line_and_exit_2(tmp_path, capsys, monkeypatch,
 
 def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
     out = tmp_path / "run"
-    small = ["training.updates=20", "training.seeds=[0]", "training.log_every=10",
+    small = ["training.updates=20", "training.seeds=[0,1]", "training.log_every=10",
              "training.checkpoint_every=10", "data.trajectories_per_value=1", "data.transient=20",
              "data.frames=14", "model.architecture=conv", "model.width=4", "model.depth=1",
-             "evaluation.rollout_steps=12", "evaluation.gradient_unrolls=[]", "evaluation.plots=false",
-             "fine_tune.updates=10"]
+             "evaluation.rollout_steps=12", "evaluation.horizon=2", "evaluation.gradient_unrolls=[]",
+             "evaluation.plots=false", "fine_tune.updates=10"]
     argv = ["run", "--out", str(out), "--quiet"]
     for item in small:
         argv += ["--set", item]
@@ -87,6 +87,50 @@ def test_main_job_runs_end_to_end_in_small(tmp_path, capsys):
     recorded = yaml.safe_load((out / "runs" / "correction-NOG" / "config.yaml").read_text())
     assert recorded["model"]["init_from"] == str((out / "runs" / "correction-ONE").resolve())
     assert "Regime: **fine-tuning**" in report and "against the start cells' 20" in report
+    assert "Matched control: each start cell is also continued" in report
+    assert "| prediction | ONE (continued) |" in report and "Correction gain" in report
+    assert "reproduces" not in report and "only 2 seeds" in report
+    _findings_recompute_from_results(out)
+    assert "findings (" in stdout and " hold, " in stdout  # the verdicts on the terminal
+
+
+def _findings_recompute_from_results(out):
+    """A reader's check: every paired ratio of findings.csv from results.csv alone."""
+    import csv
+
+    import numpy as np
+    from scipy import stats
+
+    results = list(csv.DictReader(open(out / "results.csv")))
+    per_start = [r for r in results if r["metric"] == "rel_error" and r["horizon"] == "2"
+                 and r["model"] == "learned"]
+    assert {r["test_set"] for r in per_start} == {"validation", "interpolation", "extrapolation"}
+    assert len([r for r in per_start if r["run"] == "correction-NOG"
+                and r["test_set"] == "interpolation"]) == 2 * 2  # seeds x starts
+
+    def errors(run, test_set):
+        rows = [r for r in per_start if r["run"] == run and r["test_set"] == test_set]
+        table = {(int(r["seed"]), int(r["case"])): float(r["value"]) for r in rows}
+        return np.array([table[k] for k in sorted(table)])
+
+    findings = list(csv.DictReader(open(out / "findings.csv")))
+    claims = {f["finding"] for f in findings}
+    assert len(claims) == 8
+    for f in findings:
+        if f["finding"] == "WIG beats ONE in prediction":
+            assert f["denominator"] == "prediction-ONE-continued"
+        if f["test_set"] not in ("interpolation", "extrapolation"):
+            continue
+        num, den = errors(f["numerator"], f["test_set"]), errors(f["denominator"], f["test_set"])
+        assert float(f["ratio"]) == pytest.approx(num.mean() / den.mean(), rel=1e-9)
+        if np.ptp(num / den) == 0:
+            continue  # one ratio in every resample: the interval is that ratio
+        mine = stats.bootstrap((num, den), lambda x, y, axis=-1: x.mean(axis) / y.mean(axis),
+                               paired=True, vectorized=True, n_resamples=9999,
+                               rng=np.random.default_rng(1)).confidence_interval
+        width = float(f["high"]) - float(f["low"])
+        assert abs(mine.low - float(f["low"])) <= 0.1 * width + 1e-9
+        assert abs(mine.high - float(f["high"])) <= 0.1 * width + 1e-9
 
 
 def test_the_command_keeps_compiled_programs_in_the_users_cache(tmp_path, monkeypatch):

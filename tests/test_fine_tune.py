@@ -90,10 +90,13 @@ def test_a_study_puts_start_cells_first_and_refuses_a_start_outside_the_grid(tmp
         "fine_tune": {"start_from": {"modality.name": "ONE"}, "updates": 6}})
     _, _, cells = load_study(study)
     # Start cells first, each unrolled cell names the ONE cell of its own setup.
+    # With it, its matched control: the ONE cell continued for the same updates.
     assert [c.name for c in cells] == ["prediction-ONE", "correction-ONE", "prediction-NOG",
-                                       "correction-NOG"]
-    assert [c.start for c in cells] == [None, None, "prediction-ONE", "correction-ONE"]
-    assert [c.config.training.updates for c in cells] == [20, 20, 6, 6]
+                                       "prediction-ONE-continued", "correction-NOG",
+                                       "correction-ONE-continued"]
+    assert [c.start for c in cells] == [None, None] + ["prediction-ONE"] * 2 + \
+        ["correction-ONE"] * 2
+    assert [c.config.training.updates for c in cells] == [20, 20, 6, 6, 6, 6]
     # Run end to end by the main job's test (tests/test_cli.py), a fine-tuning study of
     # this shape: the runs start from their start cells and the report says so.
     # A start value outside the grid is one line, before anything trains.

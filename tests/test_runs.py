@@ -169,14 +169,15 @@ def test_study_resumes_where_it_stopped_and_matches_an_uninterrupted_one(tmp_pat
     assert a[0] == "run,model,test_set,case,metric,horizon,value,seed,modality.name"
     rows = [r.split(",") for r in a[1:]]
     assert {r[0] for r in rows} == {"ONE", "NOG"} and {r[2] for r in rows} == \
-        {"interpolation", "extrapolation"}
+        {"validation", "interpolation", "extrapolation"}
+    assert {r[2] for r in rows if r[1] == "solver_alone"} == {"interpolation", "extrapolation"}
     assert {r[1] for r in rows} == {"learned", "solver_alone"}  # KS: the ETD1 solver alone
     assert all(r[7] == "" for r in rows if r[1] == "solver_alone")
     assert {r[4] for r in rows} >= {"rel_error", "mse", "correlation", "decorrelation_time",
                                     "divergence_step"}
     assert all(r[5] == "" for r in rows if r[4] in ("decorrelation_time", "divergence_step"))
     report = (whole / "report.md").read_text()
-    assert "| ONE |" in report and "1.00x" in report
+    assert "| ONE |" in report and "| 1.00 |" in report
     # Another grid into the same directory is refused; nothing there changes.
     other = _study(tmp_path, {"modality.name": ["ONE"]})
     code, _, err = run_cli(capsys, "study", other, "--out", whole)

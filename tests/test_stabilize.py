@@ -64,7 +64,10 @@ def test_stabilize_end_to_end_on_a_diverging_linear_model(tmp_path, capsys, monk
     assert before["first_divergence"] < 200
     kept = next(c for c in report["candidates"] if c["name"] == report["chosen"])
     assert kept["diverged"] == 0 and kept["horizon"] == 10_000
-    assert kept["errors"]["interpolation"] <= 1.1 * before["errors"]["interpolation"]
+    # Measured on the training starts: these data have no validation set, and no choice
+    # looks at the test set (runs._stabilize.choice_sets).
+    assert set(kept["errors"]) == set(before["errors"]) == {"train"}
+    assert kept["errors"]["train"] <= 1.1 * before["errors"]["train"]
     assert report["chosen"] == "projection" and kept["updates"] == 0
     assert "| projection |" in out and "**kept**" in out and "0 of 6 rollouts diverge" in out
     # The run itself is untouched (only its stabilize/ report folder is new).
@@ -224,3 +227,15 @@ def test_diagnose_verify_ranks_the_fixes_by_their_measured_outcome(tmp_path, cap
     assert first < out.index("Untested: ")  # measured advice first
     assert not (run / "stabilize" / "candidates").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lin.npz", "run", "run.yaml"]
+
+
+def test_choices_are_measured_on_the_validation_set_never_a_test_set():
+    from stablesim.runs._stabilize import choice_sets
+
+    from stablesim.data import TrajectoryDataset
+
+    parts = {name: TrajectoryDataset(np.full((1, 2, 1, 4), float(i)), None) for i, name in
+             enumerate(("train", "validation", "interpolation", "extrapolation"))}
+    assert choice_sets(parts) == {"validation": parts["validation"]}
+    del parts["validation"]
+    assert choice_sets(parts) == {"train": parts["train"]}
