@@ -230,11 +230,10 @@ def test_diagnose_verify_ranks_the_fixes_by_their_measured_outcome(tmp_path, cap
 
 
 def test_choices_are_measured_on_the_validation_set_never_a_test_set():
+    from stablesim.data import TrajectoryDataset
     from stablesim.runs._stabilize import choice_sets
 
-    from stablesim.data import TrajectoryDataset
-
-    parts = {name: TrajectoryDataset(np.full((1, 2, 1, 4), float(i)), None) for i, name in
+    parts = {name: TrajectoryDataset(np.full((1, 2, 1, 4), float(i)), np.zeros((1, 0))) for i, name in
              enumerate(("train", "validation", "interpolation", "extrapolation"))}
     assert choice_sets(parts) == {"validation": parts["validation"]}
     del parts["validation"]
