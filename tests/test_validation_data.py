@@ -194,3 +194,37 @@ def test_the_pick_looks_at_validation_errors_only():
     kept, picks = pick_variants(cells, lambda c: validation_error(unfinished.get(c.name)))
     assert len(picks) == 3 and "prediction-NOG" not in {p.cell for p in picks}
 
+
+
+def test_a_tuned_study_end_to_end_reports_each_pick(tmp_path):
+    """Two learning rates per cell, trained and evaluated; the report uses the pick."""
+    import json
+
+    import yaml
+
+    from stablesim.cli import main
+
+    from _tiny import TINY
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(TINY))
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump({
+        "name": "tuned", "base": "base.yaml",
+        "config": {"training": {"seeds": [0], "updates": 10}},
+        "grid": {"modality.name": ["ONE"]},
+        "tune": {"training.learning_rate": [1e-4, 3e-3]}}))
+    out = tmp_path / "s"
+    assert main(["study", str(tmp_path / "study.yaml"), "--out", str(out), "--quiet"]) == 0
+    errors = {}
+    for name in ("ONE--0.0001", "ONE--0.003"):
+        metrics = json.loads((out / "runs" / name / "metrics.json").read_text())
+        errors[name] = np.mean([r["value"] for r in metrics["rows"]
+                                if r["test_set"] == "validation" and r["metric"] == "rel_error"
+                                and r["horizon"] == metrics["horizon"]])
+    kept = min(errors, key=errors.get)
+    report = (out / "report.md").read_text()
+    assert "## Tuning on validation data" in report
+    assert f"| ONE | training.learning_rate={1e-4 if kept.endswith('0001') else 3e-3} | " \
+        f"{errors[kept]:.4g} | kept |" in report
+    headline = json.loads((out / "runs" / kept / "metrics.json").read_text())["summary"]
+    assert f"| ONE | {headline['interpolation']['rel_error']['mean']:.4g} ± " in report
+    assert "1 of 1 cells evaluated" in report

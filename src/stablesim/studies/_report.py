@@ -97,7 +97,7 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
         doc.paragraph(f"Data fingerprint (SHA-256 of the trajectories and parameters, as "
                       f"`stablesim data info` prints it): {', '.join(fingerprints)}.")
     doc.paragraph(_regime(runs))
-    if done and few_seeds_warning(seeds):
+    if done and few_seeds_warning(seeds) and not findings:  # (else the findings say it)
         doc.paragraph(f"Warning: {few_seeds_warning(seeds)}.")
     if not done:
         doc.paragraph("No cell has been evaluated yet.")
@@ -184,14 +184,22 @@ def _against_solver(doc, done, metrics, horizon, test_sets) -> None:
                 lines.append(f"The solver alone ({base['solver']}) stays within the "
                              f"reference's range; its relative error at {horizon} frames: "
                              f"{errs}.")
-        worse = [t for t in test_sets if _baseline_error(m, t) is not None
-                 and m["summary"][t]["rel_error"]["mean"] > _baseline_error(m, t)]
-        if worse and m.get("setup") == "correction":
-            ratios = ", ".join(f"{t} {m['summary'][t]['rel_error']['mean'] / _baseline_error(m, t):.1f}x"
-                               for t in worse)
-            lines.append(f"**The learned correction `{_label(cell)}` is worse than the solver "
-                         f"it corrects** ({ratios} its error): the network spoils the solver; "
-                         "train longer, with a smaller correction, or do not use it.")
+        if m.get("setup") != "correction":
+            continue
+        against = {t: ratio(metrics, cell.name, cell.name, t, denominator_model="solver_alone")
+                   for t in test_sets}
+        worse = {t: r for t, r in against.items() if r is not None and r.ratio > 1}
+        if worse:
+            ratios = ", ".join(f"{t} {r.text()}" for t, r in worse.items())
+            significant = any(r.verdict() == "fails" for r in worse.values())
+            lines.append(
+                f"**The learned correction `{_label(cell)}` is worse than the solver it "
+                f"corrects** (its error over the solver's: {ratios}): the network spoils the "
+                "solver; train longer, with a smaller correction, or do not use it."
+                if significant else
+                f"The learned correction `{_label(cell)}` is not significantly better than "
+                f"the solver it corrects (its error over the solver's: {ratios}; the intervals "
+                "contain 1).")
     if lines:
         doc.heading("Against the solver alone", 2)
         for line in lines:
@@ -231,7 +239,7 @@ def _headline(doc, cells, done, metrics, horizon, test_sets):
                + [_fmt(bs[t]["rel_error"]) for t in test_sets])
         if has_one:
             row += ["-" for _ in test_sets]
-        row += ["1.00x" for _ in test_sets]
+        row += ["1.00" for _ in test_sets]
         row += [f"{sum(bs[t]['divergences']['total'] for t in test_sets)} / "
                 f"{sum(bs[t]['cases'] for t in test_sets)}",
                 f"{np.mean([bs[t]['decorrelation_time']['mean'] for t in test_sets]):.1f}"]
