@@ -222,3 +222,26 @@ def test_one_stage_from_train_config_and_modality_equals_the_same_curriculum():
         np.testing.assert_array_equal(a, b)
     assert any(not np.allclose(a, b) for a, b in
                zip(leaves(single.networks), leaves(untrained.networks)))
+
+
+@pytest.mark.parametrize("loop", ["scan", "step"])
+def test_the_training_data_are_an_argument_never_a_captured_constant(loop, recwarn):
+    """A 1.3 MB dataset: lowering the training chunk captures no constant of its size."""
+    rng = np.random.default_rng(0)
+    data = TrajectoryDataset(rng.normal(size=(64, 20, 1, 256)).astype(np.float32),
+                             np.ones((64, 1), np.float32), ("p",))
+
+    def small(key):
+        core = pdeqx.arch.ConvNet(1, 2, 1, hidden_channels=2, depth=0, key=key)
+        return Correction(ParametricNetwork(core, (1.0,)), solver, mode="parallel")
+
+    before = jax.config.jax_captured_constants_warn_bytes
+    jax.config.update("jax_captured_constants_warn_bytes", 16_000)  # a few kilobytes
+    try:
+        train(small, data, config(seeds=[0], loop=loop, curriculum=[StageConfig(
+            modality=ModalityConfig(name="NOG", unroll=2), updates=4)], log_every=2),
+              progress=False)
+    finally:
+        jax.config.update("jax_captured_constants_warn_bytes", before)
+    captured = [str(w.message) for w in recwarn if "constants were captured" in str(w.message)]
+    assert not captured, captured[0][:300]

@@ -133,7 +133,9 @@ def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
     (vmapped over seeds); with `"step"` one jitted update (vmapped over seeds,
     the state buffers donated) called `n` times from the host. Both return the
     new states and `(loss, grad_norm, skipped, consecutive_skips)`, each
-    shaped `(seeds, n)`.
+    shaped `(seeds, n)`. The sampler (the training data) is an argument of
+    the compiled function, never a constant captured in it: the program does
+    not grow with the dataset.
     """
     modality = build_modality(stage.modality, remat=execution.remat, scan=execution.scan)
 
@@ -141,11 +143,11 @@ def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
         sim = with_network(template, eqx.combine(weights, static_net))
         return modality.loss(sim, windows, params, key=key)
 
-    def update(state: SeedState, step):
+    def update(state: SeedState, step, data: WindowSampler):
         key = jax.random.wrap_key_data(state.key)
         shuffle_key = jax.random.fold_in(key, 0)
         noise_key = jax.random.fold_in(jax.random.fold_in(key, 1), step)
-        windows, params = execution.constrain_batch(sampler.batch(shuffle_key, step))
+        windows, params = execution.constrain_batch(data.batch(shuffle_key, step))
         loss, grads = jax.value_and_grad(loss_fn)(state.weights, windows, params, noise_key)
         gnorm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(gnorm)
@@ -177,19 +179,19 @@ def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
 
     if execution.loop == "scan":
         @eqx.filter_jit
-        def scanned(states: SeedState, first_step, n: int):
+        def scanned(states: SeedState, first_step, n: int, data: WindowSampler):
             steps = first_step + jnp.arange(n)
-            run = lambda s: jax.lax.scan(update, s, steps)  # noqa: E731
+            run = lambda s: jax.lax.scan(lambda st, k: update(st, k, data), s, steps)  # noqa: E731
             return jax.vmap(run)(states)
 
-        return lambda states, first_step, n: scanned(states, jnp.asarray(first_step), n)
+        return lambda states, first_step, n: scanned(states, jnp.asarray(first_step), n, sampler)
 
-    one_update = jax.jit(jax.vmap(update, in_axes=(0, None)), donate_argnums=0)
+    one_update = jax.jit(jax.vmap(update, in_axes=(0, None, None)), donate_argnums=0)
 
     def chunk_of_steps(states: SeedState, first_step, n: int):
         outputs = []
         for i in range(n):
-            states, out = one_update(states, np.int32(first_step + i))
+            states, out = one_update(states, np.int32(first_step + i), sampler)
             outputs.append(out)
         stacked = tuple(jnp.stack(column, axis=1) for column in zip(*outputs))
         return states, stacked
