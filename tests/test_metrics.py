@@ -159,3 +159,41 @@ def test_long_divergence_never_feeds_a_solver_states_outside_the_data():
                           chunk=50)
     np.testing.assert_array_equal(got, [1, 201])  # 3 > 2 at step 1; rate 1 never leaves
     assert max(seen) <= 2.0 and solver_problem(sim) is None
+
+
+def test_nrmse_and_gmean_by_hand():
+    from stablesim.evaluation import gmean_nrmse, nrmse
+
+    ref = np.ones((1, 3, 1, 4))  # ||ref_t|| = 2
+    pred = ref.copy()
+    pred[0, 0, 0, 0] += 2.0      # ||err|| = 2 -> 1.0
+    pred[0, 1] += 0.5            # ||err|| = 1 -> 0.5
+    pred[0, 2, 0, :2] += 0.5     # ||err|| = sqrt(0.5) -> sqrt(0.5) / 2
+    curve = np.asarray(nrmse(jnp.asarray(pred), jnp.asarray(ref)))
+    np.testing.assert_allclose(curve, [[1.0, 0.5, np.sqrt(0.5) / 2]], rtol=1e-6)
+    expected = (1.0 * 0.5 * np.sqrt(0.5) / 2) ** (1 / 3)
+    np.testing.assert_allclose(np.asarray(gmean_nrmse(curve)), [expected], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(gmean_nrmse(curve, steps=2)), [np.sqrt(0.5)], rtol=1e-6)
+    pred[0, 1, 0, 0] = np.nan
+    assert np.isinf(np.asarray(gmean_nrmse(nrmse(jnp.asarray(pred), jnp.asarray(ref))))).all()
+
+
+def test_vrmse_by_hand_per_field():
+    from stablesim.evaluation import vrmse
+
+    ref = np.zeros((1, 1, 2, 4))
+    ref[0, 0, 0] = [1.0, -1.0, 1.0, -1.0]  # field 0: mean 0, variance 1
+    ref[0, 0, 1] = [3.0, 3.0, 3.0, 3.0]    # field 1: constant, variance 0
+    pred = ref.copy()
+    pred[0, 0, 0] = 0.0                    # the field's mean: VRMSE 1
+    pred[0, 0, 1] += 2.0**-10              # mse 2^-20 over variance 0 + 1e-7
+    got = np.asarray(vrmse(jnp.asarray(pred), jnp.asarray(ref)))[0, 0]
+    np.testing.assert_allclose(got, [1.0 / np.sqrt(1 + 1e-7), np.sqrt(2.0**-20 / 1e-7)], rtol=1e-5)
+
+
+def test_correlation_times_at_several_levels():
+    from stablesim.evaluation import correlation_times
+
+    corr = jnp.array([[0.99, 0.96, 0.92, 0.85, 0.7], [0.99, 0.99, 0.99, 0.99, 0.99]])
+    np.testing.assert_array_equal(np.asarray(correlation_times(corr)), [[4, 3, 2], [5, 5, 5]])
+    np.testing.assert_array_equal(np.asarray(decorrelation_time(corr, threshold=0.9)), [3, 5])

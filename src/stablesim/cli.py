@@ -114,7 +114,8 @@ def format_evaluation(metrics: dict) -> str:
     """The terminal table of an evaluation: learned model and solver alone per test set."""
     h = metrics["horizon"]
     lines = [f"{'test set':14} {'model':13} {'rel_error@' + str(h):>18} "
-             f"{'correlation@' + str(h):>15} {'decorrelation':>13} {'diverged':>9}"]
+             f"{'correlation@' + str(h):>15} {'decorrelation':>13} {'diverged':>9} "
+             f"{'VRMSE@' + str(h):>9} {'GMean100':>9}"]
     base = metrics.get("baseline")
     for test_set, s in metrics["summary"].items():
         shown = [("learned", s)]
@@ -124,7 +125,9 @@ def format_evaluation(metrics: dict) -> str:
             lines.append(f"{test_set:14} {name:13} {stats['rel_error']['mean']:10.4g} ± "
                          f"{stats['rel_error']['std']:<7.2g} {stats['correlation']['mean']:13.3f} "
                          f"{stats['decorrelation_time']['mean']:13.1f} "
-                         f"{stats['divergences']['total']:>4} / {stats['cases']}")
+                         f"{stats['divergences']['total']:>4} / {stats['cases']:<4}"
+                         f"{_number(stats.get('vrmse')):>9} "
+                         f"{_number(stats.get('gmean100_nrmse')):>9}")
         if base and test_set in base["summary"]:
             lines.append(_against_solver_line(metrics, test_set))
     long_steps = metrics.get("evaluation", {}).get("stability_steps")
@@ -150,6 +153,13 @@ def format_evaluation(metrics: dict) -> str:
     if metrics.get("gradient_alignment_note"):
         lines.append(f"gradient diagnostic: {metrics['gradient_alignment_note']}")
     return "\n".join(line for line in lines if line)
+
+
+def _number(stats: dict | None) -> str:
+    """A summary's mean for the table (`-` for older metrics files, `inf` when diverged)."""
+    if not stats:
+        return "-"
+    return "inf" if stats["mean"] is None else f"{stats['mean']:.3g}"
 
 
 def _against_solver_line(metrics: dict, test_set: str) -> str:

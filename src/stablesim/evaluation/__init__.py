@@ -1,5 +1,12 @@
 """Rollouts and their metrics."""
 
+from ._field_metrics import (
+    CORRELATION_LEVELS,
+    correlation_times,
+    gmean_nrmse,
+    nrmse,
+    vrmse,
+)
 from ._intervals import (
     RatioInterval,
     Verdict,
@@ -23,5 +30,6 @@ __all__ = [
     "rollout_batch", "relative_error", "relative_error_curve", "mean_squared_error",
     "frame_correlation", "decorrelation_time", "divergence_step", "DIVERGENCE_RULE",
     "divergence_bounds", "long_divergence", "RatioInterval", "Verdict", "paired_ratio",
-    "unpaired_ratio", "few_seeds_warning",
+    "unpaired_ratio", "few_seeds_warning", "nrmse", "gmean_nrmse", "vrmse", "correlation_times",
+    "CORRELATION_LEVELS",
 ]

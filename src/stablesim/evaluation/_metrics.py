@@ -9,6 +9,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from ..simulators import AbstractSimulator, rollout
+from ._field_metrics import correlation_times
 from ._long import divergence_bounds, left_bounds
 
 
@@ -115,9 +116,7 @@ def decorrelation_time(correlation: Float[Array | np.ndarray, "B T"], *,
 
     One count of frames per trajectory.
     """
-    below = correlation < threshold
-    t = correlation.shape[1]
-    return jnp.where(below.any(axis=1), jnp.argmax(below, axis=1), t)
+    return correlation_times(correlation, (threshold,))[:, 0]
 
 
 DIVERGENCE_RULE = (

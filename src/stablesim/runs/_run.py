@@ -20,15 +20,20 @@ from .._progress import reporter
 from ..config import RunConfig, apply_overrides, parse_override, read_yaml, validate, write_yaml
 from ..data import TrajectoryDataset, load_dataset, save_hdf5
 from ..evaluation import (
+    CORRELATION_LEVELS,
     DIVERGENCE_RULE,
+    correlation_times,
     decorrelation_time,
     divergence_bounds,
     divergence_step,
     frame_correlation,
+    gmean_nrmse,
     long_divergence,
     mean_squared_error,
+    nrmse,
     relative_error_curve,
     rollout_batch,
+    vrmse,
 )
 from ..simulators import solver_problem, with_network
 from ..training import TrainResult, gradient_alignment, load_trained, read_checkpoint_header, train
@@ -44,6 +49,7 @@ from ._build import (
 )
 
 TEST_SETS = ("interpolation", "extrapolation")
+GMEAN_STEPS = 100  # APEBench's GMean100 (the rollout's length where it is shorter)
 VALIDATION = "validation"  # evaluated too, for choices (tuning); never in a test-set verdict
 
 
@@ -328,6 +334,10 @@ def _metrics_of(pred, ref, ev, test_set: str, seed) -> tuple[list[dict], dict]:
     mse = np.asarray(mean_squared_error(pred, ref, horizon=horizon))
     decor = np.asarray(decorrelation_time(jnp.asarray(corr), threshold=ev.correlation_threshold))
     div = np.asarray(divergence_step(pred, ref, margin=ev.divergence_margin))
+    normalised = np.asarray(nrmse(pred, ref))
+    gmean = np.asarray(gmean_nrmse(normalised, steps=GMEAN_STEPS))
+    field_error = np.asarray(vrmse(pred[:, :horizon], ref[:, :horizon])).mean(axis=1)  # (B, C)
+    times = np.asarray(correlation_times(jnp.asarray(corr)))
     rows = []
     for case in range(curve.shape[0]):
         base = {"test_set": test_set, "case": case, "seed": seed}
@@ -335,10 +345,18 @@ def _metrics_of(pred, ref, ev, test_set: str, seed) -> tuple[list[dict], dict]:
                  for h in range(steps)]
         rows += [dict(base, metric="correlation", horizon=h + 1, value=float(corr[case, h]))
                  for h in range(steps)]
+        rows += [dict(base, metric="nrmse", horizon=h + 1, value=finite_or_none(normalised[case, h]))
+                 for h in range(steps)]
+        rows += [dict(base, metric=f"correlation_time_{level:g}", horizon=None,
+                      value=float(times[case, i])) for i, level in enumerate(CORRELATION_LEVELS)]
         rows += [dict(base, metric="mse", horizon=horizon, value=finite_or_none(mse[case])),
                  dict(base, metric="decorrelation_time", horizon=None, value=float(decor[case])),
                  dict(base, metric="divergence_step", horizon=None, value=float(div[case])),
-                 dict(base, metric="diverged", horizon=None, value=float(div[case] <= steps))]
+                 dict(base, metric="diverged", horizon=None, value=float(div[case] <= steps)),
+                 dict(base, metric=f"gmean{GMEAN_STEPS}_nrmse", horizon=min(GMEAN_STEPS, steps),
+                      value=finite_or_none(gmean[case])),
+                 dict(base, metric="vrmse", horizon=horizon,
+                      value=finite_or_none(field_error[case].mean()))]
     diverged = div <= steps
     stats = {
         "rel_error": float(curve[:, horizon - 1].mean()),
@@ -348,6 +366,9 @@ def _metrics_of(pred, ref, ev, test_set: str, seed) -> tuple[list[dict], dict]:
         "divergences": int(diverged.sum()),
         "first_divergence": int(div.min()) if diverged.any() else None,
         "cases": int(curve.shape[0]),
+        f"gmean{GMEAN_STEPS}_nrmse": finite_or_none(float(gmean.mean())),
+        "vrmse": finite_or_none(float(field_error.mean())),
+        "vrmse_per_channel": [finite_or_none(float(v)) for v in field_error.mean(axis=0)],
     }
     return rows, stats
 
@@ -355,7 +376,8 @@ def _metrics_of(pred, ref, ev, test_set: str, seed) -> tuple[list[dict], dict]:
 def _summarise(seeds: dict) -> dict:
     """Mean and std over seeds of the per-seed means; divergence totals."""
     out: dict[str, Any] = {}
-    for metric in ("rel_error", "mse", "correlation", "decorrelation_time", "divergences"):
+    for metric in ("rel_error", "mse", "correlation", "decorrelation_time", "divergences",
+                   f"gmean{GMEAN_STEPS}_nrmse", "vrmse"):
         values = [v[metric] for v in seeds.values()]
         finite = [v for v in values if v is not None]
         out[metric] = {
