@@ -115,3 +115,13 @@ def test_shuffled_position_is_a_permutation_that_depends_on_the_key(n):
         assert not np.array_equal(first, second) and not np.array_equal(first, np.arange(n))
         # shuffled, not shifted: consecutive positions land far apart on average
         assert np.mean(np.abs(np.diff(first))) > n / 8
+
+
+def test_data_info_summarises_many_parameter_values_as_a_range_and_count():
+    from stablesim.data import TrajectoryDataset
+
+    traj = np.zeros((1200, 2, 1, 4), np.float32)
+    many = TrajectoryDataset(traj, np.linspace(1e4, 1e5, 1200)[:, None], ("Re",)).summary()
+    assert "parameter Re: 1200 distinct values in [10000, 100000]" in many
+    few = TrajectoryDataset(traj[:3], np.array([[1.0], [2.0], [2.0]]), ("nu",)).summary()
+    assert "parameter nu: [1.0, 2.0]" in few

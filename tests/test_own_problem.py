@@ -261,6 +261,13 @@ def test_rollout_from_own_initial_states_matches_a_naive_loop(project, capsys):
     naive = _naive_solver_rollout(_module(project / "mysolver.py").step,
                                   start.trajectories[:, 0], start.params, 7)
     np.testing.assert_allclose(alone.trajectories[:, 1:], naive, rtol=1e-5, atol=1e-7)
+    # A file of initial states, one frame per trajectory, gives the same rollout.
+    with h5py.File("one_frame.h5", "w") as f:
+        f["trajectories"], f["params"] = start.trajectories[:, :1], start.params
+    code, _, err = run_cli(capsys, "rollout", "corr", "--initial", "one_frame.h5",
+                           "--rollout-steps", "7", "--out", "again.h5")
+    assert code == 0, err
+    np.testing.assert_array_equal(load_dataset("again.h5").trajectories, got.trajectories)
     code, _, err = run_cli(capsys, "rollout", "corr", "--initial", project / "initial.h5",
                            "--rollout-steps", "3", "--out", "x.h5", "--params", "0.1", "0.2")
     one_line_error(code, err, "2 parameters per trajectory")

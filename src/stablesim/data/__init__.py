@@ -2,13 +2,14 @@
 
 from ._dataset import TrajectoryDataset, split_by_parameter, validate_trajectories
 from ._generate import generate_dataset
-from ._io import load_dataset, save_hdf5
+from ._io import load_dataset, load_initial_states, save_hdf5
 from ._windows import WindowSampler, shuffled_position
 
 __all__ = [
     "TrajectoryDataset",
     "generate_dataset",
     "load_dataset",
+    "load_initial_states",
     "save_hdf5",
     "split_by_parameter",
     "validate_trajectories",

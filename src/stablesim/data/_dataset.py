@@ -177,7 +177,11 @@ class TrajectoryDataset:
                          "(trajectories[:, :, None]) so convolutional networks apply")
         for j, name in enumerate(self.parameter_names):
             vals = _distinct(self.params[:, j])
-            lines.append(f"parameter {name}: {vals}")
+            if len(vals) > 12:  # a range and a count, not a line of a thousand numbers
+                lines.append(f"parameter {name}: {len(vals)} distinct values in "
+                             f"[{vals[0]:g}, {vals[-1]:g}]")
+            else:
+                lines.append(f"parameter {name}: {vals}")
         lines.append(
             f"value range: [{self.trajectories.min():.4g}, {self.trajectories.max():.4g}], "
             f"std {self.trajectories.std():.4g}"

@@ -7,6 +7,7 @@ import os
 import pathlib
 
 import h5py
+import numpy as np
 
 from .._atomic import atomic_path
 from .._dataset_files import peek_dataset, read_dataset_file
@@ -69,3 +70,23 @@ def load_dataset(path: str | os.PathLike) -> TrajectoryDataset:
     if names and len(names) != params.shape[1]:
         raise DataError(f"{path}: {len(names)} parameter names for {params.shape[1]} parameters")
     return TrajectoryDataset(traj, params, tuple(names), metadata)
+
+
+def load_initial_states(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The first frame of every trajectory of a dataset file: initial states for a rollout.
+
+    The file is in the data format (`load_dataset`); one frame per trajectory
+    is enough.
+
+    **Arguments:**
+
+    - `path`: the file.
+
+    **Returns:**
+
+    `(states (B, C, *N), params (B, P), parameter names)`.
+    """
+    raw = read_dataset_file(path)
+    traj, params = validate_trajectories(raw["trajectories"], raw["params"], min_frames=1,
+                                         source=str(path))
+    return traj[:, 0], params, tuple(raw["parameter_names"] or ())

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError, DataError
-from ..data import TrajectoryDataset, load_dataset, save_hdf5
+from ..data import TrajectoryDataset, load_dataset, load_initial_states, save_hdf5
 from ..evaluation import rollout_batch
 from ..simulators import solver_problem
 from ..training import load_trained
@@ -55,13 +55,12 @@ def rollout_run(
     if out.suffix.lower() not in (".h5", ".hdf5"):
         raise ConfigError(f"--out {out}: write an .h5 file")
     data = load_dataset(run_paths(run_dir)["dataset"])
-    initial = load_dataset(initial_file)
-    if initial.state_shape != data.state_shape:
-        raise DataError(f"{initial_file}: states shaped {initial.state_shape}, the run was "
+    states, phys, _ = load_initial_states(initial_file)  # one frame per trajectory suffices
+    if states.shape[1:] != data.state_shape:
+        raise DataError(f"{initial_file}: states shaped {states.shape[1:]}, the run was "
                         f"trained on {data.state_shape}")
-    phys = initial.params
     if params is not None:
-        phys = np.tile(np.asarray(params, np.float32), (initial.num_trajectories, 1))
+        phys = np.tile(np.asarray(params, np.float32), (states.shape[0], 1))
     if phys.shape[1] != data.params.shape[1]:
         raise DataError(f"{initial_file}: {phys.shape[1]} parameters per trajectory, the run "
                         f"needs {data.params.shape[1]} ({', '.join(data.parameter_names)}); "
@@ -70,7 +69,7 @@ def rollout_run(
     trained = load_trained(simulator_factory(config, system, data), run_dir)
     if not 0 <= seed_index < len(trained.seeds):
         raise ConfigError(f"--seed-index must be in [0, {len(trained.seeds) - 1}]")
-    start = jnp.asarray(initial.trajectories[:, 0])
+    start = jnp.asarray(states)
     written = {}
     runs = [("model", trained.simulator_for(seed_index), out)]
     if with_solver:
