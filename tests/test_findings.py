@@ -59,8 +59,14 @@ def test_three_way_verdicts(low, high, below, above):
     assert (r.verdict("below"), r.verdict("above")) == (below, above)
 
 
-def test_fewer_than_five_seeds_are_warned_about():
+def test_fewer_than_five_seeds_and_sixteen_pairs_are_warned_about():
+    from stablesim.evaluation import few_pairs_warning
+
     assert "only 3 seeds" in few_seeds_warning(3) and few_seeds_warning(5) is None
+    assert "only 4 seed x start pairs" in few_pairs_warning(4) and few_pairs_warning(16) is None
+    few = check_findings(cells(PAPER_LIKE, seeds=2, starts=2))
+    assert "only 4 seed x start pairs" in findings_paragraph(few, "x", seeds=2)
+    assert "pairs" not in findings_paragraph(check_findings(cells(PAPER_LIKE)), "x", seeds=5)
 
 
 def cells(factors, seeds=3, starts=8, noise=0.02, seed=0):

@@ -10,6 +10,7 @@ from ._field_metrics import (
 from ._intervals import (
     RatioInterval,
     Verdict,
+    few_pairs_warning,
     few_seeds_warning,
     paired_ratio,
     unpaired_ratio,
@@ -30,6 +31,6 @@ __all__ = [
     "rollout_batch", "relative_error", "relative_error_curve", "mean_squared_error",
     "frame_correlation", "decorrelation_time", "divergence_step", "DIVERGENCE_RULE",
     "divergence_bounds", "long_divergence", "RatioInterval", "Verdict", "paired_ratio",
-    "unpaired_ratio", "few_seeds_warning", "nrmse", "gmean_nrmse", "vrmse", "correlation_times",
-    "CORRELATION_LEVELS",
+    "unpaired_ratio", "few_seeds_warning", "few_pairs_warning", "nrmse", "gmean_nrmse", "vrmse",
+    "correlation_times", "CORRELATION_LEVELS",
 ]

@@ -148,6 +148,18 @@ def unpaired_ratio(
                          False, resamples, how)
 
 
+FEW_PAIRS = 16
+
+
+def few_pairs_warning(pairs: int) -> str | None:
+    """A sentence warning that a bootstrap over so few pairs is crude (None from `FEW_PAIRS` up)."""
+    if pairs >= FEW_PAIRS:
+        return None
+    return (f"some intervals rest on only {pairs} seed x start pairs: a bootstrap of so few "
+            "pairs has few distinct resamples and gives intervals that are too narrow; add "
+            "seeds or test trajectories before trusting a verdict")
+
+
 def few_seeds_warning(seeds: int) -> str | None:
     """A sentence warning that the intervals rest on few seeds (None from `FEW_SEEDS` up)."""
     if seeds >= FEW_SEEDS:

@@ -16,7 +16,14 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from jaxtyping import Float
 
-from ..evaluation import RatioInterval, Verdict, few_seeds_warning, paired_ratio, unpaired_ratio
+from ..evaluation import (
+    RatioInterval,
+    Verdict,
+    few_pairs_warning,
+    few_seeds_warning,
+    paired_ratio,
+    unpaired_ratio,
+)
 
 PAPER_HEADLINE_FACTOR = 4.5  # WIG-prediction error / NOG-correction error in the paper
 FINDINGS_COLUMNS = ("finding", "test_set", "numerator", "denominator", "ratio", "low", "high",
@@ -222,9 +229,10 @@ def findings_paragraph(findings: list[Finding], regime: str, seeds: int) -> str:
             f"over seeds x test starts ({first.resamples} resamples, SciPy); a finding holds "
             "when every interval excludes 1 on the claimed side, fails when one excludes it on "
             "the other side.")
-    warning = few_seeds_warning(seeds)
-    if warning:
-        text += f" Warning: {warning}."
+    pairs = min(c.interval.pairs for f in findings for c in f.comparisons)
+    for warning in (few_seeds_warning(seeds), few_pairs_warning(pairs)):
+        if warning:
+            text += f" Warning: {warning}."
     for verdict, label in (("holds", "Holds"), ("not significant", "Not significant"),
                            ("fails", "Fails")):
         if counts[verdict]:
