@@ -102,7 +102,7 @@ BUILTIN_STUDIES: dict[str, BuiltinStudy] = {s.name: s for s in (
                                    "gradient_unrolls": [1, 4]}},
          "grid": _SETUP_BY_MODALITY,
          "fine_tune": {"start_from": {"modality.name": "ONE"}, "updates": 500}},
-        cpu_minutes=7.5),
+        cpu_minutes=9.5),
 )}
 DEFAULT_STUDY_NAME = "ks"
 DEFAULT_STUDY = BUILTIN_STUDIES[DEFAULT_STUDY_NAME].study
