@@ -138,7 +138,8 @@ def _regime(cells) -> str:
     first = by_name[tuned[0].start].config.training.total_updates
     more = tuned[0].config.training.total_updates
     starts = sorted({c.start for c in tuned})
-    text = (f"Regime: **fine-tuning** (the paper's protocol): {len(tuned)} cells start from the "
+    count = len({c.tuned_for or c.name for c in tuned})  # tuning variants count once
+    text = (f"Regime: **fine-tuning** (the paper's protocol): {count} cells start from the "
             f"trained networks of a start cell ({', '.join(starts)}) with the same other settings "
             f"and seed, after its {first} updates, and train {more} more: {first + more} "
             f"updates in total against the start cells' {first}.")
