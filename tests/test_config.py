@@ -199,3 +199,16 @@ def test_a_section_check_names_the_dotted_key(capsys):
     code, _, err = run_cli(capsys, "config", "show", "--set", "modality.name=NOG",
                            "--set", "modality.cut_every=2")
     assert code == 2 and "--set modality.cut_every:" in err and "WIG only" in err
+
+
+def test_init_from_given_with_set_resolves_against_the_working_directory(tmp_path,
+                                                                         monkeypatch):
+    from stablesim.config import load_run_config
+
+    monkeypatch.chdir(tmp_path)
+    config = load_run_config(None, ["model.init_from=runs/start"], check_data=False)
+    assert config.model.init_from == str((tmp_path / "runs" / "start").resolve())
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "run.yaml").write_text("model: {init_from: ../runs/start}\n")
+    in_file = load_run_config(tmp_path / "sub" / "run.yaml", check_data=False)
+    assert in_file.model.init_from == config.model.init_from  # the file's rule: its folder

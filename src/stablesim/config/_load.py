@@ -249,7 +249,8 @@ def load_run_config(path: str | os.PathLike | None = None,
     pairs = _override_pairs(overrides)
     for key, value in pairs:
         raw = resolve_paths(set_dotted(raw, key, value), None) if key in (
-            "data.file", "simulator.solver_function") else set_dotted(raw, key, value)
+            "data.file", "simulator.solver_function", "model.init_from") \
+            else set_dotted(raw, key, value)
     config = validate_blaming(raw, source, [k for k, _ in pairs])
     if check_data:
         check_against_data(config, source)
