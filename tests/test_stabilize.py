@@ -225,6 +225,10 @@ def test_diagnose_verify_ranks_the_fixes_by_their_measured_outcome(tmp_path, cap
     assert "Measured fix #1: projection" in out and "stable, error within tolerance" in out
     first = out.index("Measured fix #1")
     assert first < out.index("Untested: ")  # measured advice first
+    untested = [line for line in out.splitlines() if line.lstrip("- ").startswith("Untested")]
+    measured = {k for r in ranked for k in r["changes"]}
+    assert measured >= {"simulator.projection", "modality.noise"}
+    assert not [line for line in untested if any(f"`{k}:" in line for k in measured)]
     assert not (run / "stabilize" / "candidates").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lin.npz", "run", "run.yaml"]
 

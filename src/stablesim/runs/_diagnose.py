@@ -16,6 +16,7 @@ from .._rundir import RunDir
 from ..data import load_dataset
 from ..simulators import solver_problem
 from ..stability import (
+    UNTESTED,
     EnergySpectrum,
     energy_spectrum,
     linearized_spectra,
@@ -168,6 +169,9 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         checked = stabilize_run(run_dir, None, horizon=horizon, updates=verify_updates,
                                 tolerated_bias=tolerated_bias, progress=progress)
         verified = ranked(checked.before, checked.outcomes, checked.tolerance)
+        measured = {k for o in checked.outcomes for k in o.changes}
+        advice = [a for a in advice  # an untested line whose fix was just measured goes
+                  if not (a.startswith(UNTESTED) and any(f"`{k}:" in a for k in measured))]
         advice[1:1] = [_verified_sentence(i, o, checked) for i, o in enumerate(verified, 1)]
     out = pathlib.Path(out_dir) if out_dir is not None else RunDir.of(run_dir).diagnose
     out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,13 @@ from ._continuous import (
     implied_eigenvalue,
     implied_generator,
 )
-from ._diagnose import ADVICE_STATUS, linearized_spectra, off_data_growth, recommendations
+from ._diagnose import (
+    ADVICE_STATUS,
+    UNTESTED,
+    linearized_spectra,
+    off_data_growth,
+    recommendations,
+)
 from ._energy import EnergySpectrum, energy_spectrum, fourier_spectrum
 from ._linear import LinearTraining, linear_training
 from ._mitigations import (
@@ -37,5 +43,6 @@ __all__ = [
     "from_pod",
     "finite_difference", "implied_generator", "implied_eigenvalue",
     "discrete_to_continuous", "continuous_to_discrete", "SCHEMES",
-    "ADVICE_STATUS", "linearized_spectra", "off_data_growth", "recommendations", "uses_finite_differences",
+    "ADVICE_STATUS", "UNTESTED", "linearized_spectra", "off_data_growth", "recommendations",
+    "uses_finite_differences",
 ]

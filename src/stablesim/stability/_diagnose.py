@@ -60,7 +60,8 @@ def off_data_growth(simulator, initial, params, *, steps: int, offset: float, ke
 
 
 ADVICE_STATUS = (
-    "Lines starting 'Measured' were measured on this run (long rollouts from every test start). "
+    "Lines starting 'Measured' were measured on this run (long rollouts from every validation "
+    "start, or training start where the data have no validation set). "
     "Lines starting 'Untested' follow from the linear theory and the run's config: "
     "`stablesim diagnose RUN --verify` fine-tunes the run with each candidate fix and ranks "
     "them by the measured outcome; `stablesim stabilize RUN --out NEW` also keeps the best "
