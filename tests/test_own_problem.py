@@ -465,6 +465,14 @@ def test_the_example_end_to_end_through_the_cli_from_another_folder(project, cap
     code, out, err = run_cli(capsys, "diagnose", "correction")
     assert code == 0 and "finite differences" in out and "- " in out, err
     assert "Jacobian spectra" in out  # progress
+    # Every seed's radius; by default the seed with the largest one is analysed.
+    figures = json.loads(pathlib.Path("correction/diagnose/diagnose.json").read_text())
+    radii = figures["spectral_radius_per_seed"]
+    seeds = yaml.safe_load(pathlib.Path("correction/config.yaml").read_text())["training"]["seeds"]
+    assert list(radii) == [str(s) for s in seeds] and len(seeds) >= 2
+    assert figures["spectral_radius"] == max(radii.values())
+    assert str(figures["seed"]) == max(radii, key=radii.get)
+    assert "largest spectral radius" in figures["seed_choice"]
     raw = yaml.safe_load((project / "study.yaml").read_text())
     raw["config"] = SMALL
     (project / "study.yaml").write_text(yaml.safe_dump(raw))

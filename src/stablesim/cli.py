@@ -362,7 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
                                          "spectra, off-data growth, recommendations")
     dg.add_argument("run", help="trained run directory")
     dg.add_argument("--out", help="report directory (default: RUN/diagnose)")
-    dg.add_argument("--seed-index", type=int, default=0, help="which seed's model (position)")
+    dg.add_argument("--seed-index", type=int, default=None,
+                    help="which seed's model to analyse in detail (position; default: the one "
+                         "with the largest spectral radius; every seed's radius is reported)")
     dg.add_argument("--states", type=int, default=4, help="data states to linearize at")
     dg.add_argument("--offset", type=float, default=1e-3,
                     help="relative size of the off-data perturbations")

@@ -90,6 +90,10 @@ def write_diagnose_report(diagnosis) -> pathlib.Path:
         ["numerical rank of the training data", figures["rank"]],
         ["unlearnable dimension (no data energy)", figures["unlearnable_dimension"]],
         ["energy condition number lambda_1 / lambda_r", _fmt(figures["condition_number"])],
+        ["seed analysed", figures.get("seed_choice", figures["seed"])],
+        ["spectral radius at data states, per seed",
+         ", ".join(f"seed {k}: {_fmt(v)}" for k, v in
+                   figures.get("spectral_radius_per_seed", {}).items()) or "-"],
         ["spectral radius of the step at data states", _fmt(figures["spectral_radius"])],
         ["unstable eigenvalues per state", figures["unstable_eigenvalues_per_state"]],
         ["spectral radius normal to the data", _fmt(figures["normal_spectral_radius"])],

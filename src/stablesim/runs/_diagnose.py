@@ -72,7 +72,7 @@ def _pick_states(trajectories: np.ndarray, params: np.ndarray, count: int):
 
 
 def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
-                 seed_index: int = 0, states: int = 4, offset: float = 1e-3,
+                 seed_index: int | None = None, states: int = 4, offset: float = 1e-3,
                  tolerated_bias: float = 0.05, key: int = 0, horizon: int = 2000,
                  verify: bool = False, verify_updates: int | None = None,
                  progress: bool = False) -> Diagnosis:
@@ -91,7 +91,9 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     - `run_dir`: a trained run directory.
     - `out_dir`: where `diagnose.json` (and the report) go (default:
         `run_dir/diagnose`).
-    - `seed_index`: which seed's model (position in the run's seeds).
+    - `seed_index`: which seed's model is analysed in detail (position in the
+        run's seeds); None: the seed whose step has the largest spectral radius
+        at the data states (every seed's radius is reported).
     - `states`: how many data states to linearize at.
     - `offset`: relative size of the off-data perturbations.
     - `tolerated_bias`: the noise bias the recommendation allows.
@@ -116,18 +118,23 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         data = load_dataset(RunDir.of(run_dir).dataset)
         parts = split_dataset(config, data)
         result = load_trained(simulator_factory(config, build_system(config), data), run_dir)
-    if not 0 <= seed_index < len(result.seeds):
+    if seed_index is not None and not 0 <= seed_index < len(result.seeds):
         raise ConfigError(f"--seed-index must be in [0, {len(result.seeds) - 1}]")
-    sim = result.simulator_for(seed_index)
-    finite_differences = uses_finite_differences(sim)
+    finite_differences = uses_finite_differences(result.simulator_for(0))
     train = parts["train"]
     with say("data energy spectrum"):
         energy = energy_spectrum(train.trajectories)
     at, at_params = _pick_states(train.trajectories, train.params, states)
     method = "finite differences" if finite_differences else "autodiff"
-    with say(f"Jacobian spectra at {states} data states ({method})"):
-        eigs = linearized_spectra(sim, at, at_params)
-        radius = spectral_radius(eigs)
+    with say(f"Jacobian spectra of {len(result.seeds)} seed(s) at {states} data states "
+             f"({method})"):
+        every = [linearized_spectra(result.simulator_for(i), at, at_params)
+                 for i in range(len(result.seeds))]
+        radii = [spectral_radius(e) for e in every]
+        if seed_index is None:  # the seed most likely to blow up, not the first one
+            seed_index = int(np.argmax(radii))
+        sim = result.simulator_for(seed_index)
+        eigs, radius = every[seed_index], radii[seed_index]
         normal = None
         if energy.unlearnable_dimension:
             normal = linearized_spectra(sim, at, at_params, basis=energy.unlearnable_basis)
@@ -177,6 +184,10 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     out.mkdir(parents=True, exist_ok=True)
     figures = {
         "run": str(run_dir), "seed": result.seeds[seed_index],
+        "seed_choice": (f"seed {result.seeds[seed_index]} of {list(result.seeds)}: "
+                        + ("the largest spectral radius at the data states" if
+                           radii[seed_index] == max(radii) else "chosen with --seed-index")),
+        "spectral_radius_per_seed": dict(zip(map(str, result.seeds), radii)),
         "features": energy.num_features, "rank": energy.rank,
         "unlearnable_dimension": energy.unlearnable_dimension,
         "condition_number": finite_or_none(energy.condition_number),
