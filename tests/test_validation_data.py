@@ -163,6 +163,12 @@ def test_tuning_needs_a_validation_set(tmp_path):
         "grid": {"modality.name": ["ONE"]}, "tune": {"training.learning_rate": [1e-3]}})
     with pytest.raises(ConfigError, match="has no validation set to choose on"):
         resolve_study(study, check_data=False)
+    # A built-in system whose default validation values the user's split takes: none left.
+    taken = StudyConfig.model_validate({
+        "config": {"data": {"interpolation_values": [8.4], "extrapolation_values": [10.0]}},
+        "grid": {"modality.name": ["ONE"]}, "tune": {"training.learning_rate": [1e-3]}})
+    with pytest.raises(ConfigError, match="has no validation set to choose on"):
+        resolve_study(taken, check_data=False)
 
 
 def _metrics(validation, test):

@@ -17,6 +17,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from .._options import ARCHITECTURES, INITIALIZERS, SYSTEM_NAMES, SYSTEMS
 from .._training_config import ModalityConfig, StageConfig, StrictConfig, TrainConfig
+from .._values import same_values
 
 SystemName = Literal[SYSTEM_NAMES]  # type: ignore[valid-type]
 Initializer = Literal[INITIALIZERS]  # type: ignore[valid-type]
@@ -293,11 +294,6 @@ def check_combinations(cfg: RunConfig) -> None:
     _check_validation_values(d, d.train_values or facts.train_values,
                              d.interpolation_values or facts.interpolation_values,
                              d.extrapolation_values or facts.extrapolation_values)
-
-
-def same_values(values, others) -> list[float]:
-    """The `values` that equal one of `others` (to float32 precision)."""
-    return [v for v in values if any(abs(v - u) <= 1e-5 * max(1.0, abs(u)) for u in others)]
 
 
 def _check_validation_values(d, train, interpolation=(), extrapolation=()) -> None:

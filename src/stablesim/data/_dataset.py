@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError
+from .._values import matches
 
 
 def validate_trajectories(
@@ -147,14 +148,20 @@ class TrajectoryDataset:
             self, trajectories=self.trajectories[idx], params=self.params[idx]
         )
 
-    def with_parameter(self, values: Sequence[float], *, column: int = 0, tol: float = 1e-5):
-        """The trajectories whose parameter `column` equals one of `values`."""
+    def has_parameter(self, values: Sequence[float], *, column: int = 0) -> bool:
+        """Whether every one of `values` is some trajectory's parameter `column`."""
+        if self.params.shape[1] <= column:
+            return False
+        return all(matches(self.params[:, column], v).any() for v in values)
+
+    def with_parameter(self, values: Sequence[float], *, column: int = 0):
+        """The trajectories whose parameter `column` equals one of `values` (`_values.matches`)."""
         if self.params.shape[1] <= column:
             raise DataError("the dataset has no physical parameters to select by")
         col = self.params[:, column]
         mask = np.zeros(col.shape, bool)
         for v in values:
-            hit = np.abs(col - float(v)) <= tol * max(1.0, abs(float(v)))
+            hit = matches(col, v)
             if not hit.any():
                 raise DataError(
                     f"no trajectory has {self.parameter_names[column]}={v} "

@@ -10,6 +10,7 @@ from ._build import (
     run_paths,
     simulator_factory,
     split_dataset,
+    split_values,
 )
 from ._diagnose import Diagnosis, diagnose_run
 from ._per_start import start_errors, validation_error
@@ -33,5 +34,5 @@ __all__ = [
     "simulator_factory", "TEST_SETS", "rollout_run", "baseline_simulator", "build_solver",
     "check_solver", "dataset_key", "diagnose_run", "Diagnosis", "long_divergences",
     "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes", "start_errors",
-    "validation_error", "VALIDATION",
+    "validation_error", "VALIDATION", "split_values",
 ]

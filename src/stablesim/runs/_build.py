@@ -131,13 +131,12 @@ def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, Traje
     if not data.params.shape[1]:
         raise DataError("the dataset has no physical parameters to split by; hold out "
                         "trajectories instead (data.test_trajectories: N)")
+    column = split_column(config, data)
     parts = split_by_parameter(data, train=values["train"],
                                interpolation=values["interpolation"],
-                               extrapolation=values["extrapolation"],
-                               column=split_column(config, data))
-    column = split_column(config, data)
-    present = np.isclose(data.params[:, column][:, None], np.asarray(values["validation"])).any(0)
-    if values["validation"] and (config.data.validation_values is not None or present.all()):
+                               extrapolation=values["extrapolation"], column=column)
+    if values["validation"] and (config.data.validation_values is not None
+                                 or data.has_parameter(values["validation"], column=column)):
         # (a run directory from before validation sets holds none of the system's values)
         parts["validation"] = data.with_parameter(values["validation"], column=column)
     _check_rollout_fits(config, parts)

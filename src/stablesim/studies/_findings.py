@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping
+from typing import Literal
 
 import numpy as np
 from jaxtyping import Float
@@ -60,11 +61,11 @@ class Comparison:
     numerator: str
     denominator: str
     interval: RatioInterval
-    claim: str = "below"
+    claim: Literal["below", "above"] = "below"
 
     @property
     def verdict(self) -> Verdict:
-        return self.interval.verdict(self.claim)  # type: ignore[arg-type]
+        return self.interval.verdict(self.claim)
 
 
 @dataclasses.dataclass(frozen=True)

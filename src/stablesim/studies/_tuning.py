@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError
 from ..config import RunConfig, apply_overrides, current_key, validate
+from ..runs import build_system, split_values
 from ._cell import Cell, cell_name
 
 if TYPE_CHECKING:
@@ -39,17 +40,14 @@ class TuningPick:
 
 
 def has_validation_set(config: RunConfig) -> bool:
-    """Whether a run config holds out validation data (what tuning needs)."""
-    d = config.data
-    if d.validation_trajectories:
-        return True
-    if d.validation_values is not None:
-        return bool(d.validation_values)
-    if config.system.name is None:
-        return False
-    from .._options import SYSTEMS
+    """Whether a run config holds out validation data (what tuning needs).
 
-    return bool(SYSTEMS[config.system.name].validation_values)
+    The split's own rule decides (`runs.split_values`: a built-in system's
+    default values less those the user's split takes).
+    """
+    if config.data.validation_trajectories:
+        return True
+    return bool(split_values(config, build_system(config))["validation"])
 
 
 def tuning_variants(study: StudyConfig, cells: list[Cell], source: str) -> list[Cell]:
