@@ -243,7 +243,7 @@ def test_rollout_from_own_initial_states_matches_a_naive_loop(project, capsys):
                            "--rollout-steps", "7", "--out", "mine.h5", "--with-solver")
     assert code == 0 and "mine_solver_alone.h5" in out
     from stablesim.data import load_dataset
-    from stablesim.runs import build_system, read_run_config, simulator_factory
+    from stablesim.runs import build_system, open_run_data, read_run_config, simulator_factory
     from stablesim.training import load_trained
 
     got, alone = load_dataset("mine.h5"), load_dataset("mine_solver_alone.h5")
@@ -251,7 +251,7 @@ def test_rollout_from_own_initial_states_matches_a_naive_loop(project, capsys):
     assert got.trajectories.shape == (2, 8, 1, 64)
     np.testing.assert_array_equal(got.trajectories[:, 0], start.trajectories[:, 0])
     cfg = read_run_config("corr")
-    data = load_dataset("corr/dataset.h5")
+    data = open_run_data("corr", cfg)
     sim = load_trained(simulator_factory(cfg, build_system(cfg), data), "corr").simulator_for(0)
     for b in range(2):
         u = jnp.asarray(start.trajectories[b, 0])
@@ -362,7 +362,7 @@ def test_output_files_follow_the_umask(project, capsys):
                        "evaluation.plots=true")[0] == 0
     finally:
         os.umask(old)
-    files = ["config.yaml", "dataset.h5", "checkpoint.eqx", "train_log.csv", "metrics.json",
+    files = ["config.yaml", "data_source.json", "checkpoint.eqx", "train_log.csv", "metrics.json",
              "rollout_example.npz"]
     for name in files:
         mode = stat.S_IMODE(pathlib.Path("run", name).stat().st_mode)
@@ -390,7 +390,7 @@ def test_a_signal_checkpoints_the_current_update_and_resume_continues_exactly(
                              str(tmp_path / "run.yaml"), "--out", str(run)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not (run / "dataset.h5").exists() and time.time() < deadline:
+    while not (run / "config.yaml").exists() and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(6)  # compiled and training
     proc.send_signal(getattr(signal, signame))
@@ -540,10 +540,10 @@ def test_own_data_without_a_parameter_split_by_held_out_trajectories(tmp_path, c
     assert list(metrics["summary"]) == ["interpolation"]
     assert metrics["summary"]["interpolation"]["cases"] == 3
     assert "long_divergences" in metrics["summary"]["interpolation"]
-    from stablesim.data import load_dataset
-    from stablesim.runs import read_run_config, split_dataset
+    from stablesim.runs import open_run_data, read_run_config, split_dataset
 
-    parts = split_dataset(read_run_config(work / "r"), load_dataset(work / "r" / "dataset.h5"))
+    config = read_run_config(work / "r")
+    parts = split_dataset(config, open_run_data(work / "r", config))
     np.testing.assert_array_equal(parts["train"].trajectories, traj[:7])
     np.testing.assert_array_equal(parts["interpolation"].trajectories, traj[7:])
     assert parts["train"].params.shape == (7, 0)  # nothing meaningless becomes an input

@@ -16,7 +16,8 @@ class RunDir:
     - `path`: the run directory.
 
     The properties name its files: `config` (resolved YAML), `dataset`
-    (HDF5), `checkpoint` (and `previous_checkpoint`), `log` (training log),
+    (HDF5) or `data_source` (a reference to the user's file), `normalization`,
+    `checkpoint` (and `previous_checkpoint`), `log` (training log),
     `metrics` (evaluation), `rollout_example` (one rollout per test set),
     `plots` and `diagnose` (folders).
     """
@@ -34,6 +35,16 @@ class RunDir:
     @property
     def dataset(self) -> pathlib.Path:
         return self.path / "dataset.h5"
+
+    @property
+    def data_source(self) -> pathlib.Path:
+        """Where the user's data file is, with its size and fingerprint (instead of a copy)."""
+        return self.path / "data_source.json"
+
+    @property
+    def normalization(self) -> pathlib.Path:
+        """The per-channel and per-parameter statistics the run normalizes with."""
+        return self.path / "normalization.json"
 
     @property
     def checkpoint(self) -> pathlib.Path:
@@ -66,5 +77,5 @@ class RunDir:
     def as_dict(self) -> dict[str, pathlib.Path]:
         """The files by role, as a mapping."""
         return {name: getattr(self, name) for name in (
-            "config", "dataset", "checkpoint", "log", "metrics", "rollout_example", "plots",
-            "diagnose")}
+            "config", "dataset", "data_source", "normalization", "checkpoint", "log", "metrics",
+            "rollout_example", "plots", "diagnose")}

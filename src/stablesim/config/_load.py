@@ -291,9 +291,10 @@ def check_against_data(config: RunConfig, source: str = "config") -> None:
     from .._errors import DataError
 
     try:
-        shape, names = peek_dataset(d.file)
+        peeked = peek_dataset(d.file, d.format, d.fields)
     except DataError as err:
         raise ConfigError(f"{source}: data.file: {err}") from None
+    shape, names = peeked.shape, peeked.parameter_names
     frames = shape[1]
     for i, stage in enumerate(config.stages):
         key = f"training.curriculum[{i}].modality" if config.training.curriculum else "modality"
@@ -309,6 +310,12 @@ def check_against_data(config: RunConfig, source: str = "config") -> None:
         if d.test_trajectories >= shape[0]:
             raise ConfigError(f"{source}: data.test_trajectories: {d.test_trajectories} of the "
                               f"{shape[0]} trajectories of {d.file} would leave none to train on")
+        return
+    if config.system.name is None and d.train_values is None:
+        if "train" not in peeked.splits:
+            raise ConfigError(f"{source}: data.train_values: needed to split {d.file} (it carries "
+                              "no train/valid/test split of its own); or hold out trajectories "
+                              "with data.test_trajectories")
         return
     try:
         split_parameter_column(d.split_parameter, names, d.file)

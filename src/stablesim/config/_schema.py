@@ -35,8 +35,22 @@ class SystemSection(StrictConfig):
 class DataSection(StrictConfig):
     """Where trajectories come from and how they split into train and test."""
 
-    file: str | None = Field(None, description="HDF5 or .npz file of trajectories (a relative "
-                             "path resolves against the folder of the file that names it)")
+    file: str | None = Field(None, description="HDF5 or .npz file of trajectories, a folder of "
+                             "files, or a dataset folder of The Well (a relative path resolves "
+                             "against the folder of the file that names it)")
+    format: Literal["auto", "stablesim", "well", "pdebench"] = Field(
+        "auto", description="layout of data.file: detected from its datasets (auto), or named")
+    fields: list[str] | None = Field(
+        None, description="The Well / PDEBench: use only the fields of these names as channels")
+    stream: Literal["auto", "on", "off"] = Field(
+        "auto", description="on: train on windows read from the file as needed (data larger "
+        "than memory); off: read everything into memory first; auto: stream beyond 256 MiB")
+    keep_copy: bool = Field(False, description="copy data.file into the run directory (default: "
+                       "the run records its path, size and fingerprint and refuses changed data)")
+    normalize: Literal["auto", "on", "off"] = Field(
+        "auto", description="z-score every channel and scale every parameter with statistics of "
+        "the training split (the file's stats.yaml for The Well); auto: on for data.file, off "
+        "for built-in systems (their states are O(1), their parameters scaled already)")
     split_parameter: str | int | None = Field(
         None, description="the parameter (name or column index) whose values the split lists "
         "give; needed when the data have several parameters")
@@ -269,10 +283,7 @@ def check_combinations(cfg: RunConfig) -> None:
             _fail("data.validation_trajectories", "holds out trajectories and goes with "
                   "data.test_trajectories; with a parameter split give data.validation_values")
         _check_validation_values(d, d.train_values or [])
-        if d.train_values is None:
-            _fail("data.train_values", "needed to split the user's own data (system.name is null); "
-                  "or hold out trajectories with data.test_trajectories")
-        return
+        return  # without train_values the file's own split is needed (checked on reading it)
     if d.validation_trajectories is not None:
         _fail("data.validation_trajectories", "applies to your own data with "
               "data.test_trajectories; built-in systems take data.validation_values")

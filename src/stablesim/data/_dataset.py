@@ -10,7 +10,11 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError
+from .._lazy_files import LazyTrajectories
 from .._values import matches
+
+FULL_HASH_BYTES = 2 << 30
+"""Datasets up to this size are fingerprinted whole; larger ones by a fixed sample."""
 
 
 def validate_trajectories(
@@ -86,19 +90,24 @@ class TrajectoryDataset:
 
     **Fields:**
 
-    - `trajectories`: float32 array `(trajectories, time, channels, *space)`.
+    - `trajectories`: float32 array `(trajectories, time, channels, *space)`,
+        in memory or a `LazyTrajectories` read from its files on demand.
     - `params`: float32 array `(trajectories, P)` of physical parameters.
     - `parameter_names`: the names of the P parameters.
-    - `metadata`: JSON-serialisable facts (system, dt, grid, seed, version).
+    - `metadata`: JSON-serialisable facts (system, dt, grid, seed, version;
+        `channels`, `boundary`, `splits` where the file says).
     """
 
-    trajectories: np.ndarray
+    trajectories: np.ndarray | LazyTrajectories
     params: np.ndarray
     parameter_names: tuple[str, ...] = ()
     metadata: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
-        traj, p = validate_trajectories(self.trajectories, self.params)
+        if isinstance(self.trajectories, LazyTrajectories):  # values are checked as read
+            traj, p = self.trajectories, _checked_params(self.params, self.trajectories.shape)
+        else:
+            traj, p = validate_trajectories(self.trajectories, self.params)
         object.__setattr__(self, "trajectories", traj)
         object.__setattr__(self, "params", p)
         names = tuple(self.parameter_names)
@@ -125,17 +134,63 @@ class TrajectoryDataset:
     def dt(self) -> float | None:
         return self.metadata.get("dt")
 
+    @property
+    def lazy(self) -> bool:
+        """Whether the trajectories stay in their files (read on demand)."""
+        return isinstance(self.trajectories, LazyTrajectories)
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        """One name per channel (the file's field names, else `c0`, `c1`, ...)."""
+        names = self.metadata.get("channels")
+        c = self.state_shape[0]
+        if names and len(names) == c and len(self.state_shape) > 1:
+            return tuple(str(n) for n in names)
+        return tuple(f"c{i}" for i in range(c)) if len(self.state_shape) > 1 else ("state",)
+
+    @property
+    def boundary(self) -> tuple[str, ...]:
+        """Per spatial axis: `periodic`, `wall` or `open` (periodic where the file is silent)."""
+        given = self.metadata.get("boundary") or []
+        dims = len(self.state_shape) - 1
+        return tuple(given) if len(given) == dims else ("periodic",) * dims
+
+    def in_memory(self) -> TrajectoryDataset:
+        """The same dataset with its trajectories read into memory (checked as they are)."""
+        if not self.lazy:
+            return self
+        return dataclasses.replace(self, trajectories=np.asarray(self.trajectories))
+
     def fingerprint(self) -> str:
         """SHA-256 (first 16 hex digits) of the trajectories and parameters as stored.
 
         Two datasets with the same fingerprint hold the same float32 values in
-        the same order; metadata does not enter.
+        the same order; metadata does not enter. Beyond `FULL_HASH_BYTES` the
+        hash covers the shape, the parameters and a fixed sample of frames
+        (first, middle and last frame of up to 256 evenly spaced
+        trajectories), and says so with a `~` prefix: reading 30 GB to name a
+        dataset is not worth it, and a changed size, shape, parameter or
+        sampled frame still shows.
         """
         digest = hashlib.sha256()
-        for array in (self.trajectories, self.params):
-            digest.update(str(array.shape).encode())
-            digest.update(np.ascontiguousarray(array, dtype="<f4").tobytes())
-        return digest.hexdigest()[:16]
+        traj = self.trajectories
+        digest.update(str(tuple(traj.shape)).encode())
+        if traj.nbytes <= FULL_HASH_BYTES:
+            if isinstance(traj, LazyTrajectories):
+                for _, _, _, piece in traj.chunks():
+                    digest.update(np.ascontiguousarray(piece, dtype="<f4").tobytes())
+            else:
+                digest.update(np.ascontiguousarray(traj, dtype="<f4").tobytes())
+            prefix = ""
+        else:
+            b, t = traj.shape[:2]
+            for i in np.unique(np.linspace(0, b - 1, min(b, 256)).astype(int)):
+                for f in sorted({0, t // 2, t - 1}):
+                    digest.update(np.ascontiguousarray(traj[int(i), f], dtype="<f4").tobytes())
+            prefix = "~"
+        digest.update(str(self.params.shape).encode())
+        digest.update(np.ascontiguousarray(self.params, dtype="<f4").tobytes())
+        return prefix + digest.hexdigest()[:16]
 
     def take(self, indices: Sequence[int] | np.ndarray) -> TrajectoryDataset:
         """The sub-dataset of the given trajectory indices (or boolean mask)."""
@@ -144,9 +199,9 @@ class TrajectoryDataset:
             idx = np.flatnonzero(idx)
         if idx.size == 0:
             raise DataError("selection holds no trajectories")
-        return dataclasses.replace(
-            self, trajectories=self.trajectories[idx], params=self.params[idx]
-        )
+        traj = self.trajectories
+        picked = traj.select(idx) if isinstance(traj, LazyTrajectories) else traj[idx]
+        return dataclasses.replace(self, trajectories=picked, params=self.params[idx])
 
     def has_parameter(self, values: Sequence[float], *, column: int = 0) -> bool:
         """Whether every one of `values` is some trajectory's parameter `column`."""
@@ -172,11 +227,18 @@ class TrajectoryDataset:
 
     def summary(self) -> str:
         """A few human-readable lines about the dataset."""
+        gib = self.trajectories.nbytes / 2**30
         lines = [
             f"trajectories: {self.num_trajectories}, frames: {self.num_frames}, "
-            f"state shape: {self.state_shape} (channels, *space)",
-            f"fingerprint: {self.fingerprint()} (SHA-256 of trajectories and parameters)",
+            f"state shape: {self.state_shape} (channels, *space), {gib:.3g} GiB as float32"
+            + (" (read from the file on demand)" if self.lazy else ""),
+            f"fingerprint: {self.fingerprint()} (SHA-256 of trajectories and parameters"
+            + ("; ~ = of a fixed sample of frames)" if self.fingerprint().startswith("~")
+               else ")"),
         ]
+        if len(self.state_shape) > 1:
+            lines.append(f"channels: {', '.join(self.channel_names)}")
+            lines.append(f"boundary: {', '.join(self.boundary)} (per spatial axis)")
         if len(self.state_shape) == 1:
             n = self.state_shape[0]
             lines.append(f"note: states are vectors of {n} channels with no spatial axis; if they "
@@ -189,13 +251,40 @@ class TrajectoryDataset:
                              f"[{vals[0]:g}, {vals[-1]:g}]")
             else:
                 lines.append(f"parameter {name}: {vals}")
-        lines.append(
-            f"value range: [{self.trajectories.min():.4g}, {self.trajectories.max():.4g}], "
-            f"std {self.trajectories.std():.4g}"
-        )
+        sample, note = self.value_sample()
+        lines.append(f"value range{note}: [{sample.min():.4g}, {sample.max():.4g}], "
+                     f"std {sample.std():.4g}")
+        shown = {"channels", "boundary"}
         for k, v in sorted(self.metadata.items()):
-            lines.append(f"{k}: {v}")
+            if k not in shown:
+                lines.append(f"{k}: {v}")
         return "\n".join(lines)
+
+
+    def value_sample(self, max_bytes: int = 256 << 20) -> tuple[np.ndarray, str]:
+        """All values, or for a large dataset evenly spaced trajectories' frames.
+
+        **Returns:** `(values, note)`; the note says what was sampled (empty: all).
+        """
+        traj = self.trajectories
+        if traj.nbytes <= max_bytes:
+            return np.asarray(traj), ""
+        b = traj.shape[0]
+        per_traj = traj.nbytes // b
+        count = max(1, min(b, max_bytes // per_traj))
+        if per_traj <= max_bytes:
+            rows = np.unique(np.linspace(0, b - 1, count).astype(int))
+            return np.asarray(traj[rows]), f" ({len(rows)} of {b} trajectories)"
+        return np.asarray(traj[0, :1]), " (the first frame)"
+
+
+def _checked_params(params: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Parameters `(B, P)` checked against trajectories of `shape` (no values read)."""
+    if len(shape) < 3 or shape[0] < 1 or shape[1] < 2:
+        raise DataError(f"trajectories shaped {shape}: need (trajectories, time >= 2, "
+                        "channels, *space)")
+    _, p = validate_trajectories(np.zeros((shape[0], 2, 1), np.float32), params)
+    return p
 
 
 def split_by_parameter(

@@ -79,7 +79,7 @@ def make_dataset(config: RunConfig) -> TrajectoryDataset:
     """
     system = build_system(config)
     if config.data.file is not None:
-        data = load_dataset(config.data.file)
+        data = open_data_file(config)
         if system is not None and data.state_shape != system.data_shape:
             raise DataError(f"{config.data.file}: states shaped {data.state_shape}, but "
                             f"system {config.system.name} has {system.data_shape}")
@@ -99,6 +99,19 @@ def make_dataset(config: RunConfig) -> TrajectoryDataset:
     return dataclasses.replace(
         data, trajectories=np.concatenate([data.trajectories, validation.trajectories]),
         params=np.concatenate([data.params, validation.params]))
+
+
+IN_MEMORY = {"auto": None, "on": False, "off": True}
+"""`data.stream` as `load_dataset`'s `in_memory`."""
+
+
+def open_data_file(config: RunConfig, path: str | os.PathLike | None = None
+                   ) -> TrajectoryDataset:
+    """The user's data file as `data.format`, `data.fields` and `data.stream` say."""
+    d = config.data
+    source = path if path is not None else d.file
+    assert source is not None
+    return load_dataset(source, format=d.format, fields=d.fields, in_memory=IN_MEMORY[d.stream])
 
 
 def split_column(config: RunConfig, data: TrajectoryDataset) -> int:
@@ -128,6 +141,8 @@ def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, Traje
         _check_rollout_fits(config, parts)
         return parts
     values = split_values(config, build_system(config))
+    if config.system.name is None and config.data.train_values is None:
+        return _file_split(config, data)
     if not data.params.shape[1]:
         raise DataError("the dataset has no physical parameters to split by; hold out "
                         "trajectories instead (data.test_trajectories: N)")
@@ -139,6 +154,21 @@ def split_dataset(config: RunConfig, data: TrajectoryDataset) -> dict[str, Traje
                                  or data.has_parameter(values["validation"], column=column)):
         # (a run directory from before validation sets holds none of the system's values)
         parts["validation"] = data.with_parameter(values["validation"], column=column)
+    _check_rollout_fits(config, parts)
+    return parts
+
+
+def _file_split(config: RunConfig, data: TrajectoryDataset) -> dict[str, TrajectoryDataset]:
+    """The split the data carry (The Well's train / valid / test folders)."""
+    ranges = data.metadata.get("splits") or {}
+    if "train" not in ranges:
+        raise ConfigError("data.train_values: needed to split the user's own data (the data carry "
+                          "no train/valid/test split of their own); or hold out trajectories "
+                          "with data.test_trajectories")
+    parts = {name: data.take(np.arange(*span)) for name, span in ranges.items()}
+    if len(parts) == 1:
+        raise ConfigError("data.file: its split holds only training trajectories; hold out test "
+                          "trajectories with data.test_trajectories")
     _check_rollout_fits(config, parts)
     return parts
 

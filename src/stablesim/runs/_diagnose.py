@@ -13,7 +13,6 @@ from .._atomic import atomic_write_json, finite_or_none
 from .._errors import ConfigError, TrainingError
 from .._progress import reporter
 from .._rundir import RunDir
-from ..data import load_dataset
 from ..simulators import solver_problem
 from ..stability import (
     UNTESTED,
@@ -28,6 +27,7 @@ from ..stability import (
 )
 from ..training import load_trained
 from ._build import build_system, simulator_factory, split_dataset
+from ._data_source import open_run_data
 from ._run import read_run_config, run_progress
 from ._stabilize import (
     Fix,
@@ -115,7 +115,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     if done == 0:
         raise ConfigError(f"{run_dir}: not trained yet (no checkpoint)")
     with say("loading the run"):
-        data = load_dataset(RunDir.of(run_dir).dataset)
+        data = open_run_data(run_dir, config)
         parts = split_dataset(config, data)
         result = load_trained(simulator_factory(config, build_system(config), data), run_dir)
     if seed_index is not None and not 0 <= seed_index < len(result.seeds):

@@ -10,11 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import ConfigError, DataError
-from ..data import TrajectoryDataset, load_dataset, load_initial_states, save_hdf5
+from ..data import TrajectoryDataset, load_initial_states, save_hdf5
 from ..evaluation import rollout_batch
 from ..simulators import solver_problem
 from ..training import load_trained
-from ._build import baseline_simulator, build_system, run_paths, simulator_factory, solver_name
+from ._build import baseline_simulator, build_system, simulator_factory, solver_name
+from ._data_source import open_run_data
 
 
 def rollout_run(
@@ -54,7 +55,7 @@ def rollout_run(
     out = pathlib.Path(out)
     if out.suffix.lower() not in (".h5", ".hdf5"):
         raise ConfigError(f"--out {out}: write an .h5 file")
-    data = load_dataset(run_paths(run_dir)["dataset"])
+    data = open_run_data(run_dir, config)
     states, phys, _ = load_initial_states(initial_file)  # one frame per trajectory suffices
     if states.shape[1:] != data.state_shape:
         raise DataError(f"{initial_file}: states shaped {states.shape[1:]}, the run was "

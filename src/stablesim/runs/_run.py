@@ -18,7 +18,7 @@ from .._distributed import is_writer
 from .._errors import ConfigError, DataError, TrainingError
 from .._progress import reporter
 from ..config import RunConfig, apply_overrides, parse_override, read_yaml, validate, write_yaml
-from ..data import TrajectoryDataset, load_dataset, save_hdf5
+from ..data import TrajectoryDataset
 from ..evaluation import (
     CORRELATION_LEVELS,
     DIVERGENCE_RULE,
@@ -47,6 +47,7 @@ from ._build import (
     solver_name,
     split_dataset,
 )
+from ._data_source import open_run_data, record_data
 
 TEST_SETS = ("interpolation", "extrapolation")
 GMEAN_STEPS = 100  # APEBench's GMean100 (the rollout's length where it is shorter)
@@ -104,7 +105,7 @@ def train_run(
     start = starting_networks(config, make)
     if is_writer():  # in a run over several processes, process 0 writes the files
         pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
-        save_hdf5(data, paths["dataset"])
+        record_data(config, data, run_dir)
         write_yaml(config, paths["config"])
     return _train(config, run_dir, make, parts, resume=False, stop_after=stop_after,
                   progress=progress, initial_networks=start)
@@ -147,7 +148,7 @@ def resume_run(run_dir: str | os.PathLike, *, stop_after: int | None = None,
                progress: bool = True) -> TrainResult:
     """Continue an interrupted run from its checkpoint (exactly where it stopped)."""
     config = read_run_config(run_dir)
-    data = load_dataset(run_paths(run_dir)["dataset"])
+    data = open_run_data(run_dir, config)
     parts = split_dataset(config, data)
     make = simulator_factory(config, build_system(config), data)
     return _train(config, run_dir, make, parts, resume=run_paths(run_dir)["checkpoint"].exists(),
@@ -202,7 +203,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
         raise ConfigError(f"{run_dir}: training stopped at update {done} of {total}; "
                           f"resume it first (`stablesim train --resume {run_dir}`)")
     say = reporter(progress)
-    data = load_dataset(paths["dataset"])
+    data = open_run_data(run_dir, config)
     parts = split_dataset(config, data)
     system = build_system(config)
     make = simulator_factory(config, system, data)

@@ -26,11 +26,12 @@ from .._errors import ConfigError, TrainingError
 from .._progress import reporter
 from .._rundir import RunDir
 from ..config import RunConfig, apply_overrides, validate, write_yaml
-from ..data import TrajectoryDataset, load_dataset
+from ..data import TrajectoryDataset
 from ..evaluation import relative_error
 from ..stability import energy_spectrum, recommend_noise
 from ..training import TrainResult, copy_checkpoint, load_trained
 from ._build import build_system, simulator_factory, split_dataset
+from ._data_source import open_run_data
 from ._run import (
     VALIDATION,
     long_divergences,
@@ -383,7 +384,7 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike | None, *,
     done, total = run_progress(run_dir)
     if done == 0 or done < total:
         raise ConfigError(f"{run_dir}: training is not finished ({done} of {total} updates)")
-    data = load_dataset(RunDir.of(run_dir).dataset)
+    data = open_run_data(run_dir, config)
     parts = split_dataset(config, data)
     updates = updates or max(100, total // 5)
     learning_rate = learning_rate or 0.1 * config.stages[-1].learning_rate

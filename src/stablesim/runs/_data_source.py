@@ -1,0 +1,83 @@
+"""Where a run's data are: a copy in the run directory, or a checked reference to the file.
+
+Built-in systems' data are generated, so the run keeps them (`dataset.h5`).
+The user's file stays where it is: the run records its absolute path, size
+and fingerprint (`data_source.json`) and refuses to go on (resume, evaluate,
+rollout, diagnose) if the file's content changed. `data.keep_copy: true` copies it
+into the run directory instead, a piece at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+from .._atomic import atomic_write_json
+from .._errors import DataError
+from .._rundir import RunDir
+from ..config import RunConfig
+from ..data import TrajectoryDataset, load_dataset, save_hdf5
+from ._build import IN_MEMORY, open_data_file
+
+
+def record_data(config: RunConfig, data: TrajectoryDataset, run_dir: str | os.PathLike) -> None:
+    """Keep the run's data: a copy (`dataset.h5`) or a reference (`data_source.json`).
+
+    **Arguments:**
+
+    - `config`: the run config (`data.file`, `data.keep_copy`).
+    - `data`: the full dataset.
+    - `run_dir`: the run directory (exists).
+    """
+    files = RunDir.of(run_dir)
+    if config.data.file is None or config.data.keep_copy:
+        save_hdf5(data, files.dataset)
+        return
+    source = pathlib.Path(config.data.file).resolve()
+    atomic_write_json(files.data_source, {
+        "path": str(source),
+        "format": data.metadata.get("format", "stablesim"),
+        "bytes": _size(source),
+        "shape": list(data.trajectories.shape),
+        "fingerprint": data.fingerprint(),
+    })
+
+
+def _size(path: pathlib.Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def open_run_data(run_dir: str | os.PathLike, config: RunConfig) -> TrajectoryDataset:
+    """The full dataset of a run, checked against what it was trained on.
+
+    **Arguments:**
+
+    - `run_dir`: the run directory.
+    - `config`: its config (how to open the file: format, fields, stream).
+
+    **Returns:**
+
+    The dataset (lazy where `data.stream` says so).
+
+    **Raises:**
+
+    `DataError` when the referenced file is gone or holds other data.
+    """
+    files = RunDir.of(run_dir)
+    if files.dataset.exists() or not files.data_source.exists():
+        return load_dataset(files.dataset, in_memory=IN_MEMORY[config.data.stream])
+    import json
+
+    record = json.loads(files.data_source.read_text())
+    path = pathlib.Path(record["path"])
+    if not path.exists():
+        raise DataError(f"{run_dir} was trained on {path}, which is gone; put it back, or "
+                        "train with data.keep_copy: true to keep a copy in the run directory")
+    data = open_data_file(config, path)
+    now = data.fingerprint()
+    if now != record["fingerprint"]:
+        raise DataError(f"{path} changed since {run_dir} was trained on it (fingerprint "
+                        f"{record['fingerprint']}, now {now}); restore it, or train a new run")
+    return data
