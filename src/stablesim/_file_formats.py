@@ -272,6 +272,8 @@ def _well_layout(path: pathlib.Path, fields) -> FileLayout:
     matrix, names = _params_matrix(params, [b.count for b in blocks], path)
     assert shape is not None
     meta: dict = {"format": "well", "source": str(path), "channels": list(blocks[0].channel_names),
+                  "channel_fields": [f.path.split("/")[-1] for f in blocks[0].fields
+                                     for _ in f.names],
                   **{k: v for k, v in facts.items() if v is not None}}
     if splits:
         meta["splits"] = splits

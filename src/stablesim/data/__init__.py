@@ -3,7 +3,9 @@
 from ._dataset import TrajectoryDataset, split_by_parameter, validate_trajectories
 from ._generate import generate_dataset
 from ._io import load_dataset, load_initial_states, save_hdf5
-from ._windows import WindowSampler, shuffled_position
+from ._normalize import Normalization, normalization_statistics, scale_warnings, well_statistics
+from ._stream import WindowStream
+from ._windows import WindowIndex, WindowSampler, shuffled_position
 
 __all__ = [
     "TrajectoryDataset",
@@ -13,5 +15,6 @@ __all__ = [
     "save_hdf5",
     "split_by_parameter",
     "validate_trajectories",
-    "WindowSampler", "shuffled_position",
+    "Normalization", "normalization_statistics", "scale_warnings", "well_statistics",
+    "WindowSampler", "WindowIndex", "WindowStream", "shuffled_position",
 ]

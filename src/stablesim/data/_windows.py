@@ -15,58 +15,54 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from .._errors import DataError
 
 
-class WindowSampler(eqx.Module):
-    """Draws batches of windows of `length` frames from trajectories on device.
+class WindowIndex(eqx.Module):
+    """Which windows batch number `step` holds: the sampling order, without the data.
 
     Batches follow epochs: every window is seen once per epoch, in an order
     fixed by the key and the epoch number, so a batch depends only on
     `(key, step)` and a resumed run draws exactly the batches it would have.
+    The in-memory `WindowSampler` and the disk-streaming `WindowStream` share it,
+    so both draw the same windows.
 
     **Arguments:**
 
-    - `trajectories`: `(B, T, C, *N)` array.
-    - `params`: `(B, P)` array.
+    - `num_trajectories`, `num_frames`: the shape of the trajectories.
     - `length`: frames per window (unroll steps + 1 + warm-up steps).
     - `batch_size`: windows per batch (at most the number of windows).
     """
 
-    trajectories: Float[Array, "B T C *N"]
-    params: Float[Array, "B P"]
+    num_trajectories: int = eqx.field(static=True)
+    num_frames: int = eqx.field(static=True)
     length: int = eqx.field(static=True)
     batch_size: int = eqx.field(static=True)
 
-    def __init__(self, trajectories, params, *, length: int, batch_size: int):
-        trajectories = jnp.asarray(trajectories)
-        if trajectories.shape[1] < length:
+    def __init__(self, num_trajectories: int, num_frames: int, *, length: int, batch_size: int):
+        if num_frames < length:
             raise DataError(
-                f"windows of {length} frames do not fit in trajectories of "
-                f"{trajectories.shape[1]} frames"
+                f"windows of {length} frames do not fit in trajectories of {num_frames} frames"
             )
-        self.trajectories = trajectories
-        self.params = jnp.asarray(params)
-        self.length = int(length)
-        num = self.num_windows
         if batch_size < 1:
             raise DataError(f"batch size must be positive, got {batch_size}")
-        self.batch_size = int(min(batch_size, num))
+        self.num_trajectories = int(num_trajectories)
+        self.num_frames = int(num_frames)
+        self.length = int(length)
+        self.batch_size = int(min(batch_size, self.num_windows))
 
     @property
     def windows_per_trajectory(self) -> int:
-        return self.trajectories.shape[1] - self.length + 1
+        return self.num_frames - self.length + 1
 
     @property
     def num_windows(self) -> int:
-        return self.trajectories.shape[0] * self.windows_per_trajectory
+        return self.num_trajectories * self.windows_per_trajectory
 
     @property
     def batches_per_epoch(self) -> int:
         return self.num_windows // self.batch_size
 
-    def window(self, index: Int[Array, ""]) -> tuple[Float[Array, "L C *N"], Float[Array, " P"]]:
-        """The window with flat index `index` and its parameters."""
-        traj, start = jnp.divmod(index, self.windows_per_trajectory)
-        frames = jax.lax.dynamic_slice_in_dim(self.trajectories[traj], start, self.length, axis=0)
-        return frames, self.params[traj]
+    def locate(self, index):
+        """`(trajectory, first frame)` of the window with flat index `index`."""
+        return divmod(index, self.windows_per_trajectory)
 
     def batch_indices(self, key: PRNGKeyArray, step: Int[Array, ""]) -> Int[Array, " batch"]:
         """Flat window indices of batch number `step` (epoch-wise shuffling).
@@ -78,6 +74,61 @@ class WindowSampler(eqx.Module):
         epoch, position = jnp.divmod(step, self.batches_per_epoch)
         positions = position * self.batch_size + jnp.arange(self.batch_size)
         return shuffled_position(jax.random.fold_in(key, epoch), positions, self.num_windows)
+
+
+class WindowSampler(eqx.Module):
+    """Draws batches of windows of `length` frames from trajectories on device.
+
+    The order is `WindowIndex`'s: a batch depends only on `(key, step)`.
+
+    **Arguments:**
+
+    - `trajectories`: `(B, T, C, *N)` array.
+    - `params`: `(B, P)` array.
+    - `length`: frames per window (unroll steps + 1 + warm-up steps).
+    - `batch_size`: windows per batch (at most the number of windows).
+    """
+
+    trajectories: Float[Array, "B T C *N"]
+    params: Float[Array, "B P"]
+    index: WindowIndex
+
+    def __init__(self, trajectories, params, *, length: int, batch_size: int):
+        trajectories = jnp.asarray(trajectories)
+        self.index = WindowIndex(trajectories.shape[0], trajectories.shape[1], length=length,
+                                 batch_size=batch_size)
+        self.trajectories = trajectories
+        self.params = jnp.asarray(params)
+
+    @property
+    def length(self) -> int:
+        return self.index.length
+
+    @property
+    def batch_size(self) -> int:
+        return self.index.batch_size
+
+    @property
+    def windows_per_trajectory(self) -> int:
+        return self.index.windows_per_trajectory
+
+    @property
+    def num_windows(self) -> int:
+        return self.index.num_windows
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.index.batches_per_epoch
+
+    def window(self, index: Int[Array, ""]) -> tuple[Float[Array, "L C *N"], Float[Array, " P"]]:
+        """The window with flat index `index` and its parameters."""
+        traj, start = self.index.locate(index)
+        frames = jax.lax.dynamic_slice_in_dim(self.trajectories[traj], start, self.length, axis=0)
+        return frames, self.params[traj]
+
+    def batch_indices(self, key: PRNGKeyArray, step: Int[Array, ""]) -> Int[Array, " batch"]:
+        """Flat window indices of batch number `step` (`WindowIndex.batch_indices`)."""
+        return self.index.batch_indices(key, step)
 
     def batch(
         self, key: PRNGKeyArray, step: Int[Array, ""]

@@ -8,11 +8,17 @@ from ._initializers import (
     initial_weights,
     initialize,
 )
-from ._networks import ARCHITECTURES, ParametricNetwork, count_parameters, make_network
+from ._networks import (
+    ARCHITECTURES,
+    ParametricNetwork,
+    count_parameters,
+    make_network,
+    normalized_network,
+)
 
 __all__ = [
     "FastConvNet", "FastResNet", "PeriodicConv", "ARCHITECTURES", "ParametricNetwork",
-    "count_parameters", "make_network", "INITIALIZERS", "STABLE_INITIALIZERS", "initialize",
-    "initial_weights",
+    "count_parameters", "make_network", "normalized_network", "INITIALIZERS",
+    "STABLE_INITIALIZERS", "initialize", "initial_weights",
     "gershgorin_weights", "dissipative_weights",
 ]

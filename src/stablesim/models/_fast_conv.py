@@ -27,8 +27,30 @@ from .._errors import ConfigError
 CONV_METHODS = ("auto", "im2col", "xla")
 
 
+PADDING = {"periodic": "wrap", "wall": "constant", "open": "edge"}
+"""How each boundary pads a field: periodic wraps around, a wall pads zeros (the value
+of a no-slip wall, and what ordinary zero-padded CNNs assume), an open boundary repeats
+the edge value (zero normal gradient)."""
+
+
+def pad_fields(x: Float[Array, "*N C"], lo: int, hi: int, boundary: tuple[str, ...]
+               ) -> Float[Array, "*M C"]:
+    """Pad the spatial axes of a channels-last field by `(lo, hi)`, each axis as its
+    boundary says (`PADDING`; empty `boundary`: all periodic)."""
+    d = x.ndim - 1
+    kinds = boundary or ("periodic",) * d
+    if len(set(kinds)) == 1:
+        return jnp.pad(x, [(lo, hi)] * d + [(0, 0)], mode=PADDING[kinds[0]])
+    for axis, kind in enumerate(kinds):
+        widths = [(0, 0)] * x.ndim
+        widths[axis] = (lo, hi)
+        x = jnp.pad(x, widths, mode=PADDING[kind])
+    return x
+
+
 class PeriodicConv(eqx.Module):
-    """A periodic convolution on channels-last fields `(*N, C_in) -> (*N, C_out)`.
+    """A convolution on channels-last fields `(*N, C_in) -> (*N, C_out)`, periodic
+    unless `boundary` says otherwise per axis (`PADDING`).
 
     The kernel is stored as `(C_out, k^d * C_in)` (output axis first, like
     `eqx.nn.Linear`), initialised uniformly in +-1/sqrt(fan_in) like
@@ -41,10 +63,16 @@ class PeriodicConv(eqx.Module):
     kernel_size: int = eqx.field(static=True)
     num_spatial_dims: int = eqx.field(static=True)
     method: str = eqx.field(static=True, default="auto")
+    boundary: tuple[str, ...] = eqx.field(static=True, default=())
 
     def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
                  kernel_size: int = 3, use_bias: bool = True, method: str = "auto",
-                 key: PRNGKeyArray):
+                 boundary: tuple[str, ...] = (), key: PRNGKeyArray):
+        unknown = [b for b in boundary if b not in PADDING]
+        if unknown or (boundary and len(boundary) != num_spatial_dims):
+            raise ConfigError(f"boundary must give one of {', '.join(PADDING)} per spatial axis "
+                              f"({num_spatial_dims}), got {list(boundary)}")
+        self.boundary = tuple(boundary) if set(boundary) != {"periodic"} else ()
         if method not in CONV_METHODS:
             raise ConfigError(f"convolution method must be one of {', '.join(CONV_METHODS)}, "
                               f"got {method!r}")
@@ -68,7 +96,7 @@ class PeriodicConv(eqx.Module):
     def __call__(self, x: Float[Array, "*N C"]) -> Float[Array, "*N O"]:
         d, k = self.num_spatial_dims, self.kernel_size
         lo = (k - 1) // 2
-        padded = jnp.pad(x, [(lo, k - 1 - lo)] * d + [(0, 0)], mode="wrap")
+        padded = pad_fields(x, lo, k - 1 - lo, self.boundary)
         if self.resolved_method() == "xla":
             # The stored columns are ordered (offset, channel), offsets row-major: the same
             # order as the (k,)*d + (in,) axes of a channels-last kernel.
@@ -102,11 +130,13 @@ class FastConvNet(eqx.Module):
 
     def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
                  hidden_channels: int = 16, depth: int = 10, kernel_size: int = 3,
-                 activation: Callable = jax.nn.relu, key: PRNGKeyArray):
+                 activation: Callable = jax.nn.relu, boundary: tuple[str, ...] = (),
+                 key: PRNGKeyArray):
         sizes = [in_channels] + [hidden_channels] * depth + [out_channels]
         keys = jax.random.split(key, len(sizes) - 1)
         self.layers = tuple(
-            PeriodicConv(num_spatial_dims, i, o, kernel_size=kernel_size, key=k)
+            PeriodicConv(num_spatial_dims, i, o, kernel_size=kernel_size, boundary=boundary,
+                         key=k)
             for i, o, k in zip(sizes[:-1], sizes[1:], keys)
         )
         self.activation = activation
@@ -132,10 +162,11 @@ class FastResNet(eqx.Module):
 
     def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
                  hidden_channels: int = 32, num_blocks: int = 6, kernel_size: int = 3,
-                 activation: Callable = jax.nn.relu, key: PRNGKeyArray):
+                 activation: Callable = jax.nn.relu, boundary: tuple[str, ...] = (),
+                 key: PRNGKeyArray):
         keys = jax.random.split(key, 2 * num_blocks + 2)
         conv = lambda i, o, k: PeriodicConv(num_spatial_dims, i, o,  # noqa: E731
-                                            kernel_size=kernel_size, key=k)
+                                            kernel_size=kernel_size, boundary=boundary, key=k)
         self.lift = conv(in_channels, hidden_channels, keys[0])
         self.blocks = tuple(
             (conv(hidden_channels, hidden_channels, keys[2 * b + 1]),

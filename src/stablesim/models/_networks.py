@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -22,23 +23,49 @@ Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
 class ParametricNetwork(eqx.Module):
     """A network of one state and its physical parameters.
 
-    The parameters, times `parameter_scale`, are broadcast to constant
-    channels and concatenated to the state before `core` sees it (fields);
-    for vector states `(n,)` they are appended to the vector.
+    The parameters, minus `parameter_shift` and times `parameter_scale`, are
+    broadcast to constant channels and concatenated to the state before
+    `core` sees it (fields); for vector states `(n,)` they are appended to the
+    vector. With a normalization (`state_scale` not empty) `core` sees
+    `(state - state_mean) / state_scale` per channel and its output is
+    multiplied by `state_scale` (and `state_mean` added when it predicts the
+    state itself, `shift_output`): the network works near O(1) whatever the
+    data's units, the map stays one of physical states.
 
     **Arguments:**
 
     - `core`: maps `(C + P, *N)` (or `(n + P,)`) to `(C, *N)` (or `(n,)`).
     - `parameter_scale`: one factor per physical parameter.
+    - `parameter_shift`: subtracted from each parameter first (default 0).
+    - `state_mean`, `state_scale`: per channel (empty: no normalization).
+    - `shift_output`: add `state_mean` to the output (the network predicts the
+        next state, not an increment or a correction).
     """
 
     core: Callable[..., Array]
     parameter_scale: tuple[float, ...] = eqx.field(static=True, default=())
+    parameter_shift: tuple[float, ...] = eqx.field(static=True, default=())
+    state_mean: tuple[float, ...] = eqx.field(static=True, default=())
+    state_scale: tuple[float, ...] = eqx.field(static=True, default=())
+    shift_output: bool = eqx.field(static=True, default=False)
+
+    def _per_channel(self, values: tuple[float, ...], state) -> Array:
+        return jnp.asarray(values, state.dtype).reshape((-1,) + (1,) * (state.ndim - 1))
 
     def __call__(self, state: Float[Array, " C *N"], params: Float[Array, " P"]) -> Float[Array, " C *N"]:
+        if self.state_scale:
+            mean = self._per_channel(self.state_mean, state)
+            scale = self._per_channel(self.state_scale, state)
+            out = self._core(((state - mean) / scale).astype(state.dtype), params)
+            return out * scale + mean if self.shift_output else out * scale
+        return self._core(state, params)
+
+    def _core(self, state, params):
         if not self.parameter_scale:
             return self.core(state)
-        scaled = params * jnp.asarray(self.parameter_scale, state.dtype)
+        shift = jnp.asarray(self.parameter_shift or (0.0,) * len(self.parameter_scale),
+                            state.dtype)
+        scaled = (params - shift) * jnp.asarray(self.parameter_scale, state.dtype)
         if state.ndim == 1:
             return self.core(jnp.concatenate([state, scaled]))
         channels = jnp.broadcast_to(scaled.reshape((-1,) + (1,) * (state.ndim - 1)),
@@ -65,6 +92,7 @@ def make_network(
     activation: str = "relu",
     initializer: str = "default",
     residual: bool = False,
+    boundary: tuple[str, ...] = (),
     key: PRNGKeyArray,
     **options,
 ) -> ParametricNetwork:
@@ -95,6 +123,11 @@ def make_network(
         block W becomes G - I with G so initialized: the step's operator
         I + W = G carries the bound, not W alone. Deeper networks have no
         such shift (their step is I + a product of layers).
+    - `boundary`: per spatial axis `periodic`, `wall` or `open` (empty: all
+        periodic): how convolutions pad (`PADDING`: wrap, zeros, edge). Our
+        `conv` and `resnet` take one per axis; PDEquinox's networks one for
+        all axes (as `periodic`, `dirichlet`, `neumann`); FNO's spectral layers
+        stay periodic.
     - `key`: random key.
     - `**options`: passed on to the PDEquinox constructor (e.g. `num_modes`).
 
@@ -137,28 +170,35 @@ def make_network(
         channels, dims = state_shape[0], len(state_shape) - 1
         common: dict[str, Any] = dict(in_channels=channels + num_parameters,
                                       out_channels=channels, key=key)
+        pdeqx_options = dict(common)
+        if set(boundary) - {"periodic"}:
+            if len(set(boundary)) > 1 and architecture not in ("conv", "resnet"):
+                raise ConfigError(f"architecture {architecture!r} pads every axis alike, but "
+                                  f"the boundaries are {', '.join(boundary)}; use conv or "
+                                  "resnet (one boundary per axis)")
+            pdeqx_options["boundary_mode"] = PDEQX_BOUNDARY[boundary[0]]
         if architecture == "conv":
             core = FastConvNet(dims, hidden_channels=width, depth=depth, activation=act,
-                               **common, **options)
+                               boundary=tuple(boundary), **common, **options)
         elif architecture == "resnet":
             core = FastResNet(dims, hidden_channels=width, num_blocks=depth, activation=act,
-                              **common, **options)
+                              boundary=tuple(boundary), **common, **options)
         elif architecture == "pdeqx_conv":
             core = pdeqx.arch.ConvNet(dims, hidden_channels=width, depth=depth,
-                                      activation=act, **common, **options)
+                                      activation=act, **pdeqx_options, **options)
         elif architecture == "pdeqx_resnet":
             core = pdeqx.arch.ClassicResNet(dims, hidden_channels=width, num_blocks=depth,
-                                            activation=act, **common, **options)
+                                            activation=act, **pdeqx_options, **options)
         elif architecture == "dilated_resnet":
             core = pdeqx.arch.DilatedResNet(dims, hidden_channels=width, num_blocks=depth,
-                                            activation=act, **common, **options)
+                                            activation=act, **pdeqx_options, **options)
         elif architecture == "unet":
             core = pdeqx.arch.ClassicUNet(dims, hidden_channels=width, num_levels=depth,
-                                          activation=act, **common, **options)
+                                          activation=act, **pdeqx_options, **options)
         else:
-            options.setdefault("num_modes", max(1, min(12, state_shape[1] // 2)))
+            options.setdefault("num_modes", max(1, min(12, min(state_shape[1:]) // 2)))
             core = pdeqx.arch.ClassicFNO(dims, hidden_channels=width, num_blocks=depth,
-                                         activation=act, **common, **options)
+                                         activation=act, **pdeqx_options, **options)
     core = initialize(core, initializer, key=init_key, parameter_channels=num_parameters)
     if residual and architecture == "linear" and initializer in STEP_BOUNDED:
         assert isinstance(core, _VectorMLP)
@@ -167,6 +207,35 @@ def make_network(
         core = eqx.tree_at(lambda c: c.mlp.layers[0].weight, core, shifted)
     return ParametricNetwork(core, scale)
 
+
+def normalized_network(network: ParametricNetwork, normalization, *, shift_output: bool
+                       ) -> ParametricNetwork:
+    """The same network working in normalized units (see `ParametricNetwork`).
+
+    **Arguments:**
+
+    - `network`: a `ParametricNetwork`.
+    - `normalization`: a `stablesim.data.Normalization` (per-channel mean and
+        std, per-parameter mean and std).
+    - `shift_output`: the network predicts the state itself (add the mean back).
+
+    **Returns:**
+
+    The network with the statistics as static fields (not trained, not in
+    checkpoints' arrays).
+    """
+    p = len(normalization.parameter_std)
+    return dataclasses.replace(
+        network,
+        parameter_scale=tuple(1.0 / s for s in normalization.parameter_std) if p else (),
+        parameter_shift=tuple(normalization.parameter_mean),
+        state_mean=tuple(normalization.state_mean),
+        state_scale=tuple(normalization.state_std),
+        shift_output=shift_output)
+
+
+PDEQX_BOUNDARY = {"periodic": "periodic", "wall": "dirichlet", "open": "neumann"}
+"""Our boundary names as PDEquinox's `boundary_mode`."""
 
 STEP_BOUNDED = ("gershgorin", "gershgorin_rows")
 """Initializers whose bound a residual `linear` model moves to its step operator I + W."""

@@ -14,8 +14,17 @@ import numpy as np
 from .._errors import ConfigError, DataError
 from .._rundir import RunDir
 from ..config import RunConfig, same_values, split_parameter_column
-from ..data import TrajectoryDataset, generate_dataset, load_dataset, split_by_parameter
-from ..models import make_network
+from ..data import (
+    Normalization,
+    TrajectoryDataset,
+    generate_dataset,
+    load_dataset,
+    normalization_statistics,
+    scale_warnings,
+    split_by_parameter,
+    well_statistics,
+)
+from ..models import make_network, normalized_network
 from ..simulators import (
     AbstractSimulator,
     Correction,
@@ -247,7 +256,8 @@ def projection_basis(config: RunConfig, train: TrajectoryDataset) -> np.ndarray 
 
 
 def simulator_factory(
-    config: RunConfig, system: System | None, data: TrajectoryDataset
+    config: RunConfig, system: System | None, data: TrajectoryDataset,
+    normalization: Normalization | None = None,
 ) -> Callable[[jax.Array], AbstractSimulator]:
     """`make(key) -> simulator` for the trainer, as the config describes.
 
@@ -257,6 +267,7 @@ def simulator_factory(
     - `system`: the built-in system (its coarse solver for correction), or None.
     - `data`: the dataset (state shape, number of parameters; the training
         split defines the projection subspace).
+    - `normalization`: the run's statistics (`run_normalization`), or None.
 
     **Returns:**
 
@@ -274,10 +285,13 @@ def simulator_factory(
             net = make_network(m.architecture, state_shape=tuple(data.state_shape),
                                num_parameters=data.params.shape[1], parameter_scale=scale,
                                width=m.width, depth=m.depth, activation=m.activation,
-                               initializer=m.initializer,
+                               initializer=m.initializer, boundary=data.boundary,
                                residual=solver is None and s.residual, key=key)
         except ConfigError as err:
             raise ConfigError(f"model: {err}") from None
+        if normalization is not None:
+            net = normalized_network(net, normalization,
+                                     shift_output=solver is None and not s.residual)
         sim = (Prediction(net, residual=s.residual) if solver is None
                else Correction(net, solver, mode=s.mode))
         if basis is not None:
@@ -287,6 +301,34 @@ def simulator_factory(
         return sim
 
     return make
+
+
+def normalization_mode(config: RunConfig) -> bool:
+    """Whether the run normalizes (`data.normalize`; auto: the user's own file only)."""
+    mode = config.data.normalize
+    return mode == "on" or (mode == "auto" and config.data.file is not None)
+
+
+def run_normalization(config: RunConfig, train: TrajectoryDataset) -> Normalization | None:
+    """The statistics a new run normalizes with (None: off), from its training split.
+
+    The Well's `stats.yaml` when the data come with one; else one pass over
+    the training trajectories. With normalization off, channels or
+    parameters far from O(1) are named on stderr.
+    """
+    norm = (well_statistics(train.metadata["stats_file"], train.metadata["channel_fields"],
+                            train.params)
+            if "stats_file" in train.metadata and "channel_fields" in train.metadata
+            else None)
+    if normalization_mode(config):
+        return norm or normalization_statistics(train)
+    if config.data.file is not None:
+        import sys
+
+        stats = norm or normalization_statistics(train)
+        for line in scale_warnings(stats, train.channel_names, train.parameter_names):
+            print(f"stablesim: warning: {line}", file=sys.stderr)
+    return None
 
 
 def baseline_simulator(config: RunConfig, system: System | None) -> AbstractSimulator | None:

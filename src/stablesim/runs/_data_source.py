@@ -16,8 +16,8 @@ from .._atomic import atomic_write_json
 from .._errors import DataError
 from .._rundir import RunDir
 from ..config import RunConfig
-from ..data import TrajectoryDataset, load_dataset, save_hdf5
-from ._build import IN_MEMORY, open_data_file
+from ..data import Normalization, TrajectoryDataset, load_dataset, save_hdf5
+from ._build import IN_MEMORY, build_system, open_data_file, simulator_factory
 
 
 def record_data(config: RunConfig, data: TrajectoryDataset, run_dir: str | os.PathLike) -> None:
@@ -41,6 +41,29 @@ def record_data(config: RunConfig, data: TrajectoryDataset, run_dir: str | os.Pa
         "shape": list(data.trajectories.shape),
         "fingerprint": data.fingerprint(),
     })
+
+
+def save_normalization(run_dir: str | os.PathLike, norm: Normalization | None) -> None:
+    """Write the run's statistics (`normalization.json`); nothing when it does not normalize."""
+    if norm is not None:
+        atomic_write_json(RunDir.of(run_dir).normalization, norm.to_json())
+
+
+def read_normalization(run_dir: str | os.PathLike) -> Normalization | None:
+    """The statistics a run was trained with (None: it does not normalize; runs from before
+    normalization existed have no file and stay unnormalized)."""
+    path = RunDir.of(run_dir).normalization
+    if not path.exists():
+        return None
+    import json
+
+    return Normalization.from_json(json.loads(path.read_text()))
+
+
+def run_simulator_factory(run_dir: str | os.PathLike, config: RunConfig,
+                          data: TrajectoryDataset):
+    """`simulator_factory` of a trained run: its config, data and normalization."""
+    return simulator_factory(config, build_system(config), data, read_normalization(run_dir))
 
 
 def _size(path: pathlib.Path) -> int:

@@ -26,8 +26,8 @@ from ..stability import (
     uses_finite_differences,
 )
 from ..training import load_trained
-from ._build import build_system, simulator_factory, split_dataset
-from ._data_source import open_run_data
+from ._build import split_dataset
+from ._data_source import open_run_data, run_simulator_factory
 from ._run import read_run_config, run_progress
 from ._stabilize import (
     Fix,
@@ -117,7 +117,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     with say("loading the run"):
         data = open_run_data(run_dir, config)
         parts = split_dataset(config, data)
-        result = load_trained(simulator_factory(config, build_system(config), data), run_dir)
+        result = load_trained(run_simulator_factory(run_dir, config, data), run_dir)
     if seed_index is not None and not 0 <= seed_index < len(result.seeds):
         raise ConfigError(f"--seed-index must be in [0, {len(result.seeds) - 1}]")
     finite_differences = uses_finite_differences(result.simulator_for(0))
@@ -163,7 +163,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         fix = Fix("projection", {"simulator.projection": True}, "", trains=False)
         cfg = with_changes(config, fix)
         with say(f"the same with the projection onto the {energy.rank}-dim data subspace"):
-            projected = load_trained(simulator_factory(cfg, build_system(cfg), data), run_dir)
+            projected = load_trained(run_simulator_factory(run_dir, cfg, data), run_dir)
             projection = measure(projected, cfg, parts, horizon=horizon, name="projection",
                                  changes=fix.changes)
     advice = recommendations(energy, radius, normal_radius, worst,

@@ -14,8 +14,8 @@ from ..data import TrajectoryDataset, load_initial_states, save_hdf5
 from ..evaluation import rollout_batch
 from ..simulators import solver_problem
 from ..training import load_trained
-from ._build import baseline_simulator, build_system, simulator_factory, solver_name
-from ._data_source import open_run_data
+from ._build import baseline_simulator, build_system, solver_name
+from ._data_source import open_run_data, run_simulator_factory
 
 
 def rollout_run(
@@ -67,7 +67,7 @@ def rollout_run(
                         f"needs {data.params.shape[1]} ({', '.join(data.parameter_names)}); "
                         "give them with --params")
     system = build_system(config)
-    trained = load_trained(simulator_factory(config, system, data), run_dir)
+    trained = load_trained(run_simulator_factory(run_dir, config, data), run_dir)
     if not 0 <= seed_index < len(trained.seeds):
         raise ConfigError(f"--seed-index must be in [0, {len(trained.seeds) - 1}]")
     start = jnp.asarray(states)

@@ -42,12 +42,19 @@ from ._build import (
     build_system,
     check_solver,
     make_dataset,
+    run_normalization,
     run_paths,
     simulator_factory,
     solver_name,
     split_dataset,
 )
-from ._data_source import open_run_data, record_data
+from ._data_source import (
+    open_run_data,
+    read_normalization,
+    record_data,
+    run_simulator_factory,
+    save_normalization,
+)
 
 TEST_SETS = ("interpolation", "extrapolation")
 GMEAN_STEPS = 100  # APEBench's GMean100 (the rollout's length where it is shorter)
@@ -100,12 +107,15 @@ def train_run(
     data = dataset if dataset is not None else make_dataset(config)
     parts = split_dataset(config, data)
     check_solver(config, data)
-    make = simulator_factory(config, build_system(config), data)
+    norm = (read_normalization(config.model.init_from) if config.model.init_from is not None
+            else run_normalization(config, parts["train"]))
+    make = simulator_factory(config, build_system(config), data, norm)
     make(jax.random.key(0))  # a model that cannot be built fails before the run directory exists
     start = starting_networks(config, make)
     if is_writer():  # in a run over several processes, process 0 writes the files
         pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
         record_data(config, data, run_dir)
+        save_normalization(run_dir, norm)
         write_yaml(config, paths["config"])
     return _train(config, run_dir, make, parts, resume=False, stop_after=stop_after,
                   progress=progress, initial_networks=start)
@@ -150,7 +160,7 @@ def resume_run(run_dir: str | os.PathLike, *, stop_after: int | None = None,
     config = read_run_config(run_dir)
     data = open_run_data(run_dir, config)
     parts = split_dataset(config, data)
-    make = simulator_factory(config, build_system(config), data)
+    make = run_simulator_factory(run_dir, config, data)
     return _train(config, run_dir, make, parts, resume=run_paths(run_dir)["checkpoint"].exists(),
                   stop_after=stop_after, progress=progress)
 
@@ -206,7 +216,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
     data = open_run_data(run_dir, config)
     parts = split_dataset(config, data)
     system = build_system(config)
-    make = simulator_factory(config, system, data)
+    make = run_simulator_factory(run_dir, config, data)
     result = load_trained(make, run_dir)
     ev = config.evaluation
     steps = ev.rollout_steps

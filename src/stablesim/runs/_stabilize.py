@@ -30,8 +30,8 @@ from ..data import TrajectoryDataset
 from ..evaluation import relative_error
 from ..stability import energy_spectrum, recommend_noise
 from ..training import TrainResult, copy_checkpoint, load_trained
-from ._build import build_system, simulator_factory, split_dataset
-from ._data_source import open_run_data
+from ._build import split_dataset
+from ._data_source import open_run_data, run_simulator_factory
 from ._run import (
     VALIDATION,
     long_divergences,
@@ -389,7 +389,7 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike | None, *,
     updates = updates or max(100, total // 5)
     learning_rate = learning_rate or 0.1 * config.stages[-1].learning_rate
     with say(f"measuring the run as trained ({horizon}-step rollouts)"):
-        result = load_trained(simulator_factory(config, build_system(config), data), run_dir)
+        result = load_trained(run_simulator_factory(run_dir, config, data), run_dir)
         before = measure(result, config, parts, horizon=horizon)
     if progress:
         print(f"  diverged {before.diverged} / {before.rollouts}"
@@ -413,7 +413,7 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike | None, *,
                 tuned = train_run(cfg, target, dataset=data, progress=progress)
             else:
                 apply_without_training(run_dir, target, cfg)
-                tuned = load_trained(simulator_factory(cfg, build_system(cfg), data), target)
+                tuned = load_trained(run_simulator_factory(target, cfg, data), target)
         except TrainingError as err:  # a fix whose training fails is measured as failing
             if progress:
                 print(f"  training failed: {err}")

@@ -205,13 +205,18 @@ class Unroll(eqx.Module):
             preds.append(u)
         return preds
 
-    def window_loss(self, simulator, window, params, noise=None) -> Scalar:
-        """Weighted mean over steps of the mean squared error of one window."""
+    def window_loss(self, simulator, window, params, noise=None, inverse_scale=None) -> Scalar:
+        """Weighted mean over steps of the mean squared error of one window.
+
+        `inverse_scale` (broadcast against one state) weighs each channel's
+        error: the error in normalized units.
+        """
         weights = self._step_weights(window.dtype)
+        w = jnp.ones((), window.dtype) if inverse_scale is None else inverse_scale
         if self.scan:
             preds = self.predictions(simulator, window, params, noise)
             targets = window[self.pushforward + 1 :]
-            per_step = jnp.mean((preds - targets) ** 2, axis=tuple(range(1, preds.ndim)))
+            per_step = jnp.mean(((preds - targets) * w) ** 2, axis=tuple(range(1, preds.ndim)))
             return jnp.sum(weights * per_step)
         # Each step's error is taken as soon as the step is computed, not from the stacked
         # states: then the backward pass of a step that the next one does not depend on (NOG,
@@ -220,7 +225,7 @@ class Unroll(eqx.Module):
         states = self._python_loop(self._step(simulator, params), window, noise)
         loss = jnp.zeros((), window.dtype)
         for s, pred in enumerate(states):
-            loss = loss + weights[s] * jnp.mean((pred - window[self.pushforward + 1 + s]) ** 2)
+            loss = loss + weights[s] * jnp.mean(((pred - window[self.pushforward + 1 + s]) * w) ** 2)
         return loss
 
     def loss(
@@ -230,6 +235,7 @@ class Unroll(eqx.Module):
         params: Float[Array, "B P"],
         *,
         key: PRNGKeyArray | None = None,
+        scale: tuple[float, ...] | None = None,
     ) -> Scalar:
         """Mean loss over a batch of windows; differentiate with `eqx.filter_grad`.
 
@@ -239,6 +245,9 @@ class Unroll(eqx.Module):
         - `windows`: `(batch, pushforward + unroll + 1, C, *N)` ground-truth frames.
         - `params`: `(batch, P)` physical parameters.
         - `key`: random key for input noise (required if `noise > 0`).
+        - `scale`: one scale per channel (the normalization's standard
+            deviations): errors are measured, and noise added, in units of
+            it. None: the data's own units.
 
         **Returns:**
 
@@ -250,17 +259,20 @@ class Unroll(eqx.Module):
                 f"{self.name}: windows must be shaped (batch, {self.window_length}, C, *space), "
                 f"got {windows.shape}"
             )
-        noise = None
+        noise, inverse = None, None
+        if scale is not None:
+            per_channel = jnp.asarray(scale, windows.dtype)
+            per_channel = per_channel.reshape(per_channel.shape + (1,) * (windows.ndim - 3))
+            inverse = 1 / per_channel
         if self.noise > 0:
             if key is None:
                 raise ConfigError(f"{self.name}: noise injection needs a random key")
             shape = (windows.shape[0], self.pushforward + self.unroll) + windows.shape[2:]
             noise = self.noise * jax.random.normal(key, shape, windows.dtype)
-            losses = jax.vmap(self.window_loss, in_axes=(None, 0, 0, 0))(
-                simulator, windows, params, noise
-            )
-        else:
-            losses = jax.vmap(self.window_loss, in_axes=(None, 0, 0))(simulator, windows, params)
+            if inverse is not None:
+                noise = noise / inverse
+        losses = jax.vmap(self.window_loss, in_axes=(None, 0, 0, 0, None))(
+            simulator, windows, params, noise, inverse)
         return jnp.mean(losses)
 
 

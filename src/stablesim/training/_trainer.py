@@ -26,7 +26,7 @@ from .._distributed import gather_to_host, is_writer
 from .._errors import ConfigError, TrainingError
 from .._rundir import RunDir
 from .._training_config import ModalityConfig, StageConfig, TrainConfig
-from ..data import TrajectoryDataset, WindowSampler
+from ..data import TrajectoryDataset, WindowIndex, WindowSampler, WindowStream
 from ..simulators import AbstractSimulator, solver_problem, with_network
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
 from ._execution import Execution, resolve_execution
@@ -125,29 +125,36 @@ def _tree_where(cond, new, old):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(cond, a, b), new, old)
 
 
+def _shuffle_key(state: SeedState):
+    return jax.random.fold_in(jax.random.wrap_key_data(state.key), 0)
+
+
 def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
-                config: TrainConfig, optimizer, sampler: WindowSampler, execution: Execution):
+                config: TrainConfig, optimizer, data: WindowSampler | WindowStream,
+                execution: Execution):
     """A function running `n` updates for all seeds: `chunk(states, first_step, n)`.
 
     With `execution.loop == "scan"` one jitted `lax.scan` over the `n` updates
     (vmapped over seeds); with `"step"` one jitted update (vmapped over seeds,
     the state buffers donated) called `n` times from the host. Both return the
     new states and `(loss, grad_norm, skipped, consecutive_skips)`, each
-    shaped `(seeds, n)`. The sampler (the training data) is an argument of
-    the compiled function, never a constant captured in it: the program does
-    not grow with the dataset.
+    shaped `(seeds, n)`. The training data are an argument of the compiled
+    function, never a constant captured in it: a `WindowSampler` (the data on
+    device, batches drawn inside) or, for data streamed from disk, the windows
+    a `WindowStream` read for these updates (pieces of `piece_steps` updates,
+    the next read while the current one runs).
     """
     modality = build_modality(stage.modality, remat=execution.remat, scan=execution.scan)
+    loss_scale = _loss_scale(template)
 
     def loss_fn(weights, windows, params, key):
         sim = with_network(template, eqx.combine(weights, static_net))
-        return modality.loss(sim, windows, params, key=key)
+        return modality.loss(sim, windows, params, key=key, scale=loss_scale)
 
-    def update(state: SeedState, step, data: WindowSampler):
+    def update(state: SeedState, step, windows, params):
         key = jax.random.wrap_key_data(state.key)
-        shuffle_key = jax.random.fold_in(key, 0)
         noise_key = jax.random.fold_in(jax.random.fold_in(key, 1), step)
-        windows, params = execution.constrain_batch(data.batch(shuffle_key, step))
+        windows, params = execution.constrain_batch((windows, params))
         loss, grads = jax.value_and_grad(loss_fn)(state.weights, windows, params, noise_key)
         gnorm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(gnorm)
@@ -177,26 +184,68 @@ def _make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
         )
         return new, (loss, gnorm, ~ok, new.consecutive_skips)
 
+    def sampled_update(state: SeedState, step, sampler: WindowSampler):
+        return update(state, step, *sampler.batch(_shuffle_key(state), step))
+
+    if isinstance(data, WindowStream):
+        return _streamed_chunk(update, data, execution)
     if execution.loop == "scan":
         @eqx.filter_jit
-        def scanned(states: SeedState, first_step, n: int, data: WindowSampler):
+        def scanned(states: SeedState, first_step, n: int, sampler: WindowSampler):
             steps = first_step + jnp.arange(n)
-            run = lambda s: jax.lax.scan(lambda st, k: update(st, k, data), s, steps)  # noqa: E731
+            run = lambda s: jax.lax.scan(  # noqa: E731
+                lambda st, k: sampled_update(st, k, sampler), s, steps)
             return jax.vmap(run)(states)
 
-        return lambda states, first_step, n: scanned(states, jnp.asarray(first_step), n, sampler)
+        return lambda states, first_step, n: scanned(states, jnp.asarray(first_step), n, data)
 
-    one_update = jax.jit(jax.vmap(update, in_axes=(0, None, None)), donate_argnums=0)
+    one_update = jax.jit(jax.vmap(sampled_update, in_axes=(0, None, None)), donate_argnums=0)
 
     def chunk_of_steps(states: SeedState, first_step, n: int):
         outputs = []
         for i in range(n):
-            states, out = one_update(states, np.int32(first_step + i), sampler)
+            states, out = one_update(states, np.int32(first_step + i), data)
             outputs.append(out)
-        stacked = tuple(jnp.stack(column, axis=1) for column in zip(*outputs))
-        return states, stacked
+        return states, tuple(jnp.stack(column, axis=1) for column in zip(*outputs))
 
     return chunk_of_steps
+
+
+def _streamed_chunk(update, stream: WindowStream, execution: Execution):
+    """`chunk(states, first_step, n)` on windows read by `stream`, a piece ahead."""
+    @eqx.filter_jit
+    def scanned(states: SeedState, steps, windows, params):
+        run = lambda s, w, p: jax.lax.scan(  # noqa: E731
+            lambda st, xs: update(st, *xs), s, (steps, w, p))
+        return jax.vmap(run)(states, windows, params)
+
+    one_update = jax.jit(jax.vmap(update, in_axes=(0, None, 0, 0)), donate_argnums=0)
+
+    def chunk(states: SeedState, first_step: int, n: int):
+        outputs, step, end = [], int(first_step), int(first_step) + n
+        while step < end:
+            k = min(stream.piece_steps, end - step)
+            windows, params = stream.take(step, k)
+            # read ahead while this piece runs (the next chunk is as long as this one)
+            stream.prefetch(step + k, min(stream.piece_steps, n))
+            if execution.loop == "scan":
+                states, out = scanned(states, jnp.arange(step, step + k), windows, params)
+                outputs.append(out)
+            else:
+                for i in range(k):
+                    states, out = one_update(states, np.int32(step + i), windows[:, i],
+                                             params[:, i])
+                    outputs.append(tuple(o[:, None] for o in out))
+            step += k
+        return states, tuple(jnp.concatenate(column, axis=1) for column in zip(*outputs))
+
+    return chunk
+
+
+def _loss_scale(template: AbstractSimulator):
+    """Per-channel scale of the loss: the normalization's (None: the data's own units)."""
+    scale = getattr(template.network, "state_scale", ())
+    return None if not scale else tuple(scale)
 
 
 def _initial_states(weights, optimizer, seeds) -> SeedState:
@@ -334,8 +383,10 @@ def train(
     template = make_simulator(jax.random.key(seeds[0]))
     for stage in stages:
         build_modality(stage.modality).check_simulator(template)
-    trajectories = jnp.asarray(dataset.trajectories)
+    streamed = dataset.lazy  # windows read from the files as needed, never all in memory
+    trajectories = None if streamed else jnp.asarray(dataset.trajectories)
     params = jnp.asarray(dataset.params)
+    example = jnp.asarray(dataset.trajectories[0, 0])
     if initial_networks is None:
         weights = _initial_weights(make_simulator, seeds)
     else:
@@ -369,12 +420,14 @@ def train(
     interrupted = False
     stop = _StopRequest(out)
     compiled_first = False
+    stream: WindowStream | None = None
     try:
         for stage_index in range(start_stage, len(stages)):
             stage = stages[stage_index]
             optimizer = make_optimizer(config, stage)
-            sampler = WindowSampler(trajectories, params, length=stage.modality.window_length,
-                                    batch_size=config.batch_size)
+            index = WindowIndex(*dataset.trajectories.shape[:2],
+                                length=stage.modality.window_length,
+                                batch_size=config.batch_size)
             if resumed_states is not None:
                 states, resumed_states, step = resumed_states, None, start_step
             else:  # a new stage starts from the previous stage's weights
@@ -382,10 +435,19 @@ def train(
                                          optimizer, seeds)
                 step = 0
             execution = resolve_execution(
-                config, stage, template, trajectories[0, 0], params[0],
-                num_seeds=len(seeds), batch_size=sampler.batch_size)
+                config, stage, template, example, params[0],
+                num_seeds=len(seeds), batch_size=index.batch_size)
             states = execution.place(states)
-            chunk = _make_chunk(template, static_net, stage, config, optimizer, sampler, execution)
+            if stream is not None:
+                stream.close()
+            if streamed:
+                keys = jax.vmap(_shuffle_key)(states)
+                stream = WindowStream(dataset.trajectories, dataset.params, index, keys)
+                data: WindowSampler | WindowStream = stream
+            else:
+                data = WindowSampler(trajectories, params, length=index.length,
+                                     batch_size=config.batch_size)
+            chunk = _make_chunk(template, static_net, stage, config, optimizer, data, execution)
             while step < stage.updates:
                 if stop_after is not None and done >= stop_after:
                     interrupted = True  # the stop falls on a chunk boundary: checkpoint it
@@ -439,6 +501,8 @@ def train(
     finally:
         stop.restore()
         bar.close()
+        if stream is not None:
+            stream.close()
     assert states is not None  # every stage loop starts by setting it
     weights = states.weights
     if jax.process_count() > 1:  # shards on other hosts: a whole copy on every host
