@@ -10,6 +10,7 @@ Nothing here scales with the data but the reads.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -79,20 +80,45 @@ class Block:
 _open_files = threading.local()
 
 
-def open_h5(path: str | os.PathLike) -> h5py.File:
-    """A read-only h5py handle of `path`, kept open per thread (reused across reads)."""
+@contextlib.contextmanager
+def files_kept_open():
+    """Within this block, this thread reuses one read-only handle per file (closed on exit).
+
+    Outside such a block every read opens and closes its file: no handle
+    outlives the reads that needed it, so the user may write the file later.
+    """
+    outer = getattr(_open_files, "files", None)
+    if outer is not None:  # nested: the outer block owns the handles
+        yield
+        return
+    _open_files.files = {}
+    try:
+        yield
+    finally:
+        for handle in _open_files.files.values():
+            handle.close()
+        _open_files.files = None
+
+
+@contextlib.contextmanager
+def open_h5(path: str | os.PathLike):
+    """A read-only h5py handle of `path` (the thread's kept one inside `files_kept_open`)."""
     cache = getattr(_open_files, "files", None)
-    if cache is None:
-        cache = _open_files.files = {}
     key = os.fspath(path)
-    handle = cache.get(key)
-    if handle is None or not handle.id.valid:
+    handle = None if cache is None else cache.get(key)
+    if handle is None:
         try:
-            handle = cache[key] = h5py.File(key, "r")
+            handle = h5py.File(key, "r")
         except OSError as err:
             raise DataError(f"{key}: not a readable HDF5 file ({str(err).splitlines()[0]})") \
                 from None
-    return handle
+        if cache is not None:
+            cache[key] = handle
+    try:
+        yield handle
+    finally:
+        if cache is None:
+            handle.close()
 
 
 def _read_field(handle: h5py.File, block: Block, field: Field, row: int, t0: int, t1: int
@@ -176,8 +202,8 @@ class LazyTrajectories:
     def read(self, position: int, t0: int, t1: int) -> np.ndarray:
         """Frames `[t0, t1)` of trajectory `position`: `(t1 - t0, C, *N)` float32."""
         block, row = self.locate(position)
-        handle = open_h5(block.file)
-        parts = [_read_field(handle, block, f, row, t0, t1) for f in block.fields]
+        with open_h5(block.file) as handle:
+            parts = [_read_field(handle, block, f, row, t0, t1) for f in block.fields]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -185,6 +211,10 @@ class LazyTrajectories:
         return out if dtype is None else out.astype(dtype)
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        with files_kept_open():
+            return self._getitem(key)
+
+    def _getitem(self, key: Any) -> np.ndarray:
         key = key if isinstance(key, tuple) else (key,)
         if any(k is Ellipsis for k in key):
             i = next(j for j, k in enumerate(key) if k is Ellipsis)
@@ -215,7 +245,8 @@ class LazyTrajectories:
         most about `max_bytes`: a pass over the data in bounded memory."""
         frame_bytes = int(np.prod(self.state_shape)) * 4
         span = max(1, max_bytes // max(frame_bytes, 1))
-        for p in range(len(self.rows)):
-            for t0 in range(0, self.frames, span):
-                t1 = min(self.frames, t0 + span)
-                yield p, t0, t1, self.read(p, t0, t1)
+        with files_kept_open():
+            for p in range(len(self.rows)):
+                for t0 in range(0, self.frames, span):
+                    t1 = min(self.frames, t0 + span)
+                    yield p, t0, t1, self.read(p, t0, t1)

@@ -265,7 +265,8 @@ def _cmd_data_generate(args) -> None:
 def _cmd_data_info(args) -> None:
     from .data import load_dataset
 
-    print(load_dataset(args.file).summary())
+    fields = args.fields.split(",") if args.fields else None
+    print(load_dataset(args.file, format=args.format, fields=fields).summary())
 
 
 def _cmd_ode_check(args) -> None:
@@ -424,8 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "discarded")
     gen.add_argument("--seed", type=int, default=0)
     gen.set_defaults(func=_cmd_data_generate)
-    info = data_sub.add_parser("info", help="summarise a dataset file (.h5 or .npz)")
+    info = data_sub.add_parser("info", help="summarise a dataset: a file (.h5, .npz), a folder "
+                               "of files, or a dataset folder of The Well")
     info.add_argument("file")
+    info.add_argument("--format", default="auto", choices=("auto", "stablesim", "well", "pdebench"),
+                      help="the layout (default: detected)")
+    info.add_argument("--fields", help="The Well / PDEBench: only these fields (comma-separated)")
     info.set_defaults(func=_cmd_data_info)
 
     ode = sub.add_parser("ode", help="neural ODE integrators and their per-layer gradients")

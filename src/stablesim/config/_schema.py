@@ -13,7 +13,7 @@ import copy
 import sys
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from .._options import ARCHITECTURES, INITIALIZERS, SYSTEM_NAMES, SYSTEMS
 from .._training_config import ModalityConfig, StageConfig, StrictConfig, TrainConfig
@@ -76,6 +76,12 @@ class DataSection(StrictConfig):
     transient: NonNegativeInt = Field(
         200, description="built-in systems: transient frames simulated and dropped")
     seed: int = Field(0, description="built-in systems: seed of the initial conditions")
+
+    @field_validator("stream", "normalize", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value):
+        """YAML reads a bare on/off as a boolean: take it as the word."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
 
 class ModelSection(StrictConfig):

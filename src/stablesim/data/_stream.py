@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._lazy_files import LazyTrajectories
+from .._lazy_files import LazyTrajectories, files_kept_open
 from ._windows import WindowIndex
 
 PIECE_BYTES = 64 << 20
@@ -71,9 +71,10 @@ class WindowStream:
         traj, start = np.divmod(flat, self.index.windows_per_trajectory)
         length = self.index.length
         windows = np.empty(flat.shape + (length,) + self.trajectories.state_shape, np.float32)
-        for pos in np.ndindex(*flat.shape):
-            t = int(start[pos])
-            windows[pos] = self.trajectories.read(int(traj[pos]), t, t + length)
+        with files_kept_open():
+            for pos in np.ndindex(*flat.shape):
+                t = int(start[pos])
+                windows[pos] = self.trajectories.read(int(traj[pos]), t, t + length)
         with self._lock:
             self.read_seconds += time.perf_counter() - t0
         return windows, self.params[traj]
