@@ -10,8 +10,7 @@ import numpy as np
 import yaml
 
 from stablesim.cli import main
-from stablesim.data import load_dataset
-from stablesim.runs import read_run_config, simulator_factory
+from stablesim.runs import open_run_data, read_run_config, simulator_factory
 from stablesim.simulators import Correction, external_solver
 from stablesim.stability import Projected, jacobian
 from stablesim.training import load_trained
@@ -28,7 +27,8 @@ def run_cli(capsys, *argv):
 def _config(tmp_path, **simulator):
     cfg = {
         "system": {"name": None},
-        "data": {"file": "lin.npz", "train_values": [1.0], "interpolation_values": [2.0]},
+        "data": {"file": "lin.npz", "train_values": [1.0], "interpolation_values": [2.0],
+                 "normalize": "off"},  # the oracles read the raw weights
         "model": {"architecture": "linear", "initializer": "he"},
         "simulator": {"setup": "prediction", "residual": False, **simulator},
         "modality": {"name": "ONE", "unroll": 1},
@@ -71,7 +71,7 @@ def test_projection_advice_is_a_config_key_that_removes_the_unstable_block(tmp_p
     assert figures["growth_normal_max"] > 1 > after["growth_normal_max"]
     # The projection acts in training and rollouts: every step stays in the data subspace.
     cfg = read_run_config(projected)
-    data = load_dataset(projected / "dataset.h5")
+    data = open_run_data(projected, cfg)
     sim = load_trained(simulator_factory(cfg, None, data), projected).simulator_for(0)
     assert isinstance(sim, Projected)
     u = jnp.asarray(data.trajectories[0, 0]) + 0.3 * jnp.asarray(up[:, 0], jnp.float32)

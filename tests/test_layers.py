@@ -9,7 +9,8 @@ import ast
 import pathlib
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "stablesim"
-BASE = ("_errors", "_atomic", "_options", "_values", "_paths", "_progress", "_dataset_files", "_rundir",
+BASE = ("_errors", "_lazy_files", "_file_formats",
+        "_atomic", "_options", "_values", "_paths", "_progress", "_dataset_files", "_rundir",
         "_distributed",
         "_training_config",
         "__init__",

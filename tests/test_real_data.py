@@ -283,10 +283,13 @@ def test_a_run_keeps_a_reference_to_the_file_and_refuses_changed_data(tmp_path, 
     assert record["path"] == str(folder.resolve()) and record["format"] == "well"
     assert json.loads((tmp_path / "r" / "normalization.json").read_text())["state_std"] == \
         [2.0, 50.0, 50.0]  # The Well's stats.yaml
-    code, _, err = run_cli(capsys, "evaluate", "r", "--quiet")
+    code, _, err = run_cli(capsys, "evaluate", "r", "--quiet", "--set", "evaluation.plots=true")
     assert code == 0, err
     summary = json.loads((tmp_path / "r" / "metrics.json").read_text())["summary"]
     assert set(summary) == {"validation", "interpolation"}  # its valid and test folders
+    assert set(summary["interpolation"]["per_channel"]) == {"tracer", "velocity_x", "velocity_y"}
+    for name in ("tracer", "velocity_x", "velocity_y"):
+        assert (tmp_path / "r" / "plots" / f"rollout_interpolation_{name}.png").exists()
     with h5py.File(folder / "data" / "test" / "toy_flow_Re70000.hdf5", "r+") as f:
         f["t0_fields"]["tracer"][0, 0, 0, 0] += 1.0
     code, _, err = run_cli(capsys, "evaluate", "r", "--quiet")
@@ -323,3 +326,17 @@ def test_a_well_run_pads_its_wall_axis(tmp_path):
     data = load_dataset(folder)
     sim = simulator_factory(config, None, data)(jax.random.key(0))
     assert {layer.boundary for layer in sim.network.core.layers} == {("periodic", "wall")}
+
+
+def test_per_channel_errors_against_a_hand_computation():
+    from stablesim.runs._run import _per_channel_errors
+
+    ref = np.zeros((2, 2, 4))
+    ref[:, 0] = 3.0  # channel 0: |ref| = 6 per case
+    ref[:, 1] = 100.0  # channel 1: |ref| = 200
+    pred = ref.copy()
+    pred[0, 0, 0] += 6.0  # case 0, channel 0: error 6 -> relative 1, RMSE 3
+    pred[1, 1] += 10.0  # case 1, channel 1: error 20 -> relative 0.1, RMSE 10
+    got = _per_channel_errors(pred, ref)
+    np.testing.assert_allclose(got["rel_error_per_channel"], [0.5, 0.05])
+    np.testing.assert_allclose(got["rmse_per_channel"], [1.5, 5.0])

@@ -19,6 +19,7 @@ from stablesim.data import load_dataset
 from stablesim.evaluation import relative_error
 from stablesim.runs import (
     build_system,
+    open_run_data,
     read_run_config,
     simulator_factory,
     split_dataset,
@@ -272,7 +273,8 @@ def test_diagnose_a_linear_run_against_its_weights(tmp_path, capsys):
     config = write(tmp_path / "lin.yaml", {
         "system": {"name": None},
         "data": {"file": str(tmp_path / "lin.npz"), "train_values": [1.0],
-                 "interpolation_values": [2.0], "extrapolation_values": []},
+                 "interpolation_values": [2.0], "extrapolation_values": [],
+                 "normalize": "off"},  # the oracles read the raw weights
         "model": {"architecture": "linear", "initializer": "he"},
         "simulator": {"setup": "prediction", "residual": False},
         "modality": {"name": "ONE", "unroll": 1},
@@ -287,7 +289,7 @@ def test_diagnose_a_linear_run_against_its_weights(tmp_path, capsys):
     assert code == 0 and "unlearnable dimension 7" in out and "simulator.projection: true" in out
     figures = json.loads((run / "diagnose" / "diagnose.json").read_text())
     cfg = read_run_config(run)
-    data = load_dataset(run / "dataset.h5")
+    data = open_run_data(run, cfg)
     trained = load_trained(simulator_factory(cfg, None, data), run)
     w = np.asarray(trained.simulator_for(0).network.core.mlp.layers[0].weight)[:, :10]
     up = q[:, 3:]

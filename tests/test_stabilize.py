@@ -12,7 +12,13 @@ import yaml
 from stablesim.cli import main
 from stablesim.config import RunConfig, validate
 from stablesim.data import load_dataset
-from stablesim.runs import candidate_fixes, read_run_config, simulator_factory, split_dataset
+from stablesim.runs import (
+    candidate_fixes,
+    open_run_data,
+    read_run_config,
+    simulator_factory,
+    split_dataset,
+)
 from stablesim.runs._stabilize import Fix, Outcome, choose, fine_tune_config, refined_noise
 from stablesim.training import copy_checkpoint, load_trained, read_checkpoint_header
 
@@ -31,7 +37,8 @@ def _linear_run(tmp_path, capsys, **training):
     linear_subspace_data(tmp_path / "lin.npz")
     cfg = {
         "system": {"name": None},
-        "data": {"file": "lin.npz", "train_values": [1.0], "interpolation_values": [2.0]},
+        "data": {"file": "lin.npz", "train_values": [1.0], "interpolation_values": [2.0],
+                 "normalize": "off"},  # the oracles read the raw weights
         "model": {"architecture": "linear"},
         "modality": {"name": "ONE", "unroll": 1},
         "training": {"updates": 300, "seeds": [0], "learning_rate": 0.01, "log_every": 100,
@@ -80,7 +87,7 @@ def test_stabilize_end_to_end_on_a_diverging_linear_model(tmp_path, capsys, monk
     new = work / "stable"
     cfg = read_run_config(new)
     assert cfg.simulator.projection is True
-    data = load_dataset(new / "dataset.h5")
+    data = open_run_data(new, cfg)
     sim = load_trained(simulator_factory(cfg, None, data), new).simulator_for(0)
     eye = np.eye(10, dtype=np.float32)
     def apply(u):

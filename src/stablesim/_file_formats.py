@@ -222,7 +222,7 @@ def _well_file(file: pathlib.Path, fields) -> tuple[Block, dict, tuple[int, ...]
             for dim in _names(group.attrs.get("associated_dims", [])):
                 if kind and dim in dims:
                     boundary[dim] = kind
-        facts = {"boundary": [boundary.get(d, "periodic") for d in dims] if boundary else None,
+        facts: dict = {"boundary": [boundary.get(d, "periodic") for d in dims] if boundary else None,
                  "dataset_name": _text(f.attrs.get("dataset_name", file.stem))}
         if "dimensions" in f and "time" in f["dimensions"]:
             time = np.asarray(f["dimensions"]["time"][()]).ravel()
@@ -253,7 +253,8 @@ def _well_layout(path: pathlib.Path, fields) -> FileLayout:
                  if (root / theirs).is_dir()]
     else:
         parts = [("", hdf5_files(path) if path.is_dir() else [path])]
-    blocks, params, facts, splits, shape, start = [], [], {}, {}, None, 0
+    facts: dict = {}
+    blocks, params, splits, shape, start = [], [], {}, None, 0
     for split, files in parts:
         for file in files:
             block, p, file_shape, file_facts = _well_file(file, fields)
@@ -342,7 +343,8 @@ def _pdebench_file(file: pathlib.Path, fields) -> tuple[Block, dict, tuple[int, 
 
 def _pdebench_layout(path: pathlib.Path, fields) -> FileLayout:
     files = hdf5_files(path) if path.is_dir() else [path]
-    blocks, params, facts, shape = [], [], {}, None
+    facts: dict = {}
+    blocks, params, shape = [], [], None
     for file in files:
         block, p, file_shape, file_facts = _pdebench_file(file, fields)
         if shape is not None and file_shape != shape:

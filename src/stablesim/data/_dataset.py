@@ -261,6 +261,19 @@ class TrajectoryDataset:
         return "\n".join(lines)
 
 
+    def sampled_rows(self, max_bytes: int = 1 << 30) -> np.ndarray:
+        """Indices of all trajectories, or of evenly spaced ones totalling about `max_bytes`."""
+        b = self.num_trajectories
+        if self.trajectories.nbytes <= max_bytes:
+            return np.arange(b)
+        count = max(1, int(b * max_bytes / self.trajectories.nbytes))
+        return np.unique(np.linspace(0, b - 1, count).astype(int))
+
+    def sampled(self, max_bytes: int = 1 << 30) -> np.ndarray:
+        """The trajectories in memory: all, or evenly spaced ones (`sampled_rows`) for data
+        larger than `max_bytes` (spectra and bases need a sample, not 30 GB)."""
+        return np.asarray(self.take(self.sampled_rows(max_bytes)).trajectories)
+
     def value_sample(self, max_bytes: int = 256 << 20) -> tuple[np.ndarray, str]:
         """All values, or for a large dataset evenly spaced trajectories' frames.
 

@@ -38,12 +38,22 @@ class Normalization:
     parameter_std: tuple[float, ...] = ()
     source: str = "training split"
 
+    def trajectories(self, values: np.ndarray) -> np.ndarray:
+        """`(values - mean) / std` per channel of trajectories `(B, T, C, *N)` (or `(B, T, n)`):
+        the units the network, the loss and the input noise work in."""
+        values = np.asarray(values)
+        shape = (1, 1, -1) + (1,) * (values.ndim - 3)
+        mean = np.asarray(self.state_mean, values.dtype).reshape(shape)
+        return (values - mean) / np.asarray(self.state_std, values.dtype).reshape(shape)
+
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, raw: dict) -> Normalization:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        return cls(tuple(raw["state_mean"]), tuple(raw["state_std"]),
+                   tuple(raw.get("parameter_mean", ())), tuple(raw.get("parameter_std", ())),
+                   str(raw.get("source", "training split")))
 
 
 def _safe_std(std: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -61,21 +71,36 @@ def parameter_statistics(params: np.ndarray) -> tuple[tuple[float, ...], tuple[f
     return tuple(mean.tolist()), tuple(_safe_std(std, mean).tolist())
 
 
-def normalization_statistics(train: TrajectoryDataset) -> Normalization:
+STATISTICS_BYTES = 1 << 30
+"""Training splits larger than this are summarised from evenly spaced trajectories."""
+
+
+def normalization_statistics(train: TrajectoryDataset,
+                             max_bytes: int = STATISTICS_BYTES) -> Normalization:
     """Per-channel mean and standard deviation of the training trajectories.
 
     One pass in pieces of at most 64 MiB, summed in float64: memory does not
     grow with the data. Non-finite values end in a `DataError` naming the
-    trajectory (data read lazily are checked here, on the way).
+    trajectory (data read lazily are checked here, on the way). A split
+    larger than `max_bytes` is summarised from evenly spaced trajectories
+    totalling about `max_bytes` (the `source` says how many): a 30 GB split
+    is not read whole before the first update.
 
     **Arguments:**
 
     - `train`: the training split.
+    - `max_bytes`: the most to read.
 
     **Returns:**
 
     The `Normalization`.
     """
+    source, params = "training split", train.params
+    rows = train.sampled_rows(max_bytes)
+    if len(rows) < train.num_trajectories:
+        source = f"training split ({len(rows)} of {train.num_trajectories} evenly spaced " \
+                 "trajectories)"
+        train = train.take(rows)
     traj = train.trajectories
     vector = len(train.state_shape) == 1
     channels = train.state_shape[0]
@@ -94,9 +119,9 @@ def normalization_statistics(train: TrajectoryDataset) -> Normalization:
         count += values.size // channels
     mean = total / count
     std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
-    p_mean, p_std = parameter_statistics(train.params)
+    p_mean, p_std = parameter_statistics(params)
     return Normalization(tuple(mean.tolist()), tuple(_safe_std(std, mean).tolist()),
-                         p_mean, p_std)
+                         p_mean, p_std, source)
 
 
 def well_statistics(stats_file: str | pathlib.Path, channel_fields: list[str],
@@ -117,7 +142,9 @@ def well_statistics(stats_file: str | pathlib.Path, channel_fields: list[str],
 
     raw = yaml.safe_load(pathlib.Path(stats_file).read_text()) or {}
     means, stds = raw.get("mean", {}), raw.get("std", {})
-    mean, std, seen = [], [], {}
+    mean: list[float] = []
+    std: list[float] = []
+    seen: dict[str, int] = {}
     for field in channel_fields:
         if field not in means or field not in stds:
             raise DataError(f"{stats_file}: no mean/std for field {field!r}")

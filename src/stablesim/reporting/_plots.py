@@ -74,29 +74,38 @@ def plot_metric_curves(
     return _save(fig, path)
 
 
-def plot_rollouts(panels: Sequence[tuple[str, np.ndarray]], path: pathlib.Path) -> pathlib.Path:
-    """Space-time images (1D states) or snapshots (2D states) side by side.
+def plot_rollouts(panels: Sequence[tuple[str, np.ndarray]], path: pathlib.Path, *,
+                  channel: int = 0, channel_name: str | None = None) -> pathlib.Path:
+    """Space-time images (1D states) or snapshots (2D states) side by side, one channel.
 
     **Arguments:**
 
     - `panels`: `(title, rollout (T, C, *N))` pairs; the first is usually the
-        reference. Only the first channel is shown.
+        reference.
     - `path`: the PNG file.
+    - `channel`: which channel to show; `channel_name` names it in the titles.
 
     **Returns:**
 
     The path written.
     """
+    panels = [(title if channel_name is None else f"{title}: {channel_name}",
+               np.asarray(arr)[:, channel:channel + 1]) for title, arr in panels]
     first = panels[0][1]
     finite = first[np.isfinite(first)]  # colour range from the first panel (the reference)
-    vmax = float(np.abs(finite).max()) if finite.size else 1.0
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+    if low < 0 < high or low == high:  # a signed field: a diverging map centred on 0
+        cmap, vmin, vmax = "RdBu_r", -max(abs(low), abs(high), 1e-30), max(abs(low), abs(high),
+                                                                              1e-30)
+    else:  # an offset field (a pressure of 1e5, a density): its own range
+        cmap, vmin, vmax = "viridis", low, high
     if first.ndim == 3:  # (T, C, N): space-time images
         cols = min(len(panels), 4)
         rows = -(-len(panels) // cols)
         fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
         for ax, (title, arr) in zip(axes.flat, panels):
-            ax.imshow(np.asarray(arr)[:, 0].T, aspect="auto", origin="lower", cmap="RdBu_r",
-                      vmin=-vmax, vmax=vmax, interpolation="nearest")
+            ax.imshow(np.asarray(arr)[:, 0].T, aspect="auto", origin="lower", cmap=cmap,
+                      vmin=vmin, vmax=vmax, interpolation="nearest")
             ax.set_title(title, fontsize=9)
             ax.set_xlabel("step")
             ax.set_ylabel("x")
@@ -110,7 +119,7 @@ def plot_rollouts(panels: Sequence[tuple[str, np.ndarray]], path: pathlib.Path) 
         for i, (title, arr) in enumerate(panels):
             for j, k in enumerate(times):
                 ax = axes[i, j]
-                ax.imshow(np.asarray(arr)[k, 0], cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+                ax.imshow(np.asarray(arr)[k, 0], cmap=cmap, vmin=vmin, vmax=vmax)
                 ax.set_xticks([])
                 ax.set_yticks([])
                 ax.set_title(f"{title}, step {k + 1}", fontsize=8)
@@ -189,6 +198,10 @@ def plot_against_unroll(errors: Mapping[str, Mapping[int, float]],
     return _save(fig, path)
 
 
+MAX_CHANNEL_PLOTS = 8
+"""Rollout figures per test set: one per channel, for at most this many channels."""
+
+
 def plot_run(run_dir) -> list[pathlib.Path]:
     """The plots of one evaluated run, into `run_dir/plots`, from its files.
 
@@ -236,7 +249,13 @@ def plot_run(run_dir) -> list[pathlib.Path]:
         shown = [("reference", ref), (f"prediction (seed {metrics['seeds'][0]})", pred)]
         if f"{test_set}_solver" in examples:
             shown.append(("solver alone", examples[f"{test_set}_solver"][0]))
-        written.append(plot_rollouts(shown, out / f"rollout_{test_set}.png"))
+        channels = metrics.get("channels") or ["c0"]
+        if len(channels) == 1:
+            written.append(plot_rollouts(shown, out / f"rollout_{test_set}.png"))
+            continue
+        for c, name in enumerate(channels[:MAX_CHANNEL_PLOTS]):  # one figure per named channel
+            written.append(plot_rollouts(shown, out / f"rollout_{test_set}_{name}.png",
+                                         channel=c, channel_name=name))
     written.append(plot_training({"loss": training_curve(history)}, out / "training.png"))
     if metrics.get("gradient_alignment"):
         written.append(plot_gradient_alignment({metrics["run"]: metrics["gradient_alignment"]},

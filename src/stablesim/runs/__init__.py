@@ -12,7 +12,7 @@ from ._build import (
     split_dataset,
     split_values,
 )
-from ._data_source import open_run_data, record_data
+from ._data_source import open_run_data, read_normalization, record_data, run_simulator_factory
 from ._diagnose import Diagnosis, diagnose_run
 from ._per_start import start_errors, validation_error
 from ._rollout import rollout_run
@@ -36,4 +36,5 @@ __all__ = [
     "check_solver", "dataset_key", "diagnose_run", "Diagnosis", "long_divergences",
     "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes", "start_errors",
     "validation_error", "VALIDATION", "split_values", "open_run_data", "record_data",
+    "run_simulator_factory", "read_normalization",
 ]

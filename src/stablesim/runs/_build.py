@@ -247,7 +247,7 @@ def projection_basis(config: RunConfig, train: TrajectoryDataset) -> np.ndarray 
         return None
     from ..stability import energy_spectrum
 
-    energy = energy_spectrum(train.trajectories, fourier=False)
+    energy = energy_spectrum(train.sampled(), fourier=False)
     rank = s.projection_rank or energy.rank
     if rank > energy.num_features:
         raise ConfigError(f"simulator.projection_rank: {rank} exceeds the state dimension "

@@ -66,6 +66,16 @@ def run_simulator_factory(run_dir: str | os.PathLike, config: RunConfig,
     return simulator_factory(config, build_system(config), data, read_normalization(run_dir))
 
 
+def copy_data_record(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Give `target` the data (copy or reference) and the normalization of run `source`."""
+    import shutil
+
+    old, new = RunDir.of(source), RunDir.of(target)
+    for name in ("dataset", "data_source", "normalization"):
+        if getattr(old, name).exists():
+            shutil.copy2(getattr(old, name), getattr(new, name))
+
+
 def _size(path: pathlib.Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -27,7 +27,7 @@ from ..stability import (
 )
 from ..training import load_trained
 from ._build import split_dataset
-from ._data_source import open_run_data, run_simulator_factory
+from ._data_source import open_run_data, read_normalization, run_simulator_factory
 from ._run import read_run_config, run_progress
 from ._stabilize import (
     Fix,
@@ -123,8 +123,14 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     finite_differences = uses_finite_differences(result.simulator_for(0))
     train = parts["train"]
     with say("data energy spectrum"):
-        energy = energy_spectrum(train.trajectories)
-    at, at_params = _pick_states(train.trajectories, train.params, states)
+        sample = train.take(train.sampled_rows())
+        energy = energy_spectrum(np.asarray(sample.trajectories))
+        # noise is added in the units the run trains in (normalized ones where it normalizes):
+        # its level comes from the energies in those units; rank and geometry are the same
+        norm = read_normalization(run_dir)
+        trained_units = energy if norm is None else energy_spectrum(
+            norm.trajectories(np.asarray(sample.trajectories)))
+    at, at_params = _pick_states(np.asarray(sample.trajectories), sample.params, states)
     method = "finite differences" if finite_differences else "autodiff"
     with say(f"Jacobian spectra of {len(result.seeds)} seed(s) at {states} data states "
              f"({method})"):
@@ -166,7 +172,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
             projected = load_trained(run_simulator_factory(run_dir, cfg, data), run_dir)
             projection = measure(projected, cfg, parts, horizon=horizon, name="projection",
                                  changes=fix.changes)
-    advice = recommendations(energy, radius, normal_radius, worst,
+    advice = recommendations(trained_units, radius, normal_radius, worst,
                              tolerated_bias=tolerated_bias, steps=steps, config=config,
                              measured_projection=None if projection is None
                              else _projection_sentence(projection, before))
@@ -198,8 +204,9 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         "growth_any_max": finite_or_none(float(np.max(growth_any))),
         "growth_any_final_median": finite_or_none(float(np.median(growth_any[:, -1]))),
         "growth_normal_max": None if growth_normal is None else finite_or_none(float(np.max(growth_normal))),
-        "recommended_noise": recommend_noise(energy.energies, tolerated_bias=tolerated_bias,
-                                             rank=energy.rank,
+        "recommended_noise": recommend_noise(trained_units.energies,
+                                             tolerated_bias=tolerated_bias,
+                                             rank=trained_units.rank,
                                              horizon=config.evaluation.horizon),
         "noise_horizon": config.evaluation.horizon,
         "recommendations": advice,

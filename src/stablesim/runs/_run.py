@@ -263,9 +263,10 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
                         [baseline], test, steps=ev.stability_steps,
                         margin=ev.divergence_margin)[0], ev.stability_steps))
             base_rows += [dict(r, model="solver_alone") for r in b_rows]
-            base_summary[test_set] = _summarise({None: b_stats})
+            base_summary[test_set] = _summarise({None: b_stats}, data.channel_names)
             examples[f"{test_set}_solver"] = (np.asarray(alone[0]), None)
-    summary = {test_set: _summarise(seeds) for test_set, seeds in per_seed.items()}
+    summary = {test_set: _summarise(seeds, data.channel_names)
+               for test_set, seeds in per_seed.items()}
     metrics = {
         "run": pathlib.Path(run_dir).name,
         "horizon": ev.horizon,
@@ -274,6 +275,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
         "updates": result.steps,
         "setup": config.simulator.setup,
         "data_fingerprint": data.fingerprint(),
+        "channels": list(data.channel_names),
         "evaluation": config.evaluation.model_dump(mode="json"),
         "divergence_rule": DIVERGENCE_RULE.format(margin=ev.divergence_margin),
         "summary": summary,
@@ -312,7 +314,7 @@ def long_divergences(simulators: Sequence, test: TrajectoryDataset, *, steps: in
 
     `(simulators, trajectories)` steps, `steps + 1` where a rollout never diverged.
     """
-    lower, upper = divergence_bounds(test.trajectories, margin=margin)
+    lower, upper = divergence_bounds(np.asarray(test.trajectories), margin=margin)
     initial, phys = jnp.asarray(test.trajectories[:, 0]), jnp.asarray(test.params)
     out = []
     for sim in simulators:
@@ -380,12 +382,34 @@ def _metrics_of(pred, ref, ev, test_set: str, seed) -> tuple[list[dict], dict]:
         f"gmean{GMEAN_STEPS}_nrmse": finite_or_none(float(gmean.mean())),
         "vrmse": finite_or_none(float(field_error.mean())),
         "vrmse_per_channel": [finite_or_none(float(v)) for v in field_error.mean(axis=0)],
+        **_per_channel_errors(pred[:, horizon - 1], ref[:, horizon - 1]),
     }
     return rows, stats
 
 
-def _summarise(seeds: dict) -> dict:
-    """Mean and std over seeds of the per-seed means; divergence totals."""
+def _per_channel_errors(pred, ref) -> dict[str, list]:
+    """Each channel's relative error and RMSE (in the data's units) at one step, over cases.
+
+    **Arguments:** `pred`, `ref` shaped `(cases, C, *N)` (or `(cases, n)` for vectors:
+    one channel).
+    """
+    pred, ref = np.asarray(pred, np.float64), np.asarray(ref, np.float64)
+    if pred.ndim == 2:
+        pred, ref = pred[:, None], ref[:, None]
+    space = tuple(range(2, pred.ndim))
+    squared = ((pred - ref) ** 2).sum(axis=space)
+    norm = (ref**2).sum(axis=space)
+    count = int(np.prod(pred.shape[2:]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.sqrt(squared / np.maximum(norm, 1e-30)).mean(axis=0)
+        rmse = np.sqrt(squared / count).mean(axis=0)
+    return {"rel_error_per_channel": [finite_or_none(float(v)) for v in relative],
+            "rmse_per_channel": [finite_or_none(float(v)) for v in rmse]}
+
+
+def _summarise(seeds: dict, channels: Sequence[str] = ()) -> dict:
+    """Mean and std over seeds of the per-seed means; divergence totals; per named channel
+    the mean over seeds of its VRMSE, relative error and RMSE (the data's units)."""
     out: dict[str, Any] = {}
     for metric in ("rel_error", "mse", "correlation", "decorrelation_time", "divergences",
                    f"gmean{GMEAN_STEPS}_nrmse", "vrmse"):
@@ -400,6 +424,11 @@ def _summarise(seeds: dict) -> dict:
     firsts = [v["first_divergence"] for v in seeds.values() if v["first_divergence"] is not None]
     out["divergences"]["first_step"] = min(firsts) if firsts else None
     out["cases"] = int(sum(v["cases"] for v in seeds.values()))
+    if channels:
+        out["per_channel"] = {
+            name: {metric: _mean_or_none([v[f"{metric}_per_channel"][c] for v in seeds.values()])
+                   for metric in ("vrmse", "rel_error", "rmse")}
+            for c, name in enumerate(channels)}
     if all("long_divergences" in v for v in seeds.values()):
         firsts = [v["long_first_divergence"] for v in seeds.values()
                   if v["long_first_divergence"] is not None]
@@ -408,6 +437,11 @@ def _summarise(seeds: dict) -> dict:
             "first_step": min(firsts) if firsts else None,
             "per_seed": [v["long_divergences"] for v in seeds.values()]}
     return out
+
+
+def _mean_or_none(values: list) -> float | None:
+    finite = [v for v in values if v is not None]
+    return float(np.mean(finite)) if finite else None
 
 
 def rollout_seeds(result: TrainResult, initial, params, steps: int):

@@ -26,12 +26,17 @@ from .._errors import ConfigError, TrainingError
 from .._progress import reporter
 from .._rundir import RunDir
 from ..config import RunConfig, apply_overrides, validate, write_yaml
-from ..data import TrajectoryDataset
+from ..data import Normalization, TrajectoryDataset
 from ..evaluation import relative_error
 from ..stability import energy_spectrum, recommend_noise
 from ..training import TrainResult, copy_checkpoint, load_trained
 from ._build import split_dataset
-from ._data_source import open_run_data, run_simulator_factory
+from ._data_source import (
+    copy_data_record,
+    open_run_data,
+    read_normalization,
+    run_simulator_factory,
+)
 from ._run import (
     VALIDATION,
     long_divergences,
@@ -120,7 +125,8 @@ class Outcome:
 
 
 def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
-                    tolerated_bias: float = 0.05) -> list[Fix]:
+                    tolerated_bias: float = 0.05,
+                    normalization: Normalization | None = None) -> list[Fix]:
     """The fixes worth measuring for a run, none of which it already uses.
 
     **Arguments:**
@@ -129,13 +135,17 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
     - `train`: its training set (energy spectrum, window length).
     - `tolerated_bias`: the compounded noise bias at `evaluation.horizon`
         that the base noise level allows (`recommend_noise`).
+    - `normalization`: the run's, if it normalizes: noise levels are then in
+        its units (the units the input noise is added in).
 
     **Returns:**
 
     The candidates, the control ("more training", no change) first.
     """
     fixes = [Fix("more training", {}, "the same config trained longer: the control")]
-    energy = energy_spectrum(train.trajectories, fourier=False)
+    sample = train.sampled()
+    energy = energy_spectrum(sample if normalization is None
+                             else normalization.trajectories(sample), fourier=False)
     if energy.unlearnable_dimension and not config.simulator.projection:
         fixes.append(Fix("projection", {"simulator.projection": True},
                          f"{energy.unlearnable_dimension} of {energy.num_features} directions "
@@ -195,7 +205,7 @@ def apply_without_training(source: str | os.PathLike, target: pathlib.Path,
     needs no training, such as the projection): same checkpoint arrays, new config."""
     files, new = RunDir.of(source), RunDir.of(target)
     target.mkdir(parents=True)
-    shutil.copy2(files.dataset, new.dataset)
+    copy_data_record(source, target)
     shutil.copy2(files.log, new.log)
     copy_checkpoint(files.checkpoint, new.checkpoint, run_config=config.model_dump(mode="json"))
     write_yaml(config, new.config)
@@ -394,7 +404,8 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike | None, *,
     if progress:
         print(f"  diverged {before.diverged} / {before.rollouts}"
               + (f", first at step {before.first_divergence}" if before.diverged else ""))
-    fixes = candidate_fixes(config, parts["train"], tolerated_bias=tolerated_bias)
+    fixes = candidate_fixes(config, parts["train"], tolerated_bias=tolerated_bias,
+                            normalization=read_normalization(run_dir))
     workspace = (RunDir.of(run_dir).path / "stabilize" / "candidates" if out is None
                  else out.with_name(out.name + ".candidates"))
     if workspace.exists():

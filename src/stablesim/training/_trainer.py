@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .._atomic import atomic_path
 from .._distributed import gather_to_host, is_writer
 from .._errors import ConfigError, TrainingError
+from .._lazy_files import LazyTrajectories
 from .._rundir import RunDir
 from .._training_config import ModalityConfig, StageConfig, TrainConfig
 from ..data import TrajectoryDataset, WindowIndex, WindowSampler, WindowStream
@@ -440,7 +441,7 @@ def train(
             states = execution.place(states)
             if stream is not None:
                 stream.close()
-            if streamed:
+            if isinstance(dataset.trajectories, LazyTrajectories):
                 keys = jax.vmap(_shuffle_key)(states)
                 stream = WindowStream(dataset.trajectories, dataset.params, index, keys)
                 data: WindowSampler | WindowStream = stream
