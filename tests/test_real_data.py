@@ -258,6 +258,7 @@ def test_raw_reynolds_numbers_train_as_well_as_hand_normalized_ones(tmp_path, ca
         assert run_cli(capsys, "evaluate", name, "--quiet")[0] == 0
         metrics = json.loads((tmp_path / name / "metrics.json").read_text())
         errors[name] = metrics["summary"]["interpolation"]["rel_error"]["mean"]
+    print("relative errors at the horizon:", errors)
     assert errors["raw"] == pytest.approx(errors["hand"], rel=1e-3)
     assert errors["off"] > 2 * errors["raw"]
     stored = json.loads((tmp_path / "raw" / "normalization.json").read_text())
@@ -340,3 +341,14 @@ def test_per_channel_errors_against_a_hand_computation():
     got = _per_channel_errors(pred, ref)
     np.testing.assert_allclose(got["rel_error_per_channel"], [0.5, 0.05])
     np.testing.assert_allclose(got["rmse_per_channel"], [1.5, 5.0])
+
+
+def test_data_larger_than_the_memory_left_are_refused_in_memory_in_one_line(tmp_path,
+                                                                             monkeypatch):
+    import stablesim.data._io as io
+
+    write_pdebench_1d(tmp_path / "1D_Burgers_Sols_Nu0.01.hdf5")
+    monkeypatch.setattr(io, "_available_memory", lambda: 100)  # bytes
+    with pytest.raises(DataError, match="do not fit in the .* memory available.*data.stream"):
+        load_dataset(tmp_path / "1D_Burgers_Sols_Nu0.01.hdf5", in_memory=True)
+    assert load_dataset(tmp_path / "1D_Burgers_Sols_Nu0.01.hdf5", in_memory=False).lazy

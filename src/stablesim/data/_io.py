@@ -99,11 +99,29 @@ def load_dataset(path: str | os.PathLike, *, format: str = "auto",
     metadata = {"source": str(path), **layout.metadata}
     data = TrajectoryDataset(lazy, layout.params, tuple(names), metadata)
     if in_memory or (in_memory is None and lazy.nbytes <= IN_MEMORY_BYTES):
+        available = _available_memory()
+        if available is not None and lazy.nbytes > 0.8 * available:
+            raise DataError(f"{path}: {lazy.nbytes / 2**30:.1f} GiB of trajectories do not fit in "
+                            f"the {available / 2**30:.1f} GiB of memory available; read them "
+                            "from the file as needed (data.stream: on or auto)")
         try:
             return data.in_memory()
         except DataError as err:
             raise DataError(f"{path}: {err}") from None
     return data
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux `MemAvailable`: free plus reclaimable cache),
+    or None where it cannot be asked."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _load_arrays(path: pathlib.Path) -> TrajectoryDataset:

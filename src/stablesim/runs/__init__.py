@@ -7,6 +7,8 @@ from ._build import (
     check_solver,
     dataset_key,
     make_dataset,
+    normalization_mode,
+    run_normalization,
     run_paths,
     simulator_factory,
     split_dataset,
@@ -36,5 +38,5 @@ __all__ = [
     "check_solver", "dataset_key", "diagnose_run", "Diagnosis", "long_divergences",
     "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes", "start_errors",
     "validation_error", "VALIDATION", "split_values", "open_run_data", "record_data",
-    "run_simulator_factory", "read_normalization",
+    "run_normalization", "normalization_mode", "run_simulator_factory", "read_normalization",
 ]
