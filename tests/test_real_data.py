@@ -352,3 +352,37 @@ def test_data_larger_than_the_memory_left_are_refused_in_memory_in_one_line(tmp_
     with pytest.raises(DataError, match="do not fit in the .* memory available.*data.stream"):
         load_dataset(tmp_path / "1D_Burgers_Sols_Nu0.01.hdf5", in_memory=True)
     assert load_dataset(tmp_path / "1D_Burgers_Sols_Nu0.01.hdf5", in_memory=False).lazy
+
+
+@pytest.mark.parametrize("layout", ["1d_folder", "cfd", "groups"])
+def test_train_and_evaluate_on_each_pdebench_layout_without_conversion(tmp_path, capsys,
+                                                                        monkeypatch, layout):
+    monkeypatch.chdir(tmp_path)
+    data: dict = {"test_trajectories": 1}
+    if layout == "1d_folder":
+        (tmp_path / "burgers").mkdir()
+        write_pdebench_1d(tmp_path / "burgers" / "1D_Burgers_Sols_Nu0.01.hdf5", seed=0)
+        write_pdebench_1d(tmp_path / "burgers" / "1D_Burgers_Sols_Nu0.1.hdf5", seed=1)
+        data = {"file": "burgers", "train_values": [0.01], "interpolation_values": [0.1]}
+    elif layout == "cfd":
+        write_pdebench_cfd(tmp_path / "2D_CFD_Rand_M0.1_Eta0.01_Zeta0.01_periodic_Train.hdf5",
+                           trajectories=3)
+        data["file"] = "2D_CFD_Rand_M0.1_Eta0.01_Zeta0.01_periodic_Train.hdf5"
+    else:
+        write_pdebench_groups(tmp_path / "1D_diff-sorp_NA_NA.h5")
+        data["file"] = "1D_diff-sorp_NA_NA.h5"
+    cfg = {"system": {"name": None}, "data": data,
+           "model": {"architecture": "conv", "width": 4, "depth": 1},
+           "modality": {"name": "NOG", "unroll": 2},
+           "training": {"updates": 4, "seeds": [0], "batch_size": 2, "log_every": 2,
+                        "checkpoint_every": 2},
+           "evaluation": {"rollout_steps": 3, "horizon": 2, "plots": False,
+                          "gradient_unrolls": [1]}}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
+    code, _, err = run_cli(capsys, "train", "run.yaml", "--out", "r", "--quiet")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "evaluate", "r", "--quiet")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["summary"]["interpolation"]["cases"] >= 1
+    assert json.loads((tmp_path / "r" / "data_source.json").read_text())["format"] == "pdebench"
