@@ -228,12 +228,13 @@ class TrajectoryDataset:
     def summary(self) -> str:
         """A few human-readable lines about the dataset."""
         gib = self.trajectories.nbytes / 2**30
+        fingerprint = self.fingerprint()
         lines = [
             f"trajectories: {self.num_trajectories}, frames: {self.num_frames}, "
             f"state shape: {self.state_shape} (channels, *space), {gib:.3g} GiB as float32"
             + (" (read from the file on demand)" if self.lazy else ""),
-            f"fingerprint: {self.fingerprint()} (SHA-256 of trajectories and parameters"
-            + ("; ~ = of a fixed sample of frames)" if self.fingerprint().startswith("~")
+            f"fingerprint: {fingerprint} (SHA-256 of trajectories and parameters"
+            + ("; ~ = of a fixed sample of frames)" if fingerprint.startswith("~")
                else ")"),
         ]
         if len(self.state_shape) > 1:
