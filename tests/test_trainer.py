@@ -101,17 +101,17 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
 
 def test_a_kill_between_log_and_checkpoint_loses_no_log_rows(tmp_path, monkeypatch):
-    from stablesim.training import _trainer
+    from stablesim.training import _persistence
 
     data, cfg = toy_dataset(), config()
     train(make_simulator, data, cfg, out_dir=tmp_path, stop_after=20, progress=False)
-    write_log = _trainer._write_log
+    write_log = _persistence.write_log
 
     def killed_after_log(*args, **kwargs):
         write_log(*args, **kwargs)
         raise KeyboardInterrupt("killed between the log and the checkpoint")
 
-    monkeypatch.setattr(_trainer, "_write_log", killed_after_log)
+    monkeypatch.setattr(_persistence, "write_log", killed_after_log)
     with pytest.raises(KeyboardInterrupt):
         train(make_simulator, data, cfg, out_dir=tmp_path, resume=True, progress=False)
     monkeypatch.undo()

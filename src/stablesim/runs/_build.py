@@ -257,7 +257,8 @@ def projection_basis(config: RunConfig, train: TrajectoryDataset) -> np.ndarray 
 
 def simulator_factory(
     config: RunConfig, system: System | None, data: TrajectoryDataset,
-    normalization: Normalization | None = None,
+    normalization: Normalization | None = None, *,
+    parts: dict[str, TrajectoryDataset] | None = None,
 ) -> Callable[[jax.Array], AbstractSimulator]:
     """`make(key) -> simulator` for the trainer, as the config describes.
 
@@ -268,6 +269,7 @@ def simulator_factory(
     - `data`: the dataset (state shape, number of parameters; the training
         split defines the projection subspace).
     - `normalization`: the run's statistics (`run_normalization`), or None.
+    - `parts`: the split of `data`, if already made (the projection needs it).
 
     **Returns:**
 
@@ -277,7 +279,7 @@ def simulator_factory(
     scale = (tuple(system.parameter_scale) if system is not None
              else tuple(1.0 for _ in data.parameter_names))
     solver = build_solver(config, system) if s.setup == "correction" else None
-    basis = (projection_basis(config, split_dataset(config, data)["train"])
+    basis = (projection_basis(config, (parts or split_dataset(config, data))["train"])
              if s.projection else None)
 
     def make(key):

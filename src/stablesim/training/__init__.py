@@ -1,7 +1,13 @@
 """Training: modalities (ONE, NOG, WIG), configuration, trainer, checkpoints."""
 
 from .._training_config import ModalityConfig, StageConfig, StrictConfig, TrainConfig
-from ._checkpoint import copy_checkpoint, load_checkpoint, read_checkpoint_header, save_checkpoint
+from ._checkpoint import (
+    copy_checkpoint,
+    load_checkpoint,
+    read_checkpoint,
+    read_checkpoint_header,
+    save_checkpoint,
+)
 from ._execution import (
     Execution,
     device_split,
@@ -11,14 +17,15 @@ from ._execution import (
 )
 from ._gradients import gradient_alignment
 from ._modalities import NOG, ONE, WIG, Unroll, build_modality
-from ._trainer import (
+from ._optimizer import make_optimizer
+from ._persistence import (
     TrainingInterrupted,
-    TrainResult,
     load_trained,
-    make_optimizer,
     read_train_log,
-    train,
+    trained_from_checkpoint,
 )
+from ._result import TrainResult
+from ._trainer import train
 
 __all__ = [
     "ONE", "NOG", "WIG", "Unroll", "build_modality",
@@ -27,4 +34,5 @@ __all__ = [
     "uses_xla_convolution", "device_split",
     "train", "load_trained", "read_train_log", "TrainResult", "TrainingInterrupted", "make_optimizer",
     "save_checkpoint", "load_checkpoint", "copy_checkpoint", "read_checkpoint_header",
+    "read_checkpoint", "trained_from_checkpoint",
 ]

@@ -112,6 +112,19 @@ def _verified(path: pathlib.Path) -> tuple[dict[str, Any], bytes]:
     return header, payload
 
 
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], bytes]:
+    """`(header, arrays as bytes)` of a checkpoint, its checksum verified: one read."""
+    return _verified(pathlib.Path(path))
+
+
+def load_checkpoint_payload(path: str | os.PathLike, payload: bytes, like: Any) -> Any:
+    """The arrays of a checkpoint read by `read_checkpoint`, as a PyTree shaped like `like`."""
+    try:
+        return eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
+    except Exception as err:  # structure or shape mismatch
+        raise DataError(f"{path}: checkpoint does not match the model ({err})") from None
+
+
 def read_checkpoint_header(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON header of a checkpoint, without reading its arrays (sizes checked)."""
     f, header = _open(pathlib.Path(path))
@@ -132,13 +145,8 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[dict[str, Any],
     `(header, tree)`. A file whose payload fails its checksum raises
     `DataError` saying how to recover.
     """
-    path = pathlib.Path(path)
-    header, payload = _verified(path)
-    try:
-        tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
-    except Exception as err:  # structure or shape mismatch
-        raise DataError(f"{path}: checkpoint does not match the model ({err})") from None
-    return header, tree
+    header, payload = _verified(pathlib.Path(path))
+    return header, load_checkpoint_payload(path, payload, like)
 
 
 def copy_checkpoint(source: str | os.PathLike, target: str | os.PathLike,
