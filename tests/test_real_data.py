@@ -330,7 +330,7 @@ def test_a_well_run_pads_its_wall_axis(tmp_path):
 
 
 def test_per_channel_errors_against_a_hand_computation():
-    from stablesim.runs._run import _per_channel_errors
+    from stablesim.runs._evaluate import _per_channel_errors
 
     ref = np.zeros((2, 2, 4))
     ref[:, 0] = 3.0  # channel 0: |ref| = 6 per case

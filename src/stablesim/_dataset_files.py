@@ -7,7 +7,6 @@ line. `stablesim.data.load_dataset` validates what is read here.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pathlib
@@ -127,37 +126,3 @@ def read_dataset_file(path: str | os.PathLike, *, arrays: bool = True) -> dict[s
         width = 1 if len(params_shape) == 1 else (params_shape[1] if len(params_shape) > 1 else 0)
         out["parameter_names"] = [f"p{i}" for i in range(width)]
     return out
-
-
-@dataclasses.dataclass(frozen=True)
-class DataShape:
-    """What a data file holds, read without its values.
-
-    **Fields:** `shape` `(trajectories, time, channels, *space)`,
-    `parameter_names`, `splits` (the file's own train/validation/test
-    trajectory ranges, empty if it has none).
-    """
-
-    shape: tuple[int, ...]
-    parameter_names: list[str]
-    splits: dict[str, list[int]]
-
-
-def peek_dataset(path: str | os.PathLike, format: str = "auto",
-                 fields: list[str] | None = None) -> DataShape:
-    """The shape, parameter names and own split of a data file or folder, without its values.
-
-    **Arguments:** `path`, and `format` / `fields` as `stablesim.data.load_dataset` takes them.
-
-    **Returns:** a `DataShape`.
-    """
-    path = pathlib.Path(path)
-    if path.is_file() and (path.suffix.lower() not in HDF5_SUFFIXES or format == "stablesim"):
-        info = read_dataset_file(path, arrays=False)
-        return DataShape(tuple(info["shape"]), list(info["parameter_names"]), {})
-    from ._file_formats import read_layout
-
-    layout = read_layout(path, format, fields)
-    count = sum(b.count for b in layout.blocks)
-    return DataShape((count, layout.blocks[0].frames, *layout.state_shape),
-                     list(layout.parameter_names), dict(layout.metadata.get("splits", {})))

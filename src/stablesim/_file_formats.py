@@ -22,6 +22,7 @@ field values are read here.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 import re
 from collections.abc import Sequence
@@ -362,3 +363,35 @@ def _pdebench_layout(path: pathlib.Path, fields) -> FileLayout:
     meta = {"format": "pdebench", "source": str(path),
             "channels": list(blocks[0].channel_names), **facts}
     return FileLayout("pdebench", tuple(blocks), matrix, names, shape, meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataShape:
+    """What a data file holds, read without its values.
+
+    **Fields:** `shape` `(trajectories, time, channels, *space)`,
+    `parameter_names`, `splits` (the file's own train/validation/test
+    trajectory ranges, empty if it has none).
+    """
+
+    shape: tuple[int, ...]
+    parameter_names: list[str]
+    splits: dict[str, list[int]]
+
+
+def peek_dataset(path: str | os.PathLike, format: str = "auto",
+                 fields: list[str] | None = None) -> DataShape:
+    """The shape, parameter names and own split of a data file or folder, without its values.
+
+    **Arguments:** `path`, and `format` / `fields` as `stablesim.data.load_dataset` takes them.
+
+    **Returns:** a `DataShape`.
+    """
+    path = pathlib.Path(path)
+    if path.is_file() and (path.suffix.lower() not in HDF5_SUFFIXES or format == "stablesim"):
+        info = read_dataset_file(path, arrays=False)
+        return DataShape(tuple(info["shape"]), list(info["parameter_names"]), {})
+    layout = read_layout(path, format, fields)
+    count = sum(b.count for b in layout.blocks)
+    return DataShape((count, layout.blocks[0].frames, *layout.state_shape),
+                     list(layout.parameter_names), dict(layout.metadata.get("splits", {})))

@@ -99,13 +99,14 @@ def _cmd_train(args) -> None:
 
 
 def _cmd_evaluate(args) -> None:
-    from .runs import evaluate_run
+    from .runs import Run, evaluate_run
 
-    metrics = evaluate_run(args.run, overrides=tuple(args.set), progress=not args.quiet)
+    run = Run(args.run)
+    metrics = evaluate_run(run, overrides=tuple(args.set), progress=not args.quiet)
     if metrics["evaluation"]["plots"] and not args.no_plots:
         from .reporting import plot_run
 
-        plot_run(args.run)
+        plot_run(metrics, run.history, run.examples, run.files.plots)
     print(format_evaluation(metrics))
     print(f"wrote {args.run}/metrics.json")
 

@@ -287,8 +287,8 @@ def check_against_data(config: RunConfig, source: str = "config") -> None:
     d = config.data
     if d.file is None:
         return
-    from .._dataset_files import peek_dataset
     from .._errors import DataError
+    from .._file_formats import peek_dataset
 
     try:
         peeked = peek_dataset(d.file, d.format, d.fields)

@@ -170,8 +170,11 @@ class TrajectoryDataset:
         (first, middle and last frame of up to 256 evenly spaced
         trajectories), and says so with a `~` prefix: reading 30 GB to name a
         dataset is not worth it, and a changed size, shape, parameter or
-        sampled frame still shows.
+        sampled frame still shows. Computed once per dataset object.
         """
+        cached = self.__dict__.get("_fingerprint")
+        if cached is not None:
+            return cached
         digest = hashlib.sha256()
         traj = self.trajectories
         digest.update(str(tuple(traj.shape)).encode())
@@ -190,7 +193,8 @@ class TrajectoryDataset:
             prefix = "~"
         digest.update(str(self.params.shape).encode())
         digest.update(np.ascontiguousarray(self.params, dtype="<f4").tobytes())
-        return prefix + digest.hexdigest()[:16]
+        self.__dict__["_fingerprint"] = prefix + digest.hexdigest()[:16]
+        return self.__dict__["_fingerprint"]
 
     def take(self, indices: Sequence[int] | np.ndarray) -> TrajectoryDataset:
         """The sub-dataset of the given trajectory indices (or boolean mask)."""

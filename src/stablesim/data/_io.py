@@ -12,9 +12,9 @@ import h5py
 import numpy as np
 
 from .._atomic import atomic_path
-from .._dataset_files import HDF5_SUFFIXES, peek_dataset, read_dataset_file
+from .._dataset_files import HDF5_SUFFIXES, read_dataset_file
 from .._errors import DataError
-from .._file_formats import read_layout
+from .._file_formats import peek_dataset, read_layout
 from .._lazy_files import LazyTrajectories
 from ._dataset import TrajectoryDataset, validate_trajectories
 

@@ -202,36 +202,29 @@ MAX_CHANNEL_PLOTS = 8
 """Rollout figures per test set: one per channel, for at most this many channels."""
 
 
-def plot_run(run_dir) -> list[pathlib.Path]:
-    """The plots of one evaluated run, into `run_dir/plots`, from its files.
-
-    Reads `metrics.json` (error and correlation curves per seed, the solver
-    alone as a dashed baseline), `train_log.csv` (training loss) and
-    `rollout_example.npz` (reference, prediction and solver-alone rollouts).
+def plot_run(metrics: dict, history: list[dict], arrays: Mapping[str, np.ndarray],
+             out: pathlib.Path) -> list[pathlib.Path]:
+    """The plots of one evaluated run, into `out`, from its results (no file is read).
 
     **Arguments:**
 
-    - `run_dir`: an evaluated run directory.
+    - `metrics`: the run's metrics (`stablesim.runs.evaluate_run`'s result):
+        error and correlation curves per seed, the solver alone as a dashed
+        baseline.
+    - `history`: the training log rows (loss per update).
+    - `arrays`: the example rollouts by name (`<set>_prediction`,
+        `<set>_reference`, `<set>_solver_prediction`), as `Run.examples` holds them.
+    - `out`: the folder (the run's `plots/`).
 
     **Returns:**
 
     The paths written.
     """
-    from ..runs import read_metrics, run_paths
-    from ..training import read_train_log
-
-    metrics = read_metrics(run_dir)
-    history = read_train_log(run_paths(run_dir)["log"], metrics["updates"])
     examples: dict = {}
-    example_file = run_paths(run_dir)["rollout_example"]
-    if example_file.exists():
-        with np.load(example_file) as arrays:
-            for key in arrays.files:
-                if key.endswith("_prediction"):
-                    name = key.removesuffix("_prediction")
-                    reference = arrays.get(f"{name}_reference")
-                    examples[name] = (arrays[key], None if reference is None else reference)
-    out = pathlib.Path(run_dir) / "plots"
+    for key in arrays:
+        if key.endswith("_prediction"):
+            name = key.removesuffix("_prediction")
+            examples[name] = (arrays[key], arrays.get(f"{name}_reference"))
     rows = metrics["rows"]
     written = []
     for metric, name, log in (("rel_error", "error.png", True), ("correlation", "correlation.png", False)):

@@ -16,22 +16,15 @@ from ._build import (
 )
 from ._data_source import open_run_data, read_normalization, record_data, run_simulator_factory
 from ._diagnose import Diagnosis, diagnose_run
+from ._evaluate import TEST_SETS, VALIDATION, evaluate_run, long_divergences
+from ._lifecycle import read_run_config, resume_run, run_progress, train_run
+from ._opened import Run, read_metrics
 from ._per_start import start_errors, validation_error
 from ._rollout import rollout_run
-from ._run import (
-    TEST_SETS,
-    VALIDATION,
-    evaluate_run,
-    long_divergences,
-    read_metrics,
-    read_run_config,
-    resume_run,
-    run_progress,
-    train_run,
-)
 from ._stabilize import Fix, Outcome, Stabilization, candidate_fixes, stabilize_run
 
 __all__ = [
+    "Run",
     "train_run", "resume_run", "evaluate_run", "read_run_config", "read_metrics",
     "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
     "simulator_factory", "TEST_SETS", "rollout_run", "baseline_simulator", "build_solver",

@@ -25,10 +25,7 @@ from ..stability import (
     spectral_radius,
     uses_finite_differences,
 )
-from ..training import load_trained
-from ._build import split_dataset
-from ._data_source import open_run_data, read_normalization, run_simulator_factory
-from ._run import read_run_config, run_progress
+from ._opened import Run
 from ._stabilize import (
     Fix,
     Outcome,
@@ -71,7 +68,7 @@ def _pick_states(trajectories: np.ndarray, params: np.ndarray, count: int):
             np.stack([params[i] for i, _ in idx]))
 
 
-def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | None = None,
+def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike | None = None,
                  seed_index: int | None = None, states: int = 4, offset: float = 1e-3,
                  tolerated_bias: float = 0.05, key: int = 0, horizon: int = 2000,
                  verify: bool = False, verify_updates: int | None = None,
@@ -110,14 +107,12 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
     A `Diagnosis`: the figures of `diagnose.json` and the arrays behind them.
     """
     say = reporter(progress)
-    config = read_run_config(run_dir)
-    done, total = run_progress(run_dir)
-    if done == 0:
-        raise ConfigError(f"{run_dir}: not trained yet (no checkpoint)")
+    run = Run.open(run_dir)
+    run.require_trained(finished=False)
+    run_dir = run.path
+    config = run.config
     with say("loading the run"):
-        data = open_run_data(run_dir, config)
-        parts = split_dataset(config, data)
-        result = load_trained(run_simulator_factory(run_dir, config, data), run_dir)
+        parts, result = run.parts, run.trained
     if seed_index is not None and not 0 <= seed_index < len(result.seeds):
         raise ConfigError(f"--seed-index must be in [0, {len(result.seeds) - 1}]")
     finite_differences = uses_finite_differences(result.simulator_for(0))
@@ -127,7 +122,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         energy = energy_spectrum(np.asarray(sample.trajectories))
         # noise is added in the units the run trains in (normalized ones where it normalizes):
         # its level comes from the energies in those units; rank and geometry are the same
-        norm = read_normalization(run_dir)
+        norm = run.normalization
         trained_units = energy if norm is None else energy_spectrum(
             norm.trajectories(np.asarray(sample.trajectories)))
     at, at_params = _pick_states(np.asarray(sample.trajectories), sample.params, states)
@@ -169,7 +164,7 @@ def diagnose_run(run_dir: str | os.PathLike, *, out_dir: str | os.PathLike | Non
         fix = Fix("projection", {"simulator.projection": True}, "", trains=False)
         cfg = with_changes(config, fix)
         with say(f"the same with the projection onto the {energy.rank}-dim data subspace"):
-            projected = load_trained(run_simulator_factory(run_dir, cfg, data), run_dir)
+            projected = run.with_config(cfg).trained
             projection = measure(projected, cfg, parts, horizon=horizon, name="projection",
                                  changes=fix.changes)
     advice = recommendations(trained_units, radius, normal_radius, worst,

@@ -10,20 +10,22 @@ computed at most once, on first use.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pathlib
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import numpy as np
 
-from .._errors import ConfigError
+from .._errors import ConfigError, DataError
 from .._rundir import RunDir
 from ..config import RunConfig, read_yaml, validate
 from ..data import Normalization, TrajectoryDataset
 from ..simulators import AbstractSimulator
 from ..systems import System
-from ..training import TrainResult, read_checkpoint, trained_from_checkpoint
+from ..training import TrainResult, read_checkpoint, read_train_log, trained_from_checkpoint
 from ._build import build_system, simulator_factory, split_dataset
 from ._data_source import open_run_data, read_normalization
 
@@ -57,11 +59,12 @@ class Run:
         return run if isinstance(run, Run) else cls(run)
 
     def with_config(self, config: RunConfig) -> Run:
-        """The same run under another config (evaluation keys), sharing what was read."""
+        """The same run under another config (evaluation keys, a change without training),
+        sharing the files read: the checkpoint, the data and the normalization are read
+        here, once, for both."""
         other = Run(self.path, config)
         for name in ("checkpoint", "data", "normalization"):
-            if name in self.__dict__:
-                other.__dict__[name] = self.__dict__[name]
+            other.__dict__[name] = getattr(self, name)
         return other
 
     @functools.cached_property
@@ -116,8 +119,46 @@ class Run:
                                  parts=self.parts)
 
     @functools.cached_property
+    def metrics(self) -> dict:
+        """The results of the last evaluation (kept by `evaluate_run`, else `metrics.json`)."""
+        return read_metrics(self.path)
+
+    @property
+    def evaluated(self) -> bool:
+        return "metrics" in self.__dict__ or self.files.metrics.exists()
+
+    @functools.cached_property
+    def history(self) -> list[dict]:
+        """The training log's rows up to the checkpoint (whose step an evaluation records:
+        the checkpoint is not read for it)."""
+        if "checkpoint" not in self.__dict__ and self.evaluated:
+            return read_train_log(self.files.log, int(self.metrics.get("updates", 10**12)))
+        return read_train_log(self.files.log, self.progress[0])
+
+    @functools.cached_property
+    def examples(self) -> dict[str, np.ndarray]:
+        """The example rollouts of the last evaluation (kept by `evaluate_run`, else read)."""
+        if not self.files.rollout_example.exists():
+            return {}
+        with np.load(self.files.rollout_example) as arrays:
+            return {key: arrays[key] for key in arrays.files}
+
+    @functools.cached_property
     def trained(self) -> TrainResult:
         """The trained networks of every seed (from the checkpoint read once)."""
         self.require_trained(finished=False)
         assert self.checkpoint is not None
         return trained_from_checkpoint(self.make, self.files.checkpoint, *self.checkpoint)
+
+
+def read_metrics(run_dir: str | os.PathLike) -> dict:
+    """The `metrics.json` of an evaluated run."""
+    path = RunDir.of(run_dir).metrics
+    if not path.exists():
+        raise DataError(f"{run_dir}: not evaluated yet (no metrics.json); run `stablesim "
+                        f"evaluate {run_dir}`")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise DataError(f"{path}: corrupt metrics file") from None
+

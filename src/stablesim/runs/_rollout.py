@@ -13,13 +13,12 @@ from .._errors import ConfigError, DataError
 from ..data import TrajectoryDataset, load_initial_states, save_hdf5
 from ..evaluation import rollout_batch
 from ..simulators import solver_problem
-from ..training import load_trained
-from ._build import baseline_simulator, build_system, solver_name
-from ._data_source import open_run_data, run_simulator_factory
+from ._build import baseline_simulator, solver_name
+from ._opened import Run
 
 
 def rollout_run(
-    run_dir: str | os.PathLike,
+    run_dir: str | os.PathLike | Run,
     initial_file: str | os.PathLike,
     *,
     steps: int,
@@ -47,15 +46,13 @@ def rollout_run(
 
     `{"model": path, "solver_alone": path}` (the second only with `with_solver`).
     """
-    from . import read_run_config, run_progress
-
-    config = read_run_config(run_dir)
-    if run_progress(run_dir)[0] == 0:
-        raise ConfigError(f"{run_dir}: not trained yet (no checkpoint)")
+    run = Run.open(run_dir)
+    run.require_trained(finished=False)
+    config = run.config
     out = pathlib.Path(out)
     if out.suffix.lower() not in (".h5", ".hdf5"):
         raise ConfigError(f"--out {out}: write an .h5 file")
-    data = open_run_data(run_dir, config)
+    data = run.data
     states, phys, _ = load_initial_states(initial_file)  # one frame per trajectory suffices
     if states.shape[1:] != data.state_shape:
         raise DataError(f"{initial_file}: states shaped {states.shape[1:]}, the run was "
@@ -66,8 +63,8 @@ def rollout_run(
         raise DataError(f"{initial_file}: {phys.shape[1]} parameters per trajectory, the run "
                         f"needs {data.params.shape[1]} ({', '.join(data.parameter_names)}); "
                         "give them with --params")
-    system = build_system(config)
-    trained = load_trained(run_simulator_factory(run_dir, config, data), run_dir)
+    system = run.system
+    trained = run.trained
     if not 0 <= seed_index < len(trained.seeds):
         raise ConfigError(f"--seed-index must be in [0, {len(trained.seeds) - 1}]")
     start = jnp.asarray(states)
@@ -85,7 +82,7 @@ def rollout_run(
         if problem:
             raise DataError(problem)
         trajectories = np.concatenate([np.asarray(start)[:, None], states], axis=1)
-        meta = {"source_run": str(pathlib.Path(run_dir).resolve()),
+        meta = {"source_run": str(run.path.resolve()),
                 "initial_file": str(initial_file), "seed": trained.seeds[seed_index],
                 "simulator": name if name == "model" else f"solver alone ({solver_name(config)})"}
         if data.dt is not None:

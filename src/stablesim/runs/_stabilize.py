@@ -29,22 +29,13 @@ from ..config import RunConfig, apply_overrides, validate, write_yaml
 from ..data import Normalization, TrajectoryDataset
 from ..evaluation import relative_error
 from ..stability import energy_spectrum, recommend_noise
-from ..training import TrainResult, copy_checkpoint, load_trained
-from ._build import split_dataset
+from ..training import TrainResult, copy_checkpoint
 from ._data_source import (
     copy_data_record,
-    open_run_data,
-    read_normalization,
-    run_simulator_factory,
 )
-from ._run import (
-    VALIDATION,
-    long_divergences,
-    read_run_config,
-    rollout_seeds,
-    run_progress,
-    train_run,
-)
+from ._evaluate import VALIDATION, long_divergences, rollout_seeds
+from ._lifecycle import train_run
+from ._opened import Run
 
 NOISE_FACTORS = (1.0, 3.0, 10.0, 30.0, 100.0)
 """Noise candidates: these multiples of the horizon-aware recommended sigma."""
@@ -351,7 +342,7 @@ class Stabilization:
         return "\n".join(lines)
 
 
-def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike | None, *,
+def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | None, *,
                   horizon: int = 10_000,
                   updates: int | None = None, learning_rate: float | None = None,
                   tolerance: float = 0.10,
@@ -390,22 +381,21 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike | None, *,
     if out is not None and (RunDir.of(out).checkpoint.exists()
                             or (out.exists() and any(out.iterdir()))):
         raise ConfigError(f"--out {out}: already exists and is not empty; choose a new directory")
-    config = read_run_config(run_dir)
-    done, total = run_progress(run_dir)
+    run = Run.open(run_dir)
+    done, total = run.progress
     if done == 0 or done < total:
-        raise ConfigError(f"{run_dir}: training is not finished ({done} of {total} updates)")
-    data = open_run_data(run_dir, config)
-    parts = split_dataset(config, data)
+        raise ConfigError(f"{run.path}: training is not finished ({done} of {total} updates)")
+    run_dir = run.path
+    config, data, parts = run.config, run.data, run.parts
     updates = updates or max(100, total // 5)
     learning_rate = learning_rate or 0.1 * config.stages[-1].learning_rate
     with say(f"measuring the run as trained ({horizon}-step rollouts)"):
-        result = load_trained(run_simulator_factory(run_dir, config, data), run_dir)
-        before = measure(result, config, parts, horizon=horizon)
+        before = measure(run.trained, config, parts, horizon=horizon)
     if progress:
         print(f"  diverged {before.diverged} / {before.rollouts}"
               + (f", first at step {before.first_divergence}" if before.diverged else ""))
     fixes = candidate_fixes(config, parts["train"], tolerated_bias=tolerated_bias,
-                            normalization=read_normalization(run_dir))
+                            normalization=run.normalization)
     workspace = (RunDir.of(run_dir).path / "stabilize" / "candidates" if out is None
                  else out.with_name(out.name + ".candidates"))
     if workspace.exists():
@@ -424,7 +414,7 @@ def stabilize_run(run_dir: str | os.PathLike, out: str | os.PathLike | None, *,
                 tuned = train_run(cfg, target, dataset=data, progress=progress)
             else:
                 apply_without_training(run_dir, target, cfg)
-                tuned = load_trained(run_simulator_factory(target, cfg, data), target)
+                tuned = Run(target).trained
         except TrainingError as err:  # a fix whose training fails is measured as failing
             if progress:
                 print(f"  training failed: {err}")

@@ -20,8 +20,7 @@ from ..reporting import (
     seed_curves,
     training_curve,
 )
-from ..runs import TEST_SETS, read_metrics, run_paths, validation_error
-from ..training import read_train_log
+from ..runs import TEST_SETS, Run, validation_error
 from ._cell import Cell
 from ._evidence import (
     MODALITY_KEY,
@@ -36,7 +35,7 @@ from ._evidence import (
     write_findings,
 )
 from ._findings import findings_paragraph
-from ._study import study_cells, write_results
+from ._study import cell_run, study_cells, write_results
 from ._tuning import pick_variants
 
 UNROLL_KEY = "modality.unroll"
@@ -53,7 +52,8 @@ def _label(cell: Cell, skip: tuple[str | None, ...] = ()) -> str:
     return (" / ".join(parts) or cell.name) + (" (continued)" if cell.continued else "")
 
 
-def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
+def build_report(out_dir: str | os.PathLike, opened: dict[str, Run] | None = None
+                 ) -> pathlib.Path:
     """(Re)build `results.csv`, the plots, `report.md` and `report.html` of a study.
 
     Reads only files: `study.resolved.yaml` and each run's `metrics.json`,
@@ -62,6 +62,8 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     **Arguments:**
 
     - `out_dir`: the study directory.
+    - `opened`: the cells' `Run`s this command trained and evaluated (their
+        results in memory: no file of theirs is read again).
 
     **Returns:**
 
@@ -69,9 +71,11 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     """
     out = pathlib.Path(out_dir)
     record, runs = study_cells(out)
-    write_results(out, runs)
-    metrics = {c.name: read_metrics(out / "runs" / c.name) for c in runs
-               if run_paths(out / "runs" / c.name)["metrics"].exists()}
+    write_results(out, runs, opened)
+    cell_runs = {c.name: cell_run(out, c.name, opened) for c in runs}
+    evaluated = {name: run for name, run in cell_runs.items()
+                 if run is not None and run.evaluated}
+    metrics = {name: run.metrics for name, run in evaluated.items()}
     cells, picks = pick_variants(runs, lambda c: validation_error(metrics.get(c.name)))
     done = [c for c in cells if c.name in metrics]
     horizon = metrics[done[0].name]["horizon"] if done else None
@@ -110,7 +114,7 @@ def build_report(out_dir: str | os.PathLike) -> pathlib.Path:
     tuning_section(doc, picks, runs)
     _setup_comparison(doc, done, metrics, horizon, test_sets)
     _unroll_length(doc, out, done, metrics, horizon, test_sets)
-    _plots(doc, out, done, metrics, test_sets)
+    _plots(doc, out, done, metrics, test_sets, evaluated)
     md, _ = doc.write(out, title=title)
     return md
 
@@ -340,7 +344,7 @@ def _unroll_length(doc, out, done, metrics, horizon, test_sets) -> None:
                                          "and cosine (right) against the unroll m")
 
 
-def _plots(doc, out, done, metrics, test_sets):
+def _plots(doc, out, done, metrics, test_sets, evaluated: dict[str, Run]):
     group_by = SETUP_KEY if SETUP_KEY in done[0].varied else None
     doc.heading("Plots", 2)
     for metric, name, log, caption in (
@@ -361,25 +365,19 @@ def _plots(doc, out, done, metrics, test_sets):
                     panels.setdefault(group, {})["solver alone"] = band(alone)
         plot_metric_curves(panels, out / "plots" / name, ylabel=metric, log=log)
         doc.image(f"plots/{name}", caption)
-    examples = []
+    examples: list[tuple[str, np.ndarray]] = []
     for cell in done:
-        path = run_paths(out / "runs" / cell.name)["rollout_example"]
-        if path.exists():
-            with np.load(path) as arrays:
-                if "interpolation_prediction" in arrays:
-                    if not examples:
-                        examples.append(("reference", arrays["interpolation_reference"]))
-                    examples.append((_label(cell), arrays["interpolation_prediction"]))
+        arrays = evaluated[cell.name].examples
+        if "interpolation_prediction" in arrays:
+            if not examples:
+                examples.append(("reference", arrays["interpolation_reference"]))
+            examples.append((_label(cell), arrays["interpolation_prediction"]))
     if examples:
         plot_rollouts(examples, out / "plots" / "rollouts.png")
         doc.image("plots/rollouts.png", "First interpolation test trajectory: reference and "
                                         "each cell's rollout (first seed)")
-    curves = {}
-    for cell in done:
-        run = out / "runs" / cell.name
-        header_step = metrics[cell.name].get("updates", 10**12)
-        curves[_label(cell)] = training_curve(read_train_log(run_paths(run)["log"], header_step))
-    plot_training(curves, out / "plots" / "training.png")
+    losses = {_label(cell): training_curve(evaluated[cell.name].history) for cell in done}
+    plot_training(losses, out / "plots" / "training.png")
     doc.image("plots/training.png", "Training loss (mean over seeds) against update")
     alignment = {_label(c): metrics[c.name]["gradient_alignment"] for c in done
                  if metrics[c.name].get("gradient_alignment")}

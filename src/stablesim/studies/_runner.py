@@ -14,6 +14,7 @@ from ..config import read_yaml
 from ..data import TrajectoryDataset
 from ..reporting import plot_run
 from ..runs import (
+    Run,
     check_solver,
     dataset_key,
     evaluate_run,
@@ -98,6 +99,7 @@ def run_study(
         probed.add(spec)
     total, started, times = len(cells), time.perf_counter(), []
     trained = 0
+    opened: dict[str, Run] = {}
     for index, cell in enumerate(cells, 1):
         run_dir = out / "runs" / cell.name
         paths = run_paths(run_dir)
@@ -130,8 +132,10 @@ def run_study(
             except TrainingInterrupted as err:
                 err.run = out
                 raise
-        if evaluate_run(run_dir, progress=progress)["evaluation"]["plots"]:
-            plot_run(run_dir)
+        run = opened[cell.name] = Run(run_dir)
+        metrics = evaluate_run(run, progress=progress)
+        if metrics["evaluation"]["plots"]:
+            plot_run(metrics, run.history, run.examples, run.files.plots)
         trained += 1
         times.append(time.perf_counter() - t0)
         remaining = sum(1 for c in cells[index:] if not run_paths(out / "runs" / c.name)["metrics"].exists())
@@ -139,6 +143,6 @@ def run_study(
         print(f"[{index}/{total}] {cell.name} done in {_format_seconds(times[-1])}; elapsed "
               f"{_format_seconds(time.perf_counter() - started)}, about {_format_seconds(eta)} "
               f"left for {remaining} cells", flush=True)
-    return build_report(out)
+    return build_report(out, opened)
 
 

@@ -24,10 +24,7 @@ from ..config import (
     upgrade_renamed_keys,
     validate,
 )
-from ..runs import (
-    read_metrics,
-    run_paths,
-)
+from ..runs import Run
 from ._cell import Cell, cell_name
 from ._config import StudyConfig
 from ._tuning import tuning_variants
@@ -227,7 +224,8 @@ def study_cells(out_dir: str | os.PathLike) -> tuple[dict, list[Cell]]:
     return record, with_start_paths(cells, out)
 
 
-def write_results(out_dir: str | os.PathLike, cells: list[Cell]) -> pathlib.Path:
+def write_results(out_dir: str | os.PathLike, cells: list[Cell],
+                  opened: dict[str, Run] | None = None) -> pathlib.Path:
     """The long-format `results.csv` of all evaluated cells.
 
     Columns: `run`, `model` (`learned`, or `solver_alone` for the baseline
@@ -242,16 +240,26 @@ def write_results(out_dir: str | os.PathLike, cells: list[Cell]) -> pathlib.Path
         writer = csv.writer(f)
         writer.writerow(list(RESULT_COLUMNS) + keys)
         for cell in cells:
-            run_dir = out / "runs" / cell.name
-            if not run_paths(run_dir)["metrics"].exists():
+            run = cell_run(out, cell.name, opened)
+            if run is None or not run.evaluated:
                 continue
             extra = [_csv_value(cell.varied[k]) for k in keys]
-            for r in read_metrics(run_dir)["rows"]:
+            for r in run.metrics["rows"]:
                 writer.writerow([cell.name, r.get("model", "learned"), r["test_set"], r["case"],
                                  r["metric"], "" if r["horizon"] is None else r["horizon"],
                                  "inf" if r["value"] is None else repr(float(r["value"])),
                                  "" if r["seed"] is None else r["seed"], *extra])
     return path
+
+
+def cell_run(out: pathlib.Path, name: str, opened: dict[str, Run] | None = None
+             ) -> Run | None:
+    """The `Run` of a study cell: the one this command opened (its files read already),
+    else its directory's, opened now; None where the cell has no run yet."""
+    if opened is not None and name in opened:
+        return opened[name]
+    path = out / "runs" / name
+    return Run(path) if (path / "config.yaml").exists() else None
 
 
 def _csv_value(value: Any) -> str:

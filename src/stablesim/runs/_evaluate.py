@@ -1,23 +1,19 @@
-"""Run directories: train (or resume) from a config, evaluate on the test sets."""
+"""Evaluating a trained run: rollouts of every seed on every test set, `metrics.json`."""
 
 from __future__ import annotations
 
-import json
 import os
-import pathlib
 from collections.abc import Sequence
 from typing import Any
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._atomic import atomic_path, atomic_write_json, finite_or_none
-from .._distributed import is_writer
-from .._errors import ConfigError, DataError, TrainingError
+from .._errors import ConfigError, TrainingError
 from .._progress import reporter
-from ..config import RunConfig, apply_overrides, parse_override, read_yaml, validate, write_yaml
+from ..config import RunConfig, apply_overrides, parse_override, validate
 from ..data import TrajectoryDataset
 from ..evaluation import (
     CORRELATION_LEVELS,
@@ -36,143 +32,16 @@ from ..evaluation import (
     vrmse,
 )
 from ..simulators import solver_problem, with_network
-from ..training import TrainResult, gradient_alignment, load_trained, read_checkpoint_header, train
-from ._build import (
-    baseline_simulator,
-    build_system,
-    check_solver,
-    make_dataset,
-    run_normalization,
-    run_paths,
-    simulator_factory,
-    solver_name,
-    split_dataset,
-)
-from ._data_source import (
-    open_run_data,
-    read_normalization,
-    record_data,
-    run_simulator_factory,
-    save_normalization,
-)
+from ..training import TrainResult, gradient_alignment
+from ._build import baseline_simulator, solver_name
+from ._opened import Run
 
 TEST_SETS = ("interpolation", "extrapolation")
 GMEAN_STEPS = 100  # APEBench's GMean100 (the rollout's length where it is shorter)
 VALIDATION = "validation"  # evaluated too, for choices (tuning); never in a test-set verdict
 
 
-def read_run_config(run_dir: str | os.PathLike) -> RunConfig:
-    """The resolved `config.yaml` of a run directory."""
-    paths = run_paths(run_dir)
-    if not paths["config"].exists():
-        raise ConfigError(f"{run_dir}: not a run directory (no config.yaml)")
-    return validate(RunConfig, read_yaml(paths["config"]), source=str(paths["config"]))
-
-
-def run_progress(run_dir: str | os.PathLike) -> tuple[int, int]:
-    """(updates done, updates planned) of a run directory (0 done: no checkpoint)."""
-    paths = run_paths(run_dir)
-    total = read_run_config(run_dir).training.total_updates
-    if not paths["checkpoint"].exists():
-        return 0, total
-    return int(read_checkpoint_header(paths["checkpoint"])["step"]), total
-
-
-def train_run(
-    config: RunConfig,
-    run_dir: str | os.PathLike,
-    *,
-    dataset: TrajectoryDataset | None = None,
-    stop_after: int | None = None,
-    progress: bool = True,
-) -> TrainResult:
-    """Train a new run into `run_dir` (config.yaml, dataset.h5, checkpoint, log).
-
-    **Arguments:**
-
-    - `config`: the run config.
-    - `run_dir`: a new (or empty) directory.
-    - `dataset`: the full dataset, if already made (studies share one).
-    - `stop_after`: stop with a checkpoint after this many updates.
-    - `progress`: show a progress bar.
-
-    **Returns:**
-
-    The `TrainResult`.
-    """
-    paths = run_paths(run_dir)
-    if paths["checkpoint"].exists():
-        raise ConfigError(f"{run_dir} already holds a trained run; continue it with "
-                          f"`stablesim train --resume {run_dir}` or choose another --out")
-    data = dataset if dataset is not None else make_dataset(config)
-    parts = split_dataset(config, data)
-    check_solver(config, data)
-    norm = (read_normalization(config.model.init_from) if config.model.init_from is not None
-            else run_normalization(config, parts["train"]))
-    make = simulator_factory(config, build_system(config), data, norm)
-    make(jax.random.key(0))  # a model that cannot be built fails before the run directory exists
-    start = starting_networks(config, make)
-    if is_writer():  # in a run over several processes, process 0 writes the files
-        pathlib.Path(run_dir).mkdir(parents=True, exist_ok=True)
-        record_data(config, data, run_dir)
-        save_normalization(run_dir, norm)
-        write_yaml(config, paths["config"])
-    return _train(config, run_dir, make, parts, resume=False, stop_after=stop_after,
-                  progress=progress, initial_networks=start)
-
-
-def starting_networks(config: RunConfig, make) -> Any:
-    """The trained networks of `model.init_from` (None without it), checked for a fine-tune.
-
-    The start run must have finished its training, with the same seeds and
-    model; its networks become this run's starting point, seed by seed.
-    """
-    source = config.model.init_from
-    if source is None:
-        return None
-    files = run_paths(source)
-    if not files["checkpoint"].exists() or not files["config"].exists():
-        raise ConfigError(f"model.init_from: {source} holds no trained run (no checkpoint)")
-    done, total = run_progress(source)
-    if done < total:
-        raise ConfigError(f"model.init_from: {source} stopped at update {done} of {total}; "
-                          f"finish it first (stablesim train --resume {source})")
-    keys = ("architecture", "width", "depth", "activation")
-    theirs = read_run_config(source).model
-    differ = [f"{k} {getattr(theirs, k)}, here {getattr(config.model, k)}" for k in keys
-              if getattr(theirs, k) != getattr(config.model, k)]
-    if differ:
-        raise ConfigError(f"model.init_from: {source} was trained with another model "
-                          f"({'; '.join(differ)})")
-    header = read_checkpoint_header(files["checkpoint"])
-    if list(header["seeds"]) != list(config.training.seeds):
-        raise ConfigError(f"model.init_from: {source} trained seeds {header['seeds']}, this run "
-                          f"has {config.training.seeds}; fine-tuning goes seed by seed")
-    try:
-        return load_trained(make, source).networks
-    except (ValueError, TypeError, KeyError) as err:
-        raise ConfigError(f"model.init_from: {source} holds another model: {err}") from None
-
-
-def resume_run(run_dir: str | os.PathLike, *, stop_after: int | None = None,
-               progress: bool = True) -> TrainResult:
-    """Continue an interrupted run from its checkpoint (exactly where it stopped)."""
-    config = read_run_config(run_dir)
-    data = open_run_data(run_dir, config)
-    parts = split_dataset(config, data)
-    make = run_simulator_factory(run_dir, config, data)
-    return _train(config, run_dir, make, parts, resume=run_paths(run_dir)["checkpoint"].exists(),
-                  stop_after=stop_after, progress=progress)
-
-
-def _train(config, run_dir, make, parts, *, resume, stop_after, progress, initial_networks=None):
-    return train(make, parts["train"], config.training, config.modality, out_dir=run_dir, resume=resume,
-                 stop_after=stop_after, run_config=config.model_dump(mode="json"),
-                 initial_networks=initial_networks, progress=progress)
-
-
-
-def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple] = (),
+def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | tuple] = (),
                  progress: bool = False) -> dict:
     """Roll out every test trajectory with every seed's model; write `metrics.json`.
 
@@ -188,7 +57,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
 
     **Arguments:**
 
-    - `run_dir`: a trained run directory.
+    - `run_dir`: a trained run directory (or a `Run` opened already).
     - `overrides`: `--set` overrides of `evaluation.*` keys (the trained
         model's keys cannot change after training).
     - `progress`: print what it is doing, with timings.
@@ -198,7 +67,8 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
     The metrics dictionary (as written to `metrics.json`); the plots are
     `stablesim.reporting.plot_run`'s job.
     """
-    config = read_run_config(run_dir)
+    run = opened = Run.open(run_dir)
+    config = run.config
     if overrides:
         for item in overrides:
             key = parse_override(item)[0] if isinstance(item, str) else item[0]
@@ -206,18 +76,11 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
                 raise ConfigError(f"--set {key}: only evaluation.* keys can change after "
                                   "training; train a new run for the others")
         raw = apply_overrides(config.model_dump(mode="json"), overrides)
-        config = validate(RunConfig, raw, source=f"{run_dir}: evaluation override")
-    paths = run_paths(run_dir)
-    done, total = run_progress(run_dir)
-    if done < total:
-        raise ConfigError(f"{run_dir}: training stopped at update {done} of {total}; "
-                          f"resume it first (`stablesim train --resume {run_dir}`)")
+        config = validate(RunConfig, raw, source=f"{run.path}: evaluation override")
+        run = run.with_config(config)
+    run.require_trained()
     say = reporter(progress)
-    data = open_run_data(run_dir, config)
-    parts = split_dataset(config, data)
-    system = build_system(config)
-    make = run_simulator_factory(run_dir, config, data)
-    result = load_trained(make, run_dir)
+    data, parts, system, result = run.data, run.parts, run.system, run.trained
     ev = config.evaluation
     steps = ev.rollout_steps
     rows: list[dict] = []
@@ -268,7 +131,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
     summary = {test_set: _summarise(seeds, data.channel_names)
                for test_set, seeds in per_seed.items()}
     metrics = {
-        "run": pathlib.Path(run_dir).name,
+        "run": run.path.name,
         "horizon": ev.horizon,
         "steps": steps,
         "seeds": list(result.seeds),
@@ -287,11 +150,13 @@ def evaluate_run(run_dir: str | os.PathLike, *, overrides: Sequence[str | tuple]
     }
     metrics["gradient_alignment"], metrics["gradient_alignment_note"] = _gradient_diagnostic(
         config, result, parts["train"], say)
-    atomic_write_json(paths["metrics"], metrics)
-    with atomic_path(paths["rollout_example"]) as tmp, open(tmp, "wb") as f:
-        arrays = {f"{k}_{name}": arr for k, (p, r) in examples.items()
-                  for name, arr in (("prediction", p), ("reference", r)) if arr is not None}
+    atomic_write_json(run.files.metrics, metrics)
+    arrays = {f"{k}_{name}": arr for k, (p, r) in examples.items()
+              for name, arr in (("prediction", p), ("reference", r)) if arr is not None}
+    with atomic_path(run.files.rollout_example) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+    opened.__dict__["examples"] = arrays  # what plots and reports need, without reading
+    opened.__dict__["metrics"] = metrics  # the files back
     return metrics
 
 
@@ -473,16 +338,3 @@ def _gradient_diagnostic(config: RunConfig, result: TrainResult, train_set,
     skipped = [m for m in asked if m not in unrolls]
     note = (f"m = {skipped} skipped: longer than the training trajectories" if skipped else None)
     return rows, note
-
-
-def read_metrics(run_dir: str | os.PathLike) -> dict:
-    """The `metrics.json` of an evaluated run."""
-    path = run_paths(run_dir)["metrics"]
-    if not path.exists():
-        raise DataError(f"{run_dir}: not evaluated yet (no metrics.json); run `stablesim "
-                        f"evaluate {run_dir}`")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise DataError(f"{path}: corrupt metrics file") from None
-
