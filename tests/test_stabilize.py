@@ -19,7 +19,7 @@ from stablesim.runs import (
     simulator_factory,
     split_dataset,
 )
-from stablesim.runs._stabilize import Fix, Outcome, choose, fine_tune_config, refined_noise
+from stablesim.runs._fixes import Fix, Outcome, choose, fine_tune_config, refined_noise
 from stablesim.training import copy_checkpoint, load_trained, read_checkpoint_header
 
 from _tiny import linear_subspace_data

@@ -26,6 +26,7 @@ from ._diagnostics import (
 from ._integrate import InconsistentGradientWarning, Solution, integrate
 from ._layout import layer_spacing, layer_times
 from ._methods import INTEGRATORS, Integrator, Multistep, RungeKutta, get_integrator
+from ._monitor import StepSpecificWarning, TransferMonitor, plateau_update
 from ._reference import (
     ContinuousGradient,
     continuous_gradient,
@@ -34,11 +35,8 @@ from ._reference import (
 )
 from ._smooth import TimeFunction, basis_weights, default_layout, integrate_in_time
 from ._transfer import (
-    StepSpecificWarning,
-    TransferMonitor,
     Variant,
     default_variants,
-    plateau_update,
     ratios_by_variant,
     run_ode_transfer,
     transfer_table,

@@ -17,11 +17,12 @@ from ._build import (
 from ._data_source import open_run_data, read_normalization, record_data, run_simulator_factory
 from ._diagnose import Diagnosis, diagnose_run
 from ._evaluate import TEST_SETS, VALIDATION, evaluate_run, long_divergences
+from ._fixes import Fix, Outcome, candidate_fixes
 from ._lifecycle import read_run_config, resume_run, run_progress, train_run
 from ._opened import Run, read_metrics
 from ._per_start import start_errors, validation_error
 from ._rollout import rollout_run
-from ._stabilize import Fix, Outcome, Stabilization, candidate_fixes, stabilize_run
+from ._stabilize import Stabilization, stabilize_run
 
 __all__ = [
     "Run",

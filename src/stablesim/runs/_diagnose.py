@@ -25,16 +25,9 @@ from ..stability import (
     spectral_radius,
     uses_finite_differences,
 )
+from ._fixes import Fix, Outcome, ranked, with_changes
 from ._opened import Run
-from ._stabilize import (
-    Fix,
-    Outcome,
-    Stabilization,
-    measure,
-    ranked,
-    stabilize_run,
-    with_changes,
-)
+from ._stabilize import Stabilization, measure, stabilize_run
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,215 @@
+"""Which fixes `stabilize` tries, and how it ranks what they measured (the policy).
+
+The candidates: the control (more training, no change), the projection onto
+the data subspace where some directions carry no data energy, input noise at
+multiples of the horizon-aware recommended level (in the units the run trains
+in), and unrolled training. The ranking: no divergence first, then the error
+where a reference exists, within a tolerance of the run as trained.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from ..config import RunConfig, apply_overrides, validate
+from ..data import Normalization, TrajectoryDataset
+from ..stability import energy_spectrum, recommend_noise
+
+NOISE_FACTORS = (1.0, 3.0, 10.0, 30.0, 100.0)
+"""Noise candidates: these multiples of the horizon-aware recommended sigma."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Fix:
+    """One candidate: a name, the config changes (dotted key -> value) and why.
+
+    **Fields:**
+
+    - `name`: short label for tables.
+    - `changes`: dotted config keys and their new values.
+    - `reason`: what it is meant to do, in one sentence.
+    - `trains`: whether it fine-tunes (False: the trained weights with the
+        change applied, e.g. a projection).
+    """
+
+    name: str
+    changes: dict[str, Any]
+    reason: str
+    trains: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The measured effect of a model on long rollouts and short-horizon error.
+
+    **Fields:**
+
+    - `name`: the fix's name ("as trained" for the run itself).
+    - `changes`: its config changes.
+    - `divergence_steps`: `(seeds, cases)` first divergence step over all
+        validation set (`horizon + 1`: never).
+    - `errors`: per measured set, the relative error at `evaluation.horizon`
+        frames (mean over cases, then seeds).
+    - `horizon`: the long-rollout horizon.
+    - `updates`: fine-tuning updates (0 for the run itself).
+    """
+
+    name: str
+    changes: dict[str, Any]
+    divergence_steps: np.ndarray
+    errors: dict[str, float]
+    horizon: int
+    updates: int
+
+    @property
+    def diverged(self) -> int:
+        return int((self.divergence_steps <= self.horizon).sum())
+
+    @property
+    def rollouts(self) -> int:
+        return int(self.divergence_steps.size)
+
+    @property
+    def stable(self) -> bool:
+        return self.diverged == 0
+
+    @property
+    def first_divergence(self) -> int | None:
+        return int(self.divergence_steps.min()) if self.diverged else None
+
+    @property
+    def mean_error(self) -> float:
+        return float(np.mean(list(self.errors.values())))
+
+    def within(self, before: Outcome, tolerance: float) -> bool:
+        """Error at most `1 + tolerance` times `before`'s on every measured set."""
+        return all(self.errors[k] <= (1 + tolerance) * before.errors[k] for k in before.errors)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "changes": self.changes, "updates": self.updates,
+                "horizon": self.horizon, "diverged": self.diverged, "rollouts": self.rollouts,
+                "first_divergence": self.first_divergence,
+                "median_divergence_step": float(np.median(self.divergence_steps)),
+                "errors": self.errors}
+
+
+def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
+                    tolerated_bias: float = 0.05,
+                    normalization: Normalization | None = None) -> list[Fix]:
+    """The fixes worth measuring for a run, none of which it already uses.
+
+    **Arguments:**
+
+    - `config`: the trained run's config.
+    - `train`: its training set (energy spectrum, window length).
+    - `tolerated_bias`: the compounded noise bias at `evaluation.horizon`
+        that the base noise level allows (`recommend_noise`).
+    - `normalization`: the run's, if it normalizes: noise levels are then in
+        its units (the units the input noise is added in).
+
+    **Returns:**
+
+    The candidates, the control ("more training", no change) first.
+    """
+    fixes = [Fix("more training", {}, "the same config trained longer: the control")]
+    sample = train.sampled()
+    energy = energy_spectrum(sample if normalization is None
+                             else normalization.trajectories(sample), fourier=False)
+    if energy.unlearnable_dimension and not config.simulator.projection:
+        fixes.append(Fix("projection", {"simulator.projection": True},
+                         f"{energy.unlearnable_dimension} of {energy.num_features} directions "
+                         "have no data energy; the trained weights, every step projected onto "
+                         "the data subspace", trains=False))
+    modality = _final_modality(config)
+    sigma = recommend_noise(energy.energies, tolerated_bias=tolerated_bias, rank=energy.rank,
+                            horizon=config.evaluation.horizon)
+    for factor in NOISE_FACTORS:
+        value = float(f"{factor * sigma:.3g}")
+        if value > modality["noise"]:
+            fixes.append(Fix(f"noise {value:g}", {"modality.noise": value},
+                             f"{factor:g}x the sigma whose bias compounded over "
+                             f"{config.evaluation.horizon} steps is {tolerated_bias:.0%}: damps "
+                             "every direction, most those without data"))
+    unroll = 2 * modality["unroll"] if modality["name"] != "ONE" else 8
+    if modality["pushforward"] + unroll + 1 <= train.num_frames:
+        name = "NOG" if modality["name"] in ("ONE", "NOG") or config.external_solver else "WIG"
+        fixes.append(Fix(f"{name} m={unroll}", {"modality.name": name, "modality.unroll": unroll},
+                         "unrolled training sees its own rollout errors"))
+    return fixes
+
+
+def _final_modality(config: RunConfig) -> dict:
+    return config.stages[-1].modality.model_dump(mode="json")
+
+
+def with_changes(config: RunConfig, fix: Fix) -> RunConfig:
+    """`config` with the fix's changes applied and validated (no training changes)."""
+    raw = apply_overrides(config.model_dump(mode="json"), list(fix.changes.items()))
+    return validate(RunConfig, raw, source=f"fix {fix.name!r}")
+
+
+def fine_tune_config(config: RunConfig, source: str | os.PathLike, fix: Fix,
+                     updates: int, learning_rate: float) -> RunConfig:
+    """The config of a fine-tune of `source` with `fix` applied (curriculum: its last stage),
+    at a constant learning rate; without training (`fix.trains` False) the source's config
+    with the change (`with_changes`)."""
+    if not fix.trains:
+        return with_changes(config, fix)
+    raw = config.model_dump(mode="json")
+    raw["modality"] = _final_modality(config)
+    raw["training"].pop("curriculum", None)
+    raw["training"]["updates"] = int(updates)
+    raw["training"]["ramp"] = 0
+    raw["training"]["learning_rate"] = float(learning_rate)
+    raw["training"]["schedule"] = "constant"
+    # log and checkpoint at a divisor of 100 that divides the updates
+    raw["training"]["checkpoint_every"] = raw["training"]["log_every"] = math.gcd(updates, 100)
+    raw["model"]["init_from"] = str(pathlib.Path(source).resolve())
+    return with_changes(validate(RunConfig, raw, source=f"fix {fix.name!r}"), fix)
+
+
+def choose(before: Outcome, outcomes: list[Outcome], tolerance: float) -> Outcome | None:
+    """The best verified fix: stable on every rollout, error within the tolerance if any is,
+    then the smallest mean error (None: no candidate is stable)."""
+    stable = [o for o in outcomes if o.stable]
+    within = [o for o in stable if o.within(before, tolerance)]
+    pool = within or stable
+    return min(pool, key=lambda o: o.mean_error) if pool else None
+
+
+def refined_noise(outcomes: list[Outcome], before: Outcome, tolerance: float) -> Fix | None:
+    """The next noise level to try, or None when a candidate already meets the tolerance.
+
+    Noise trades stability (damping) for bias: between the strongest noise
+    that still diverges and the weakest that is stable (but too biased) lies
+    the best compromise; the geometric mean of the two is tried next.
+    """
+    if any(o.stable and o.within(before, tolerance) for o in outcomes):
+        return None
+    noisy = [(o.changes["modality.noise"], o) for o in outcomes
+             if list(o.changes) == ["modality.noise"]]
+    stable = [v for v, o in noisy if o.stable]
+    if not stable:
+        return None
+    hi = min(stable)
+    below = [v for v, o in noisy if not o.stable and v < hi]
+    if not below:
+        return None
+    value = float(f"{np.sqrt(max(below) * hi):.3g}")
+    if value in [v for v, _ in noisy]:
+        return None
+    return Fix(f"noise {value:g}", {"modality.noise": value},
+               f"between {max(below):g} (diverges) and {hi:g} (stable, error "
+               f"{dict(noisy)[hi].mean_error / before.mean_error:.2f}x before)")
+
+
+def ranked(before: Outcome, outcomes: list[Outcome], tolerance: float) -> list[Outcome]:
+    """Best first: stable within the tolerance, stable, fewest divergences; then smallest error."""
+    return sorted(outcomes, key=lambda o: (not (o.stable and o.within(before, tolerance)),
+                                           not o.stable, o.diverged, o.mean_error))
