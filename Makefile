@@ -32,6 +32,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_user_solver.py
 	$(BIN)/python benchmarks/bench_stabilize.py
 	$(BIN)/python benchmarks/bench_ode_transfer.py
+	$(BIN)/python benchmarks/bench_physics_tolerances.py
+	$(BIN)/python benchmarks/bench_data.py --gib 1
 
 # stablesim against APEBench 0.1.1, interleaved; APEBench gets its own environment.
 # Options through PEERS_ARGS, e.g. make bench-peers PEERS_ARGS="--rounds 3 --batches 20".

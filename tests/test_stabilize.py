@@ -105,7 +105,7 @@ def test_stabilize_end_to_end_on_a_diverging_linear_model(tmp_path, capsys, monk
     code, out, err = run_cli(capsys, "evaluate", new, "--set", "evaluation.stability_steps=10000",
                              "--quiet")
     assert code == 0, err
-    assert "interpolation  learned       diverged 0 / 6" in out
+    assert "interpolation  learned       6 stable, 0 bounded but unphysical, 0 diverge of 6" in out
     code, out, _ = run_cli(capsys, "diagnose", new, "--quiet")
     assert code == 0 and "already projects" in out
 

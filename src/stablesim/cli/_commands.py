@@ -130,8 +130,16 @@ def format_evaluation(metrics: dict) -> str:
             if base and test_set in base["summary"]:
                 shown.append(("solver alone", base["summary"][test_set]))
             for name, stats in shown:
+                physics = stats.get("physics")
                 long = stats.get("long_divergences")
-                if long is not None:
+                if physics is not None:
+                    v = physics["verdicts"]
+                    lines.append(f"  {test_set:14} {name:13} {v['stable']} stable, "
+                                 f"{v['bounded but unphysical']} bounded but unphysical, "
+                                 f"{v['diverges']} diverge of {physics['rollouts']}"
+                                 + (f"; e.g. {physics['worst_reason']}"
+                                    if physics.get("worst_reason") else ""))
+                elif long is not None:  # evaluated before the physical verdict existed
                     first = long["first_step"]
                     lines.append(f"  {test_set:14} {name:13} diverged {long['total']} / "
                                  f"{stats['cases']}" + (f", first at step {first}" if first

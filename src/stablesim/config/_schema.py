@@ -124,6 +124,20 @@ class SimulatorSection(StrictConfig):
         None, description="dimension of the projection subspace (default: the numerical rank)")
 
 
+class PhysicsSection(StrictConfig):
+    """Tolerances of the long-rollout verdict (`stablesim.evaluation.physical_verdict`)."""
+
+    empty_band_fraction: float = Field(
+        0.01, ge=0.0, le=1.0, description="most of a rollout's energy allowed in Fourier bands "
+        "where the training data have less than 1e-6 of theirs")
+    rms_ratio: float = Field(
+        1.5, gt=0.0, description="most a rollout's late rms may exceed the largest rms of its "
+        "reference trajectory, as a factor")
+    wasserstein: float = Field(
+        1.0, gt=0.0, description="largest Wasserstein-1 distance of a rollout's late values from "
+        "the training data's, in data standard deviations")
+
+
 class EvaluationSection(StrictConfig):
     """Test rollouts and their metrics."""
 
@@ -138,6 +152,9 @@ class EvaluationSection(StrictConfig):
     stability_steps: NonNegativeInt = Field(
         0, description="also roll out every test start for this many steps (e.g. 10000) and "
         "count divergences: needs no reference beyond the test frames (0: skip)")
+    physics: PhysicsSection = Field(
+        default_factory=lambda: PhysicsSection(),
+        description="when a bounded long rollout (stability_steps) still counts as unphysical")
     gradient_unrolls: list[PositiveInt] = Field(
         default_factory=list,
         description="m values of the WIG-to-NOG gradient diagnostic, e.g. [1, 2, 4, 8, 16] "

@@ -15,7 +15,7 @@ from ._intervals import (
     paired_ratio,
     unpaired_ratio,
 )
-from ._long import divergence_bounds, long_divergence
+from ._long import divergence_bounds, long_divergence, long_rollout
 from ._metrics import (
     DIVERGENCE_RULE,
     decorrelation_time,
@@ -26,11 +26,23 @@ from ._metrics import (
     relative_error_curve,
     rollout_batch,
 )
+from ._physical import (
+    EMPTY_BAND_SHARE,
+    DataStatistics,
+    PhysicalTolerances,
+    RolloutPhysics,
+    band_energy,
+    empty_band_fraction,
+    physical_verdict,
+    wasserstein_to_data,
+)
 
 __all__ = [
     "rollout_batch", "relative_error", "relative_error_curve", "mean_squared_error",
     "frame_correlation", "decorrelation_time", "divergence_step", "DIVERGENCE_RULE",
     "divergence_bounds", "long_divergence", "RatioInterval", "Verdict", "paired_ratio",
     "unpaired_ratio", "few_seeds_warning", "few_pairs_warning", "nrmse", "gmean_nrmse", "vrmse",
-    "correlation_times", "CORRELATION_LEVELS",
+    "correlation_times", "CORRELATION_LEVELS", "long_rollout", "EMPTY_BAND_SHARE",
+    "DataStatistics", "PhysicalTolerances", "RolloutPhysics", "band_energy",
+    "empty_band_fraction", "physical_verdict", "wasserstein_to_data",
 ]

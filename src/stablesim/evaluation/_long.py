@@ -92,17 +92,50 @@ def long_divergence(
 
     `(B,)` integer steps; `steps + 1` where a rollout stayed inside for all of them.
     """
+    return long_rollout(simulator, initial, params, lower, upper, steps=steps, chunk=chunk)[0]
+
+
+def long_rollout(
+    simulator: AbstractSimulator,
+    initial: Float[Array | np.ndarray, "B C *N"],
+    params: Float[Array | np.ndarray, "B P"],
+    lower: Float[Array | np.ndarray, " B"],
+    upper: Float[Array | np.ndarray, " B"],
+    *,
+    steps: int,
+    chunk: int = 500,
+    snapshots: int = 0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`long_divergence`, also keeping `snapshots` evenly spaced states of the second half.
+
+    **Arguments:** as `long_divergence`; `snapshots`: how many states of steps
+    `(steps/2, steps]` to keep (0: none); the rollout then runs in chunks
+    ending at those steps.
+
+    **Returns:**
+
+    `(first, late)`: the divergence steps `(B,)` and the late states
+    `(snapshots, B, C, *N)` (None without snapshots; a diverged rollout's
+    states are those it was held at).
+    """
     state = jnp.asarray(initial)
     params, lower, upper = jnp.asarray(params), jnp.asarray(lower), jnp.asarray(upper)
     first = np.full(state.shape[0], steps + 1, dtype=np.int64)
+    marks = sorted({steps - (steps // 2) * i // max(snapshots, 1) for i in range(snapshots)})
+    late = []
     done = 0
     while done < steps:
         length = min(chunk, steps - done)
+        following = [m for m in marks if m > done]
+        if following:
+            length = min(length, following[0] - done)
         state, bad = _chunk(simulator, state, params, lower, upper, length)
         bad = np.asarray(bad)  # (length, B)
         hit = bad.any(axis=0) & (first > steps)
         first[hit] = done + np.argmax(bad[:, hit], axis=0) + 1
         done += length
+        if done in marks:
+            late.append(np.asarray(state))
         if (first <= steps).all():
             break
-    return first
+    return first, (np.stack(late) if late else None)

@@ -232,7 +232,9 @@ def _verified_sentence(rank: int, o: Outcome, s: Stabilization) -> str:
     how = f"fine-tuned {o.updates} updates" if o.updates else "no training"
     ratio = o.mean_error / s.before.mean_error if s.before.mean_error > 0 else float("inf")
     verdict = ("stable, error within tolerance" if o.stable and o.within(s.before, s.tolerance)
-               else "stable, error too large" if o.stable else "still diverges")
+               else "stable, error too large" if o.stable
+               else "still diverges" if o.diverged
+               else f"bounded but unphysical: {o.unphysical_reason}")
     return (f"Measured fix #{rank}: {o.name} ({change}; {how}): {o.diverged} of {o.rollouts} "
             f"rollouts diverge within {o.horizon} steps, error {ratio:.3g}x as trained "
             f"({verdict}).")

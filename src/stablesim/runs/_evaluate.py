@@ -18,6 +18,7 @@ from ..data import TrajectoryDataset
 from ..evaluation import (
     CORRELATION_LEVELS,
     DIVERGENCE_RULE,
+    RolloutPhysics,
     correlation_times,
     decorrelation_time,
     divergence_bounds,
@@ -34,6 +35,7 @@ from ..evaluation import (
 from ..simulators import solver_problem, with_network
 from ..training import TrainResult, gradient_alignment
 from ._build import baseline_simulator, solver_name
+from ._long_physics import VERDICTS, data_statistics, long_physics, physics_summary
 from ._opened import Run
 
 TEST_SETS = ("interpolation", "extrapolation")
@@ -88,6 +90,8 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
     examples: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     baseline = baseline_simulator(config, system)
     base_rows, base_summary = [], {}
+    physics: dict[str, dict] = {}
+    statistics = data_statistics(parts["train"]) if ev.stability_steps else None
     for test_set in (VALIDATION, *TEST_SETS):
         if test_set not in parts:
             continue
@@ -99,19 +103,19 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
             every = rollout_seeds(result, initial, phys, steps)  # seeds as a vmap axis
         _raise_solver_problem(result.simulator)
         per_seed[test_set] = {}
-        long = None
-        if ev.stability_steps and test_set != VALIDATION:
+        judged = None
+        if statistics is not None and test_set != VALIDATION:
             with say(f"long rollouts: {len(result.seeds)} seed(s) x {test.num_trajectories} "
                      f"{test_set} starts for {ev.stability_steps} steps"):
-                long = long_divergences(_seed_simulators(result), test,
-                                        steps=ev.stability_steps, margin=ev.divergence_margin)
+                judged = long_physics(_seed_simulators(result), test, statistics, config)
+            physics[test_set] = physics_summary([p for seed in judged for p in seed],
+                                                ev.stability_steps)
         for i, seed in enumerate(result.seeds):
             seed_rows, per_seed[test_set][seed] = _metrics_of(every[i], ref, ev, test_set, seed)
-            if long is not None:
-                per_seed[test_set][seed].update(_long_stats(long[i], ev.stability_steps))
-                seed_rows += [{"test_set": test_set, "case": c, "seed": seed,
-                               "metric": "long_divergence_step", "horizon": ev.stability_steps,
-                               "value": float(v)} for c, v in enumerate(long[i])]
+            if judged is not None:
+                long = _long_steps(judged[i], ev.stability_steps)
+                per_seed[test_set][seed].update(_long_stats(long, ev.stability_steps))
+                seed_rows += _physics_rows(judged[i], test_set, seed, ev.stability_steps)
             rows += seed_rows
             if i == 0 and test_set != VALIDATION:
                 examples[test_set] = (np.asarray(every[i][0]), np.asarray(ref[0]))
@@ -120,16 +124,23 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
                 alone = rollout_batch(baseline, initial, phys, steps)
             _raise_solver_problem(baseline)
             b_rows, b_stats = _metrics_of(alone, ref, ev, test_set, None)
-            if ev.stability_steps:
+            b_physics = None
+            if statistics is not None:
                 with say(f"long rollouts of the solver alone ({ev.stability_steps} steps)"):
-                    b_stats.update(_long_stats(long_divergences(
-                        [baseline], test, steps=ev.stability_steps,
-                        margin=ev.divergence_margin)[0], ev.stability_steps))
+                    b_judged = long_physics([baseline], test, statistics, config)[0]
+                b_stats.update(_long_stats(_long_steps(b_judged, ev.stability_steps),
+                                           ev.stability_steps))
+                b_rows += _physics_rows(b_judged, test_set, None, ev.stability_steps)
+                b_physics = physics_summary(b_judged, ev.stability_steps)
             base_rows += [dict(r, model="solver_alone") for r in b_rows]
             base_summary[test_set] = _summarise({None: b_stats}, data.channel_names)
+            if b_physics is not None:
+                base_summary[test_set]["physics"] = b_physics
             examples[f"{test_set}_solver"] = (np.asarray(alone[0]), None)
     summary = {test_set: _summarise(seeds, data.channel_names)
                for test_set, seeds in per_seed.items()}
+    for test_set, judged_summary in physics.items():
+        summary[test_set]["physics"] = judged_summary
     metrics = {
         "run": run.path.name,
         "horizon": ev.horizon,
@@ -190,6 +201,27 @@ def long_divergences(simulators: Sequence, test: TrajectoryDataset, *, steps: in
 
 def _seed_simulators(result: TrainResult) -> list:
     return [result.simulator_for(i) for i in range(len(result.seeds))]
+
+
+def _long_steps(judged: Sequence[RolloutPhysics], steps: int) -> np.ndarray:
+    """Divergence step per start (`steps + 1`: never)."""
+    return np.array([steps + 1 if p.diverged_at is None else p.diverged_at for p in judged])
+
+
+def _physics_rows(judged: Sequence[RolloutPhysics], test_set: str, seed, steps: int
+                  ) -> list[dict]:
+    """Per start: divergence step, the late statistics and the verdict (0 stable,
+    1 bounded but unphysical, 2 diverges)."""
+    rows = []
+    for case, p in enumerate(judged):
+        base = {"test_set": test_set, "case": case, "seed": seed, "horizon": steps}
+        rows.append(dict(base, metric="long_divergence_step",
+                         value=float(steps + 1 if p.diverged_at is None else p.diverged_at)))
+        rows.append(dict(base, metric="long_verdict", value=float(VERDICTS.index(p.verdict))))
+        for key in ("empty_band_fraction", "rms_ratio", "wasserstein"):
+            rows.append(dict(base, metric=f"long_{key}", value=finite_or_none(getattr(p, key))
+                             if getattr(p, key) is not None else None))
+    return rows
 
 
 def _long_stats(steps_of: np.ndarray, horizon: int) -> dict:

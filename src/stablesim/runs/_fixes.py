@@ -58,6 +58,9 @@ class Outcome:
         frames (mean over cases, then seeds).
     - `horizon`: the long-rollout horizon.
     - `updates`: fine-tuning updates (0 for the run itself).
+    - `unphysical`: rollouts that stayed bounded but whose late statistics
+        left the data's (`stablesim.evaluation.physical_verdict`).
+    - `unphysical_reason`: the first such rollout's reason.
     """
 
     name: str
@@ -66,6 +69,8 @@ class Outcome:
     errors: dict[str, float]
     horizon: int
     updates: int
+    unphysical: int = 0
+    unphysical_reason: str | None = None
 
     @property
     def diverged(self) -> int:
@@ -77,7 +82,8 @@ class Outcome:
 
     @property
     def stable(self) -> bool:
-        return self.diverged == 0
+        """Stable in the physical sense: no rollout diverges, none is bounded but unphysical."""
+        return self.diverged == 0 and self.unphysical == 0
 
     @property
     def first_divergence(self) -> int | None:
@@ -96,6 +102,7 @@ class Outcome:
                 "horizon": self.horizon, "diverged": self.diverged, "rollouts": self.rollouts,
                 "first_divergence": self.first_divergence,
                 "median_divergence_step": float(np.median(self.divergence_steps)),
+                "unphysical": self.unphysical, "unphysical_reason": self.unphysical_reason,
                 "errors": self.errors}
 
 

@@ -25,12 +25,12 @@ from .._progress import reporter
 from .._rundir import RunDir
 from ..config import RunConfig, write_yaml
 from ..data import TrajectoryDataset
-from ..evaluation import relative_error
+from ..evaluation import DataStatistics, relative_error
 from ..training import TrainResult, copy_checkpoint
 from ._data_source import (
     copy_data_record,
 )
-from ._evaluate import VALIDATION, long_divergences, rollout_seeds
+from ._evaluate import VALIDATION, rollout_seeds
 from ._fixes import (
     Fix,
     Outcome,
@@ -40,6 +40,7 @@ from ._fixes import (
     refined_noise,
 )
 from ._lifecycle import train_run
+from ._long_physics import data_statistics, long_physics
 from ._opened import Run
 
 
@@ -64,8 +65,9 @@ def choice_sets(parts: dict[str, TrajectoryDataset]) -> dict[str, TrajectoryData
 
 def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryDataset], *,
             horizon: int, name: str = "as trained", changes: dict | None = None,
-            updates: int = 0) -> Outcome:
-    """Long-rollout divergence and short-horizon error of every seed of a trained run.
+            updates: int = 0, statistics: DataStatistics | None = None) -> Outcome:
+    """Long-rollout verdicts (diverges, bounded but unphysical, stable) and short-horizon
+    error of every seed of a trained run.
 
     **Arguments:**
 
@@ -75,6 +77,7 @@ def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryD
         where there is none: choices never look at a test set).
     - `horizon`: steps of the long rollouts.
     - `name`, `changes`, `updates`: how the table names it.
+    - `statistics`: the training data's statistics (`data_statistics`; computed if None).
 
     **Returns:**
 
@@ -83,16 +86,21 @@ def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryD
     ev = config.evaluation
     tests = choice_sets(parts)
     sims = [result.simulator_for(i) for i in range(len(result.seeds))]
-    steps, errors = [], {}
+    statistics = statistics or data_statistics(parts["train"])
+    steps, errors, judged = [], {}, []
     for test_set, test in tests.items():
-        steps.append(long_divergences(sims, test, steps=horizon, margin=ev.divergence_margin))
+        verdicts = long_physics(sims, test, statistics, config, steps=horizon)
+        judged += [p for seed in verdicts for p in seed]
+        steps.append(np.array([[horizon + 1 if p.diverged_at is None else p.diverged_at
+                                for p in seed] for seed in verdicts]))
         frames = min(ev.horizon, test.num_frames - 1)
         every = rollout_seeds(result, test.trajectories[:, 0], test.params, frames)
         ref = test.trajectories[:, 1 : frames + 1]
         errors[test_set] = float(np.mean(  # mean over cases, then over seeds
             [np.mean(np.asarray(relative_error(p, ref, horizon=frames))) for p in every]))
+    unphysical = [p for p in judged if p.verdict == "bounded but unphysical"]
     return Outcome(name, dict(changes or {}), np.concatenate(steps, axis=1), errors, horizon,
-                   updates)
+                   updates, len(unphysical), unphysical[0].reason if unphysical else None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +131,8 @@ class Stabilization:
                   + (f" (first at step {b.first_divergence})" if b.diverged else ""))
         if c is None:
             return (f"As trained the model {before}; no candidate kept every rollout inside "
-                    f"for {b.horizon} steps, so nothing was kept. Train longer, or from "
+                    f"the data's range and statistics for {b.horizon} steps, so nothing was "
+                    "kept. Train longer, or from "
                     "scratch with a change from the table.")
         change = ", ".join(f"{k}: {v}" for k, v in c.changes.items()) or "no change"
         ratio = c.mean_error / b.mean_error if b.mean_error > 0 else float("inf")
@@ -141,14 +150,17 @@ class Stabilization:
                 f"{self.before.horizon} steps | first divergence | "
                 + " | ".join(f"rel. error {s}" for s in sets) + " | verdict |")
         lines = [head, "|" + " --- |" * (6 + len(sets))]
+        # "stable" below means: no rollout diverges and none leaves the data's statistics
         for o in [self.before, *self.outcomes]:
             change = ", ".join(f"`{k}: {v}`" for k, v in o.changes.items()) or "-"
             if o is self.before:
                 verdict = "before"
             elif o is self.chosen:
                 verdict = "**kept**"
-            elif not o.stable:
+            elif o.diverged:
                 verdict = "diverges"
+            elif not o.stable:
+                verdict = f"bounded but unphysical ({o.unphysical_reason})"
             elif not o.within(self.before, self.tolerance):
                 verdict = f"error > {1 + self.tolerance:.2f}x before"
             else:

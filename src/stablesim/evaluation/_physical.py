@@ -1,0 +1,185 @@
+"""Is a long rollout physical, not only finite? Its statistics against the data's own.
+
+A rollout that stays bounded can still be wrong in kind: energy in Fourier
+bands the data never had, an amplitude several times the true one, values
+distributed unlike the data's. Each is measured on the late part of a long
+rollout (no reference that long is needed) against statistics of the data:
+
+- `band_energy`: energy per radial Fourier wavenumber band (periodic grids);
+  the **empty bands** are those holding less than `EMPTY_BAND_SHARE` of the
+  data's energy, and a rollout's **empty-band fraction** is the share of its
+  energy there;
+- **rms ratio**: the rollout's late root-mean-square value over the largest
+  the reference trajectory reaches (only excess is judged: a decaying system's
+  truth may fall below the data's range);
+- **Wasserstein-1** distance of the late values from the data's values, in
+  units of the data's standard deviation (The Well's W1, via SciPy).
+
+`physical_verdict` turns them into "diverges", "bounded but unphysical"
+(naming the statistic) or "stable", with the tolerances of `PhysicalTolerances`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from jaxtyping import Float
+
+EMPTY_BAND_SHARE = 1e-6
+"""A band holding less than this share of the data's energy counts as empty."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PhysicalTolerances:
+    """What a bounded rollout may show and still be called stable.
+
+    **Fields:**
+
+    - `empty_band_fraction`: the most of its energy allowed in the data's empty bands.
+    - `rms_ratio`: the most its late rms may exceed the reference's largest, as a factor.
+    - `wasserstein`: the largest W1 distance of its values from the data's, in data stds.
+    """
+
+    empty_band_fraction: float = 0.01
+    rms_ratio: float = 1.5
+    wasserstein: float = 1.0
+
+
+def band_energy(states: Float[np.ndarray, "K C *N"]) -> Float[np.ndarray, " bands"]:
+    """Mean energy per radial Fourier wavenumber band of periodic fields, channels summed.
+
+    Band `b` holds the wavenumbers `k` (integers per axis) with `round(|k|) == b`;
+    Parseval-scaled so that the bands sum to the mean squared value per point.
+
+    **Arguments:**
+
+    - `states`: `K` states `(C, *N)` (for vector states `(K, n)` the one band is the total).
+
+    **Returns:**
+
+    `(bands,)` energies.
+    """
+    x = np.asarray(states, np.float64)
+    if x.ndim == 2:  # vectors: no spatial axis, one band
+        return np.array([np.mean(x**2)])
+    axes = tuple(range(2, x.ndim))
+    shape = x.shape[2:]
+    spectrum = np.abs(np.fft.fftn(x, axes=axes)) ** 2 / np.prod(shape) ** 2
+    power = spectrum.sum(axis=1).mean(axis=0)  # channels summed, states averaged
+    grids = np.meshgrid(*[np.fft.fftfreq(n) * n for n in shape], indexing="ij")
+    bands = np.rint(np.sqrt(sum(g**2 for g in grids))).astype(int)
+    return np.bincount(bands.ravel(), weights=power.ravel())
+
+
+@dataclasses.dataclass(frozen=True)
+class DataStatistics:
+    """What a physical long rollout of these data should look like.
+
+    **Fields:**
+
+    - `band_share`: the data's share of energy per band.
+    - `values`: a sample of the data's values (for W1).
+    - `std`: the data's standard deviation.
+    """
+
+    band_share: np.ndarray
+    values: np.ndarray
+    std: float
+
+    @property
+    def empty_bands(self) -> np.ndarray:
+        """Bands with less than `EMPTY_BAND_SHARE` of the data's energy."""
+        return self.band_share < EMPTY_BAND_SHARE
+
+    @classmethod
+    def of(cls, frames: Float[np.ndarray, "K C *N"], *, max_values: int = 100_000,
+           seed: int = 0) -> DataStatistics:
+        """Statistics of data frames `(K, C, *N)` (e.g. every training frame)."""
+        energy = band_energy(frames)
+        share = energy / max(energy.sum(), 1e-300)
+        values = np.asarray(frames, np.float64).ravel()
+        if values.size > max_values:
+            values = np.random.default_rng(seed).choice(values, max_values, replace=False)
+        return cls(share, values, float(values.std()) or 1.0)
+
+
+def empty_band_fraction(states: Float[np.ndarray, "K C *N"], data: DataStatistics) -> float:
+    """The share of the states' energy in the data's empty bands."""
+    energy = band_energy(states)
+    bands = min(energy.size, data.band_share.size)
+    empty = np.zeros(energy.size, bool)
+    empty[:bands] = data.empty_bands[:bands]
+    empty[bands:] = True  # beyond the data's bands: no data energy at all
+    total = energy.sum()
+    return float(energy[empty].sum() / total) if total > 0 else 0.0
+
+
+def wasserstein_to_data(states: Float[np.ndarray, "K C *N"], data: DataStatistics, *,
+                        max_values: int = 100_000, seed: int = 0) -> float:
+    """W1 distance of the states' values from the data's, in data standard deviations."""
+    from scipy.stats import wasserstein_distance
+
+    values = np.asarray(states, np.float64).ravel()
+    if values.size > max_values:
+        values = np.random.default_rng(seed).choice(values, max_values, replace=False)
+    return float(wasserstein_distance(values, data.values) / data.std)
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutPhysics:
+    """The late statistics of one long rollout and its verdict.
+
+    **Fields:** `diverged_at` (step, or None), `empty_band_fraction`,
+    `rms_ratio` (late rms over the reference's largest), `wasserstein` (in data
+    stds), `verdict` ("diverges", "bounded but unphysical", "stable") and
+    `reason` (which statistic, by how much; empty when stable).
+    """
+
+    diverged_at: int | None
+    empty_band_fraction: float | None
+    rms_ratio: float | None
+    wasserstein: float | None
+    verdict: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def physical_verdict(diverged_at: int | None, late: Float[np.ndarray, "K C *N"] | None,
+                     reference_rms: float, data: DataStatistics,
+                     tolerances: PhysicalTolerances = PhysicalTolerances()) -> RolloutPhysics:
+    """Judge one long rollout: diverges, bounded but unphysical (and why), or stable.
+
+    **Arguments:**
+
+    - `diverged_at`: the step it left its bounds, or None.
+    - `late`: states from the late part of the rollout (None if it diverged).
+    - `reference_rms`: the largest rms of its reference trajectory's frames.
+    - `data`: the data's statistics.
+    - `tolerances`: the limits.
+
+    **Returns:**
+
+    A `RolloutPhysics`.
+    """
+    if diverged_at is not None or late is None:
+        return RolloutPhysics(diverged_at, None, None, None, "diverges",
+                              f"left the data's range at step {diverged_at}")
+    empty = empty_band_fraction(late, data)
+    rms = float(np.sqrt(np.mean(np.asarray(late, np.float64) ** 2)))
+    ratio = rms / max(reference_rms, 1e-300)
+    w1 = wasserstein_to_data(late, data)
+    reasons = []
+    if empty > tolerances.empty_band_fraction:
+        reasons.append(f"{empty:.1%} of its energy in bands where the data have none "
+                       f"(allowed {tolerances.empty_band_fraction:.0%})")
+    if ratio > tolerances.rms_ratio:
+        reasons.append(f"rms {ratio:.2f}x the reference's largest "
+                       f"(allowed {tolerances.rms_ratio:g}x)")
+    if w1 > tolerances.wasserstein:
+        reasons.append(f"values {w1:.2f} data stds (W1) from the data's "
+                       f"(allowed {tolerances.wasserstein:g})")
+    verdict = "bounded but unphysical" if reasons else "stable"
+    return RolloutPhysics(None, empty, ratio, w1, verdict, "; ".join(reasons))

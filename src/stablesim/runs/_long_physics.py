@@ -1,0 +1,112 @@
+"""Long rollouts of a run judged by the data's own statistics: diverges, unphysical, stable.
+
+Every seed's simulator is rolled out from every start of a set for
+`evaluation.stability_steps` steps (only the current state kept, plus
+`SNAPSHOTS` states of the second half); each rollout gets the verdict of
+`stablesim.evaluation.physical_verdict` against the training data's
+statistics and its own reference trajectory's largest rms.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..config import RunConfig
+from ..data import TrajectoryDataset
+from ..evaluation import (
+    DataStatistics,
+    PhysicalTolerances,
+    RolloutPhysics,
+    divergence_bounds,
+    long_rollout,
+    physical_verdict,
+)
+from ..simulators import solver_problem
+
+SNAPSHOTS = 10
+"""States kept from the second half of each long rollout for its statistics."""
+
+VERDICTS = ("stable", "bounded but unphysical", "diverges")
+
+
+def data_statistics(train: TrajectoryDataset, max_frames: int = 4000) -> DataStatistics:
+    """The training data's statistics, from at most `max_frames` evenly spaced frames."""
+    traj = train.sampled()
+    frames = traj.reshape((-1,) + traj.shape[2:])
+    if frames.shape[0] > max_frames:
+        frames = frames[np.linspace(0, frames.shape[0] - 1, max_frames).astype(int)]
+    return DataStatistics.of(frames)
+
+
+def tolerances_of(config: RunConfig) -> PhysicalTolerances:
+    p = config.evaluation.physics
+    return PhysicalTolerances(p.empty_band_fraction, p.rms_ratio, p.wasserstein)
+
+
+def long_physics(simulators: Sequence, test: TrajectoryDataset, data: DataStatistics,
+                 config: RunConfig, *, steps: int | None = None) -> list[list[RolloutPhysics]]:
+    """The verdict of every simulator's long rollout from every start of `test`.
+
+    **Arguments:**
+
+    - `simulators`: e.g. every seed's trained simulator.
+    - `test`: the starts (first frames) and their reference trajectories.
+    - `data`: the training data's statistics (`data_statistics`).
+    - `config`: `evaluation.stability_steps`, `divergence_margin`, `physics`.
+    - `steps`: the horizon, if not `evaluation.stability_steps`.
+
+    **Returns:**
+
+    `[simulator][start]` `RolloutPhysics`.
+    """
+    ev = config.evaluation
+    steps = steps or ev.stability_steps
+    reference = np.asarray(test.trajectories)
+    lower, upper = divergence_bounds(reference, margin=ev.divergence_margin)
+    space = tuple(range(2, reference.ndim))
+    reference_rms = np.sqrt(np.mean(reference.astype(np.float64) ** 2, axis=space)).max(axis=1)
+    initial, params = jnp.asarray(reference[:, 0]), jnp.asarray(test.params)
+    tolerances = tolerances_of(config)
+    out = []
+    for sim in simulators:
+        first, late = long_rollout(sim, initial, params, lower, upper, steps=steps,
+                                   snapshots=SNAPSHOTS)
+        problem = solver_problem(sim)
+        if problem:
+            from .._errors import TrainingError
+
+            raise TrainingError(problem)
+        out.append([physical_verdict(int(first[b]) if first[b] <= steps else None,
+                                     None if late is None else late[:, b],
+                                     float(reference_rms[b]), data, tolerances)
+                    for b in range(len(first))])
+    return out
+
+
+def physics_summary(per_start: Sequence[RolloutPhysics], steps: int) -> dict:
+    """Counts of each verdict, the statistics' means and worsts, the worst reason."""
+    counts = Counter(p.verdict for p in per_start)
+    out: dict = {"steps": steps, "rollouts": len(per_start),
+                 "verdicts": {v: counts.get(v, 0) for v in VERDICTS}}
+    for key in ("empty_band_fraction", "rms_ratio", "wasserstein"):
+        values = [getattr(p, key) for p in per_start if getattr(p, key) is not None]
+        out[key] = ({"mean": float(np.mean(values)), "max": float(np.max(values))}
+                    if values else None)
+    unphysical = [p for p in per_start if p.verdict == "bounded but unphysical"]
+    out["worst_reason"] = unphysical[0].reason if unphysical else None
+    return out
+
+
+def physics_words(summary: dict) -> str:
+    """One line: how many long rollouts are stable, unphysical (and why), diverge."""
+    v = summary["verdicts"]
+    line = (f"long rollouts ({summary['steps']} steps): {v['stable']} stable, "
+            f"{v['bounded but unphysical']} bounded but unphysical, {v['diverges']} diverge "
+            f"of {summary['rollouts']}")
+    if summary.get("worst_reason"):
+        line += f" (e.g. {summary['worst_reason']})"
+    return line
