@@ -51,7 +51,8 @@ def _lowpass(u):
     return jnp.fft.irfft(spectrum.at[..., 5:].set(0), n=N, axis=-1)
 
 
-def _judge(step, data, steps=400, tolerances=PhysicalTolerances()):
+def _judge(step, data, steps=400, tolerances=None):
+    tolerances = tolerances or PhysicalTolerances()
     stats = DataStatistics.of(data)
     starts = data[:4]
     lower, upper = divergence_bounds(np.repeat(starts[:, None], 2, axis=1))
