@@ -7,6 +7,7 @@ fixed high-frequency pattern, a growing map).
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -154,3 +155,37 @@ def test_evaluate_reports_a_bounded_but_unphysical_model_as_such(tmp_path, monke
     physics = summary["baseline"]["summary"]["interpolation"]["physics"]
     assert physics["verdicts"]["bounded but unphysical"] == 3
     assert physics["empty_band_fraction"]["mean"] > 0.01
+
+
+def test_transient_growth_of_a_non_normal_map_against_its_closed_form():
+    """A = [[0.9, 5], [0, 0.9]] embedded in R^6: every eigenvalue 0.9, yet ||A^k|| > 1."""
+    from stablesim.simulators import Prediction
+    from stablesim.stability import k_step_amplification, transient_growth, transient_sentence
+
+    a = np.eye(6, dtype=np.float64) * 0.5
+    a[:2, :2] = [[0.9, 5.0], [0.0, 0.9]]
+    matrix = jnp.asarray(a, jnp.float32)
+
+    class Linear(eqx.Module):  # a network: u -> A u
+        weight: jnp.ndarray
+
+        def __call__(self, u, p):
+            return self.weight @ u
+
+    sim = Prediction(Linear(matrix), residual=False)
+    for k in (1, 3, 10, 40):
+        exact = np.linalg.svd(np.linalg.matrix_power(a, k), compute_uv=False)[0]
+        got = k_step_amplification(sim, np.ones(6, np.float32), np.zeros(0), k)
+        assert got == pytest.approx(exact, rel=1e-4), k
+    growth = transient_growth(sim, np.ones((2, 6), np.float32), np.zeros((2, 0)),
+                              horizons=(1, 4, 16, 64))
+    radius = float(np.abs(np.linalg.eigvals(a)).max())
+    assert radius == pytest.approx(0.9)
+    sentence = transient_sentence(growth, radius)
+    assert sentence is not None and "inside the unit circle" in sentence
+    normal = jnp.asarray(np.diag([0.9, 0.8, 0.5, 0.5, 0.5, 0.5]), jnp.float32)
+    calm = transient_growth(Prediction(Linear(normal), residual=False),
+                            np.ones((1, 6), np.float32), np.zeros((1, 0)), horizons=(1, 4, 16))
+    np.testing.assert_allclose([calm[k] for k in (1, 4, 16)], [0.9, 0.9**4, 0.9**16],
+                               rtol=1e-4)
+    assert transient_sentence(calm, 0.9) is None

@@ -23,11 +23,16 @@ from ..stability import (
     recommend_noise,
     recommendations,
     spectral_radius,
+    transient_growth,
+    transient_sentence,
     uses_finite_differences,
 )
 from ._fixes import Fix, Outcome, ranked, with_changes
 from ._opened import Run
 from ._stabilize import Stabilization, measure, stabilize_run
+
+TRANSIENT_HORIZONS = (1, 4, 16, 64)
+"""Step counts over which `diagnose` measures the largest amplification (k-step Jacobian)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +137,11 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
         normal = None
         if energy.unlearnable_dimension:
             normal = linearized_spectra(sim, at, at_params, basis=energy.unlearnable_basis)
+    transient = None
+    if not finite_differences:  # matrix-free JVP/VJP products: the solver must be JAX
+        with say(f"transient growth of every seed over {list(TRANSIENT_HORIZONS)} steps"):
+            transient = [transient_growth(result.simulator_for(i), at[:2], at_params[:2],
+                                          TRANSIENT_HORIZONS) for i in range(len(result.seeds))]
     test = parts.get("validation", train)  # choices never look at a test set
     count = min(8, test.num_trajectories)
     steps = config.evaluation.rollout_steps
@@ -165,6 +175,12 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
                              measured_projection=None if projection is None
                              else _projection_sentence(projection, before))
     advice.insert(0, _as_trained_sentence(before, config.evaluation.horizon))
+    if transient is not None:
+        words = [(i, transient_sentence(g, radii[i])) for i, g in enumerate(transient)]
+        flagged = [(i, w) for i, w in words if w]
+        if flagged:
+            i, w = max(flagged, key=lambda iw: max(transient[iw[0]].values()))
+            advice.insert(1, f"Measured: seed {result.seeds[i]}: {w}.")
     verified = None
     if verify:
         checked = stabilize_run(run_dir, None, horizon=horizon, updates=verify_updates,
@@ -182,6 +198,8 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
                         + ("the largest spectral radius at the data states" if
                            radii[seed_index] == max(radii) else "chosen with --seed-index")),
         "spectral_radius_per_seed": dict(zip(map(str, result.seeds), radii)),
+        "transient_growth_per_seed": None if transient is None else {
+            str(s): {str(k): v for k, v in g.items()} for s, g in zip(result.seeds, transient)},
         "features": energy.num_features, "rank": energy.rank,
         "unlearnable_dimension": energy.unlearnable_dimension,
         "condition_number": finite_or_none(energy.condition_number),

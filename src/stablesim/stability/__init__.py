@@ -34,8 +34,10 @@ from ._spectrum import (
     spectrum,
     uses_finite_differences,
 )
+from ._transient import k_step_amplification, transient_growth, transient_sentence
 
 __all__ = [
+    "k_step_amplification", "transient_growth", "transient_sentence",
     "energy_spectrum", "EnergySpectrum", "fourier_spectrum",
     "linear_training", "LinearTraining",
     "spectrum", "jacobian", "spectral_radius", "max_real_part", "classify", "StabilitySummary",
