@@ -4,15 +4,16 @@ A step whose Jacobian has every eigenvalue inside the unit circle can still
 amplify perturbations for many steps when the Jacobian is non-normal: the
 amplification over k steps is the largest singular value of the product of
 the k Jacobians along the trajectory, not the k-th power of the spectral
-radius. It is computed matrix-free: the k-step map is linearized once
-(`jax.linearize`), transposed (`jax.linear_transpose`), and the largest
-singular value found by SciPy's `svds` on that operator.
+radius. It is computed matrix-free: products with the k-step Jacobian and
+its transpose (`jax.jvp`, `jax.vjp`, compiled once per model structure and k)
+make a SciPy `LinearOperator` whose largest singular value `svds` finds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,30 +39,42 @@ def k_step_amplification(simulator, state: Float[Array | np.ndarray, "*S"], para
     from scipy.sparse.linalg import LinearOperator, svds
 
     x0 = jnp.asarray(state)
-    shape, dtype = x0.shape, x0.dtype
     p = jnp.asarray(params)
-
-    def k_steps(flat):
-        u = flat.reshape(shape)
-        u = jax.lax.fori_loop(0, steps, lambda _, v: simulator(v, p), u)
-        return u.reshape(-1)
-
-    flat0 = x0.reshape(-1)
-    _, forward = jax.linearize(k_steps, flat0)
-    backward = jax.linear_transpose(forward, flat0)
-    forward_jit = jax.jit(forward)
-    backward_jit = jax.jit(lambda v: backward(v)[0])
-    n = flat0.size
+    n = x0.size
+    forward = lambda v: _forward(simulator, x0, p, v, steps)  # noqa: E731
     if n <= 2:  # svds needs k < n: a dense product is as cheap
-        dense = np.asarray(jax.vmap(forward_jit, out_axes=1)(jnp.eye(n, dtype=dtype)))
+        dense = np.stack([np.asarray(forward(e)) for e in jnp.eye(n, dtype=x0.dtype)], axis=1)
         return float(np.linalg.svd(dense, compute_uv=False)[0])
+    as_state = lambda v: jnp.asarray(np.ravel(v), x0.dtype)  # noqa: E731
     operator = LinearOperator(
         (n, n), dtype=np.float64,
-        matvec=lambda v: np.asarray(forward_jit(jnp.asarray(np.ravel(v), dtype)), np.float64),
-        rmatvec=lambda v: np.asarray(backward_jit(jnp.asarray(np.ravel(v), dtype)), np.float64))
+        matvec=lambda v: np.asarray(forward(as_state(v)), np.float64),
+        rmatvec=lambda v: np.asarray(_backward(simulator, x0, p, as_state(v), steps), np.float64))
     sigma = svds(operator, k=1, return_singular_vectors=False,
                  v0=np.ones(n) / np.sqrt(n), random_state=0)
     return float(np.max(sigma))
+
+
+def _k_steps(simulator, params, steps: int):
+    def run(flat, shape):
+        u = jax.lax.fori_loop(0, steps, lambda _, v: simulator(v, params), flat.reshape(shape))
+        return u.reshape(-1)
+    return run
+
+
+@eqx.filter_jit
+def _forward(simulator, state, params, v, steps: int):
+    """J_k v: one compilation per simulator structure and k, reused across states and seeds."""
+    run = _k_steps(simulator, params, steps)
+    return jax.jvp(lambda x: run(x, state.shape), (state.reshape(-1),), (v,))[1]
+
+
+@eqx.filter_jit
+def _backward(simulator, state, params, v, steps: int):
+    """J_k^T v."""
+    run = _k_steps(simulator, params, steps)
+    _, pullback = jax.vjp(lambda x: run(x, state.shape), state.reshape(-1))
+    return pullback(v)[0]
 
 
 def transient_growth(simulator, states: Float[Array | np.ndarray, "K C *N"], params,
