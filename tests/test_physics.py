@@ -189,3 +189,17 @@ def test_transient_growth_of_a_non_normal_map_against_its_closed_form():
     np.testing.assert_allclose([calm[k] for k in (1, 4, 16)], [0.9, 0.9**4, 0.9**16],
                                rtol=1e-4)
     assert transient_sentence(calm, 0.9) is None
+
+
+def test_near_empty_directions_are_counted_apart_from_empty_ones():
+    from stablesim.stability import energy_spectrum
+
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(8, 8)))[0]
+    scales = np.array([1.0, 0.5, 0.3, 1e-4, 1e-5, 0, 0, 0])  # energies ~ scale^2
+    coords = rng.normal(size=(400, 8)) * scales
+    energy = energy_spectrum(coords @ basis.T, fourier=False)
+    assert energy.rank == 5 and energy.unlearnable_dimension == 3
+    share = energy.energies / energy.energies.sum()
+    assert energy.near_empty() == int((share[:5] < 1e-6).sum()) == 2  # 1e-8 and 1e-10
+    assert 0 < energy.relative_tolerance < share[4]

@@ -202,7 +202,9 @@ def cmd_diagnose(args) -> None:
     write_diagnose_report(diagnosis)
     figures = diagnosis.figures
     print(f"data: rank {figures['rank']} of {figures['features']} "
-          f"(unlearnable dimension {figures['unlearnable_dimension']})")
+          f"(unlearnable dimension {figures['unlearnable_dimension']}: energy below "
+          f"{figures['rank_threshold_share']:.2g} of the total; "
+          f"{figures['near_empty_dimension']} more near-empty, below 1e-06 of it)")
     print(f"spectral radius at data states: {figures['spectral_radius']:.4g}"
           + (f"; normal to the data: {figures['normal_spectral_radius']:.4g}"
              if figures["normal_spectral_radius"] is not None else ""))

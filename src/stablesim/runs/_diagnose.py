@@ -202,6 +202,8 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
             str(s): {str(k): v for k, v in g.items()} for s, g in zip(result.seeds, transient)},
         "features": energy.num_features, "rank": energy.rank,
         "unlearnable_dimension": energy.unlearnable_dimension,
+        "near_empty_dimension": energy.near_empty(),
+        "rank_threshold_share": energy.relative_tolerance,
         "condition_number": finite_or_none(energy.condition_number),
         "energies": energy.energies.tolist(),
         "spectral_radius": radius,

@@ -9,6 +9,9 @@ from jaxtyping import Float
 
 from .._errors import DataError
 
+NEAR_EMPTY_SHARE = 1e-6
+"""A direction with less than this share of the data's energy counts as near-empty."""
+
 
 @dataclasses.dataclass(frozen=True)
 class EnergySpectrum:
@@ -38,6 +41,20 @@ class EnergySpectrum:
     def unlearnable_dimension(self) -> int:
         """Directions without energy: gradient descent never changes them."""
         return self.num_features - self.rank
+
+    def near_empty(self, share: float = NEAR_EMPTY_SHARE) -> int:
+        """Directions above the rank threshold that carry less than `share` of the energy
+        (learnable in principle, hardly shaped in practice; counted apart from empty ones)."""
+        total = float(self.energies.sum())
+        if total <= 0:
+            return 0
+        return int((self.energies[: self.rank] < share * total).sum())
+
+    @property
+    def relative_tolerance(self) -> float:
+        """The rank threshold as a share of the total energy."""
+        total = float(self.energies.sum())
+        return self.tolerance / total if total > 0 else 0.0
 
     @property
     def condition_number(self) -> float:
