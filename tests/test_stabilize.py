@@ -249,3 +249,28 @@ def test_choices_are_measured_on_the_validation_set_never_a_test_set():
     assert choice_sets(parts) == {"validation": parts["validation"]}
     del parts["validation"]
     assert choice_sets(parts) == {"train": parts["train"]}
+
+
+def test_the_fine_tuning_budget_comes_from_the_whole_run(tmp_path):
+    """A fine-tune of a fine-tune: its candidates train a fifth of all updates behind it, at a
+    tenth of the largest learning rate of every stage (not its own last stage's)."""
+    from stablesim.config import RunConfig, write_yaml
+    from stablesim.runs import Run
+    from stablesim.runs._stabilize import whole_run_budget
+
+    def write(name, updates, rate, init_from=None, curriculum=None):
+        raw = {"training": {"updates": updates, "learning_rate": rate}}
+        if curriculum:
+            raw["training"] = {"curriculum": curriculum}
+        if init_from:
+            raw["model"] = {"init_from": str(tmp_path / init_from)}
+        (tmp_path / name).mkdir()
+        write_yaml(RunConfig.model_validate(raw), tmp_path / name / "config.yaml")
+
+    write("first", 0, 0.0, curriculum=[{"updates": 1000, "learning_rate": 3e-3},
+                                        {"updates": 500, "learning_rate": 1e-4}])
+    write("second", 300, 1e-4, init_from="first")
+    write("third", 100, 1e-5, init_from="second")
+    total, rate = whole_run_budget(Run(tmp_path / "third"))
+    assert total == 1000 + 500 + 300 + 100
+    assert rate == 3e-3

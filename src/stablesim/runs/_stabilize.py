@@ -63,6 +63,25 @@ def choice_sets(parts: dict[str, TrajectoryDataset]) -> dict[str, TrajectoryData
     return {"train": parts["train"]}
 
 
+def whole_run_budget(run: Run) -> tuple[int, float]:
+    """The training behind a run: its updates and those of the runs it was fine-tuned from
+    (`model.init_from`, followed while they exist), and the largest learning rate of all
+    their stages. A fine-tuned run's own last stage (a few updates at a small rate) would
+    leave its candidates barely trained."""
+    total, rate = 0, 0.0
+    seen: set[pathlib.Path] = set()
+    current: Run | None = run
+    while current is not None and current.path.resolve() not in seen:
+        seen.add(current.path.resolve())
+        config = current.config
+        total += config.training.total_updates
+        rate = max([rate] + [s.learning_rate for s in config.stages])
+        source = config.model.init_from
+        current = Run(source) if source and (pathlib.Path(source) / "config.yaml").exists() \
+            else None
+    return total, rate
+
+
 def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryDataset], *,
             horizon: int, name: str = "as trained", changes: dict | None = None,
             updates: int = 0, statistics: DataStatistics | None = None) -> Outcome:
@@ -217,8 +236,9 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
         raise ConfigError(f"{run.path}: training is not finished ({done} of {total} updates)")
     run_dir = run.path
     config, data, parts = run.config, run.data, run.parts
-    updates = updates or max(100, total // 5)
-    learning_rate = learning_rate or 0.1 * config.stages[-1].learning_rate
+    whole_updates, top_rate = whole_run_budget(run)
+    updates = updates or max(100, whole_updates // 5)
+    learning_rate = learning_rate or 0.1 * top_rate
     with say(f"measuring the run as trained ({horizon}-step rollouts)"):
         before = measure(run.trained, config, parts, horizon=horizon)
     if progress:
