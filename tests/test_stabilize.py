@@ -4,6 +4,7 @@ becomes a new run (end to end on a linear system whose trained model diverges)."
 import hashlib
 import json
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -274,3 +275,36 @@ def test_the_fine_tuning_budget_comes_from_the_whole_run(tmp_path):
     total, rate = whole_run_budget(Run(tmp_path / "third"))
     assert total == 1000 + 500 + 300 + 100
     assert rate == 3e-3
+
+
+def test_the_noise_ladder_starts_at_the_models_one_step_error(tmp_path):
+    """Below the error the model already makes, noise changes nothing: no such rung."""
+    from stablesim.runs._stabilize import one_step_error
+    from stablesim.training import TrainResult
+
+    linear_subspace_data(tmp_path / "lin.npz")
+    data = load_dataset(tmp_path / "lin.npz")
+    plain = [f.changes["modality.noise"] for f in candidate_fixes(_config(), data)
+             if "modality.noise" in f.changes]
+    floor = 100 * plain[0]
+    raised = [f.changes["modality.noise"] for f in candidate_fixes(_config(), data,
+                                                                  noise_floor=floor)
+              if "modality.noise" in f.changes]
+    assert raised[0] == pytest.approx(floor, rel=0.01) and len(raised) == 5
+    assert all(a == pytest.approx(30 * b, rel=0.02) or a > b for a, b in zip(raised, plain))
+
+    class Scale(eqx.Module):  # a model u -> u / 2: its one-step error is known
+        factor: jnp.ndarray
+
+        def __call__(self, u, p):
+            return self.factor * u
+
+    from stablesim.simulators import Prediction
+
+    sim = Prediction(Scale(jnp.asarray(0.5)), residual=False)
+    result = TrainResult(simulator=sim, networks=Scale(jnp.asarray([0.5])), seeds=[0],
+                         history=[], skipped=[0], steps=0)
+    parts = {"train": data}
+    traj = np.asarray(data.trajectories, np.float64)
+    naive = np.sqrt(np.mean((0.5 * traj[:, :-1] - traj[:, 1:]) ** 2))
+    assert one_step_error(result, parts, None, pairs=10**6) == pytest.approx(naive, rel=1e-5)

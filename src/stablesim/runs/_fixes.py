@@ -108,7 +108,8 @@ class Outcome:
 
 def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
                     tolerated_bias: float = 0.05,
-                    normalization: Normalization | None = None) -> list[Fix]:
+                    normalization: Normalization | None = None,
+                    noise_floor: float = 0.0) -> list[Fix]:
     """The fixes worth measuring for a run, none of which it already uses.
 
     **Arguments:**
@@ -119,6 +120,10 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
         that the base noise level allows (`recommend_noise`).
     - `normalization`: the run's, if it normalizes: noise levels are then in
         its units (the units the input noise is added in).
+    - `noise_floor`: where the noise ladder starts at the least (the model's
+        measured one-step error, `one_step_error`): noise far below the error
+        the model already makes on its own inputs changes nothing, so no rung
+        is a no-op.
 
     **Returns:**
 
@@ -136,13 +141,16 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
     modality = _final_modality(config)
     sigma = recommend_noise(energy.energies, tolerated_bias=tolerated_bias, rank=energy.rank,
                             horizon=config.evaluation.horizon)
+    base, why = (sigma, f"the sigma whose bias compounded over {config.evaluation.horizon} "
+                        f"steps is {tolerated_bias:.0%}")
+    if noise_floor > sigma:
+        base, why = noise_floor, "the model's one-step error (less noise changes nothing)"
     for factor in NOISE_FACTORS:
-        value = float(f"{factor * sigma:.3g}")
+        value = float(f"{factor * base:.3g}")
         if value > modality["noise"]:
             fixes.append(Fix(f"noise {value:g}", {"modality.noise": value},
-                             f"{factor:g}x the sigma whose bias compounded over "
-                             f"{config.evaluation.horizon} steps is {tolerated_bias:.0%}: damps "
-                             "every direction, most those without data"))
+                             f"{factor:g}x {why}: damps every direction, most those without "
+                             "data"))
     unroll = 2 * modality["unroll"] if modality["name"] != "ONE" else 8
     if modality["pushforward"] + unroll + 1 <= train.num_frames:
         name = "NOG" if modality["name"] in ("ONE", "NOG") or config.external_solver else "WIG"

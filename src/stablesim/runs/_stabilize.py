@@ -24,7 +24,7 @@ from .._errors import ConfigError, TrainingError
 from .._progress import reporter
 from .._rundir import RunDir
 from ..config import RunConfig, write_yaml
-from ..data import TrajectoryDataset
+from ..data import Normalization, TrajectoryDataset
 from ..evaluation import DataStatistics, relative_error
 from ..training import TrainResult, copy_checkpoint
 from ._data_source import (
@@ -61,6 +61,31 @@ def choice_sets(parts: dict[str, TrajectoryDataset]) -> dict[str, TrajectoryData
     if VALIDATION in parts:
         return {VALIDATION: parts[VALIDATION]}
     return {"train": parts["train"]}
+
+
+def one_step_error(result: TrainResult, parts: dict[str, TrajectoryDataset],
+                   normalization: Normalization | None, pairs: int = 64) -> float:
+    """The rms error of one step of the model on data pairs (validation, else training),
+    over every seed, in the units noise is added in (normalized where the run normalizes).
+
+    **Arguments:** the trained `result`, the `parts`, the run's `normalization`, and how
+    many `(state, next state)` pairs to use at most (evenly spaced).
+
+    **Returns:** the rms error.
+    """
+    data = next(iter(choice_sets(parts).values()))
+    traj = np.asarray(data.trajectories)
+    b, t = traj.shape[:2]
+    index = np.linspace(0, b * (t - 1) - 1, min(pairs, b * (t - 1))).astype(int)
+    rows, cols = np.divmod(index, t - 1)
+    states, following = traj[rows, cols], traj[rows, cols + 1]
+    predicted = np.asarray(rollout_seeds(result, states, np.asarray(data.params)[rows], 1))[:, :, 0]
+    error = predicted - following[None]
+    if normalization is not None:
+        scale = np.asarray(normalization.state_std, np.float64)
+        error = error / scale.reshape((1, 1, -1) + (1,) * (error.ndim - 3))
+    value = float(np.sqrt(np.mean(np.square(error, dtype=np.float64))))
+    return value if np.isfinite(value) else 0.0
 
 
 def whole_run_budget(run: Run) -> tuple[int, float]:
@@ -245,7 +270,8 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
         print(f"  diverged {before.diverged} / {before.rollouts}"
               + (f", first at step {before.first_divergence}" if before.diverged else ""))
     fixes = candidate_fixes(config, parts["train"], tolerated_bias=tolerated_bias,
-                            normalization=run.normalization)
+                            normalization=run.normalization,
+                            noise_floor=one_step_error(run.trained, parts, run.normalization))
     workspace = (RunDir.of(run_dir).path / "stabilize" / "candidates" if out is None
                  else out.with_name(out.name + ".candidates"))
     if workspace.exists():
