@@ -203,3 +203,37 @@ def test_near_empty_directions_are_counted_apart_from_empty_ones():
     share = energy.energies / energy.energies.sum()
     assert energy.near_empty() == int((share[:5] < 1e-6).sum()) == 2  # 1e-8 and 1e-10
     assert 0 < energy.relative_tolerance < share[4]
+
+
+def test_the_band_filter_empties_what_the_data_never_had():
+    """The band-20 map, filtered: its late states are the low-pass map's, exactly (stable)."""
+    from stablesim.stability import BandFiltered, kept_band_mask
+
+    data = _smooth_data()
+    stats = DataStatistics.of(data)
+    keep = kept_band_mask(stats.band_share, (N,), 1e-6)
+    assert keep.shape == (N // 2 + 1,)
+    np.testing.assert_array_equal(np.flatnonzero(keep), [1, 2, 3, 4])  # the data's modes
+    pattern = 0.3 * jnp.cos(20 * jnp.asarray(X, jnp.float32))
+    raw = SolverAlone(as_solver(lambda u: _lowpass(u) + pattern))
+    filtered = BandFiltered(raw, keep)
+    u = jnp.asarray(data[0])
+    np.testing.assert_allclose(filtered(u, jnp.zeros(0)), _lowpass(u), atol=1e-5)
+    judged, _ = _judge(lambda v: filtered(v, jnp.zeros(0)), data)
+    assert [p.verdict for p in judged] == ["stable"] * 4
+
+
+def test_stabilize_offers_the_band_filter_where_the_data_have_empty_bands(tmp_path):
+    from stablesim.config import RunConfig
+    from stablesim.data import TrajectoryDataset
+    from stablesim.runs import candidate_fixes
+
+    smooth = TrajectoryDataset(np.repeat(_smooth_data(8)[:, None], 4, axis=1),
+                               np.ones((8, 1), np.float32))
+    config = RunConfig.model_validate({"system": {"name": None},
+                                       "data": {"file": "x.npz", "train_values": [1.0]}})
+    names = [f.name for f in candidate_fixes(config, smooth)]
+    assert "band filter" in names
+    rough = TrajectoryDataset(np.random.default_rng(0).normal(size=(8, 4, 1, N))
+                              .astype(np.float32), np.ones((8, 1), np.float32))
+    assert "band filter" not in [f.name for f in candidate_fixes(config, rough)]

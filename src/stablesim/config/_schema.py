@@ -122,6 +122,9 @@ class SimulatorSection(StrictConfig):
         "numerical rank): directions without data energy cannot grow")
     projection_rank: PositiveInt | None = Field(
         None, description="dimension of the projection subspace (default: the numerical rank)")
+    band_filter: bool = Field(
+        False, description="zero, after every step, the Fourier bands (periodic grids) where "
+        "the training data have less than 1e-6 of their energy: they cannot fill")
 
 
 class PhysicsSection(StrictConfig):

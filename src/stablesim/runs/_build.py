@@ -282,6 +282,9 @@ def simulator_factory(
     basis = (projection_basis(config, (parts or split_dataset(config, data))["train"])
              if s.projection else None)
 
+    keep = (band_filter_mask((parts or split_dataset(config, data))["train"])
+            if s.band_filter else None)
+
     def make(key):
         try:
             net = make_network(m.architecture, state_shape=tuple(data.state_shape),
@@ -300,9 +303,27 @@ def simulator_factory(
             from ..stability import Projected
 
             sim = Projected(sim, basis)
+        if keep is not None:
+            from ..stability import BandFiltered
+
+            sim = BandFiltered(sim, keep)
         return sim
 
     return make
+
+
+def band_filter_mask(train: TrajectoryDataset) -> np.ndarray:
+    """The Fourier coefficients `simulator.band_filter` keeps: bands with data energy."""
+    from ..evaluation import EMPTY_BAND_SHARE, DataStatistics
+    from ..stability import kept_band_mask
+
+    if len(train.state_shape) < 2 or set(train.boundary) != {"periodic"}:
+        raise ConfigError("simulator.band_filter: needs fields on a periodic grid, the data "
+                          f"are shaped {train.state_shape} with boundaries {train.boundary}")
+    frames = train.sampled()
+    frames = frames.reshape((-1,) + frames.shape[2:])[:4000]
+    share = DataStatistics.of(frames).band_share
+    return kept_band_mask(share, tuple(train.state_shape[1:]), EMPTY_BAND_SHARE)
 
 
 def normalization_mode(config: RunConfig) -> bool:

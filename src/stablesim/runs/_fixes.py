@@ -19,6 +19,7 @@ import numpy as np
 
 from ..config import RunConfig, apply_overrides, validate
 from ..data import Normalization, TrajectoryDataset
+from ..evaluation import DataStatistics
 from ..stability import energy_spectrum, recommend_noise
 
 NOISE_FACTORS = (1.0, 3.0, 10.0, 30.0, 100.0)
@@ -138,6 +139,10 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
                          f"{energy.unlearnable_dimension} of {energy.num_features} directions "
                          "have no data energy; the trained weights, every step projected onto "
                          "the data subspace", trains=False))
+    if _has_empty_bands(train) and not config.simulator.band_filter:
+        fixes.append(Fix("band filter", {"simulator.band_filter": True},
+                         "the Fourier bands without data energy zeroed after every step: the "
+                         "trained weights, no training", trains=False))
     modality = _final_modality(config)
     sigma = recommend_noise(energy.energies, tolerated_bias=tolerated_bias, rank=energy.rank,
                             horizon=config.evaluation.horizon)
@@ -157,6 +162,15 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
         fixes.append(Fix(f"{name} m={unroll}", {"modality.name": name, "modality.unroll": unroll},
                          "unrolled training sees its own rollout errors"))
     return fixes
+
+
+def _has_empty_bands(train: TrajectoryDataset) -> bool:
+    """Whether the data are periodic fields with Fourier bands (almost) without energy."""
+    if len(train.state_shape) < 2 or set(train.boundary) != {"periodic"}:
+        return False
+    frames = train.sampled()
+    frames = frames.reshape((-1,) + frames.shape[2:])[:4000]
+    return bool(DataStatistics.of(frames).empty_bands.any())
 
 
 def _final_modality(config: RunConfig) -> dict:

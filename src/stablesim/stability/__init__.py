@@ -1,5 +1,6 @@
 """Why learned simulators go unstable: data energy, linear theory, spectra, mitigations."""
 
+from ._band_filter import BandFiltered, kept_band_mask
 from ._continuous import (
     SCHEMES,
     continuous_to_discrete,
@@ -37,6 +38,7 @@ from ._spectrum import (
 from ._transient import k_step_amplification, transient_growth, transient_sentence
 
 __all__ = [
+    "BandFiltered", "kept_band_mask",
     "k_step_amplification", "transient_growth", "transient_sentence",
     "energy_spectrum", "EnergySpectrum", "fourier_spectrum",
     "linear_training", "LinearTraining",
