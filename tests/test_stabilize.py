@@ -308,3 +308,25 @@ def test_the_noise_ladder_starts_at_the_models_one_step_error(tmp_path):
     traj = np.asarray(data.trajectories, np.float64)
     naive = np.sqrt(np.mean((0.5 * traj[:, :-1] - traj[:, 1:]) ** 2))
     assert one_step_error(result, parts, None, pairs=10**6) == pytest.approx(naive, rel=1e-5)
+
+
+def test_a_leaky_bounded_candidate_is_retried_with_the_band_filter():
+    from stablesim.runs._fixes import combined_fix
+
+    steps = np.full((1, 4), 101)
+    before = Outcome("before", {}, np.full((1, 4), 5), {"validation": 1.0}, 100, 0)
+    leaky = Outcome("noise 0.1", {"modality.noise": 0.1}, steps, {"validation": 1.05}, 100, 10,
+                    unphysical=2, unphysical_reason="1.3% of its energy in bands where the "
+                    "data have none (allowed 1%)")
+    worse = Outcome("noise 0.3", {"modality.noise": 0.3}, steps, {"validation": 2.0}, 100, 10,
+                    unphysical=1, unphysical_reason="1.9% of its energy in bands where the "
+                    "data have none (allowed 1%)")
+    loud = Outcome("noise 1", {"modality.noise": 1.0}, steps, {"validation": 0.9}, 100, 10,
+                   unphysical=1, unphysical_reason="rms 2.00x the reference's largest")
+    fix = combined_fix(before, [worse, loud, leaky], 0.1, band_filter_offered=True)
+    assert fix is not None and fix.trains
+    assert fix.changes == {"modality.noise": 0.1, "simulator.band_filter": True}
+    assert combined_fix(before, [leaky], 0.1, band_filter_offered=False) is None
+    good = Outcome("projection", {"simulator.projection": True}, steps, {"validation": 1.0},
+                   100, 0)
+    assert combined_fix(before, [leaky, good], 0.1, band_filter_offered=True) is None

@@ -212,6 +212,30 @@ def choose(before: Outcome, outcomes: list[Outcome], tolerance: float) -> Outcom
     return min(pool, key=lambda o: o.mean_error) if pool else None
 
 
+def combined_fix(before: Outcome, outcomes: list[Outcome], tolerance: float, *,
+                 band_filter_offered: bool) -> Fix | None:
+    """The most accurate bounded candidate whose only fault is energy in empty bands, with
+    the band filter added (fine-tuned with both), while no candidate is stable within the
+    tolerance; None otherwise.
+
+    Noise or unrolling can stop divergence yet leak energy into bands the data lack; the
+    filter removes exactly that, and fine-tuning with it on lets the network adapt.
+    """
+    if not band_filter_offered or any(o.stable and o.within(before, tolerance)
+                                       for o in outcomes):
+        return None
+    leaky = [o for o in outcomes if o.diverged == 0 and o.unphysical and o.changes
+             and "bands where the data have none" in (o.unphysical_reason or "")
+             and "simulator.band_filter" not in o.changes
+             and not (o.unphysical_reason or "").count(";")]  # empty bands its only fault
+    if not leaky:
+        return None
+    best = min(leaky, key=lambda o: o.mean_error)
+    return Fix(f"{best.name} + band filter", {**best.changes, "simulator.band_filter": True},
+               f"{best.name} stayed bounded but leaked energy into bands the data lack; the "
+               "same with those bands zeroed after every step, fine-tuned with the filter on")
+
+
 def refined_noise(outcomes: list[Outcome], before: Outcome, tolerance: float) -> Fix | None:
     """The next noise level to try, or None when a candidate already meets the tolerance.
 

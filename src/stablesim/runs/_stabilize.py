@@ -36,6 +36,7 @@ from ._fixes import (
     Outcome,
     candidate_fixes,
     choose,
+    combined_fix,
     fine_tune_config,
     refined_noise,
 )
@@ -310,6 +311,10 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
         if extra is None:
             break
         attempt(extra, f"refinement {i + 1}/{refine}")
+    combined = combined_fix(before, [o for o, _ in outcomes], tolerance,
+                            band_filter_offered=any(f.name == "band filter" for f in fixes))
+    if combined is not None:
+        attempt(combined, "combined")
     chosen = choose(before, [o for o, _ in outcomes], tolerance)
     kept = None
     if chosen is not None and out is not None:
