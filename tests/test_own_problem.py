@@ -243,16 +243,14 @@ def test_rollout_from_own_initial_states_matches_a_naive_loop(project, capsys):
                            "--rollout-steps", "7", "--out", "mine.h5", "--with-solver")
     assert code == 0 and "mine_solver_alone.h5" in out
     from stablesim.data import load_dataset
-    from stablesim.runs import open_run_data, read_run_config, run_simulator_factory
+    from stablesim.runs import Run
     from stablesim.training import load_trained
 
     got, alone = load_dataset("mine.h5"), load_dataset("mine_solver_alone.h5")
     start = load_dataset(project / "initial.h5")
     assert got.trajectories.shape == (2, 8, 1, 64)
     np.testing.assert_array_equal(got.trajectories[:, 0], start.trajectories[:, 0])
-    cfg = read_run_config("corr")
-    data = open_run_data("corr", cfg)
-    sim = load_trained(run_simulator_factory("corr", cfg, data), "corr").simulator_for(0)
+    sim = load_trained(Run("corr").make, "corr").simulator_for(0)
     for b in range(2):
         u = jnp.asarray(start.trajectories[b, 0])
         for t in range(7):

@@ -247,6 +247,25 @@ def _params_matrix(per_file: list[dict], counts: list[int], where: pathlib.Path
     return np.stack(columns, axis=1).astype(np.float32), names
 
 
+def _read_files(files: list[pathlib.Path], read_file, fields, empty: str
+                ) -> tuple[list[Block], list[dict], tuple[int, ...], dict]:
+    """Every file's block, parameters and facts (the first file's), read with `read_file`;
+    the files' states must agree in shape; `empty` is the error when there are none."""
+    facts: dict = {}
+    blocks, params, shape = [], [], None
+    for file in files:
+        block, p, file_shape, file_facts = read_file(file, fields)
+        if shape is not None and file_shape != shape:
+            raise DataError(f"{file}: states shaped {file_shape}, other files {shape}")
+        shape = file_shape
+        blocks.append(block)
+        params.append(p)
+        facts = facts or file_facts
+    if shape is None:
+        raise DataError(empty)
+    return blocks, params, shape, facts
+
+
 def _well_layout(path: pathlib.Path, fields) -> FileLayout:
     root = _well_root(path)
     if root is not None:
@@ -254,25 +273,17 @@ def _well_layout(path: pathlib.Path, fields) -> FileLayout:
                  if (root / theirs).is_dir()]
     else:
         parts = [("", hdf5_files(path) if path.is_dir() else [path])]
-    facts: dict = {}
-    blocks, params, splits, shape, start = [], [], {}, None, 0
-    for split, files in parts:
-        for file in files:
-            block, p, file_shape, file_facts = _well_file(file, fields)
-            if shape is not None and file_shape != shape:
-                raise DataError(f"{file}: states shaped {file_shape}, other files {shape}")
-            shape = file_shape
-            blocks.append(block)
-            params.append(p)
-            facts = facts or file_facts
-        count = sum(b.count for b in blocks) - start
+    listed = [(split, file) for split, files in parts for file in files]
+    blocks, params, shape, facts = _read_files([f for _, f in listed], _well_file, fields,
+                                               f"{path}: no HDF5 files in The Well's layout")
+    splits: dict[str, list[int]] = {}
+    start = 0
+    for split, _ in parts:  # the files of a split are consecutive
+        count = sum(b.count for (s, _), b in zip(listed, blocks) if s == split)
         if split and count:
             splits[split] = [start, start + count]
         start += count
-    if not blocks:
-        raise DataError(f"{path}: no HDF5 files in The Well's layout")
     matrix, names = _params_matrix(params, [b.count for b in blocks], path)
-    assert shape is not None
     meta: dict = {"format": "well", "source": str(path), "channels": list(blocks[0].channel_names),
                   "channel_fields": [f.path.split("/")[-1] for f in blocks[0].fields
                                      for _ in f.names],
@@ -344,22 +355,11 @@ def _pdebench_file(file: pathlib.Path, fields) -> tuple[Block, dict, tuple[int, 
 
 def _pdebench_layout(path: pathlib.Path, fields) -> FileLayout:
     files = hdf5_files(path) if path.is_dir() else [path]
-    facts: dict = {}
-    blocks, params, shape = [], [], None
-    for file in files:
-        block, p, file_shape, file_facts = _pdebench_file(file, fields)
-        if shape is not None and file_shape != shape:
-            raise DataError(f"{file}: states shaped {file_shape}, other files {shape}")
-        shape = file_shape
-        blocks.append(block)
-        params.append(p)
-        facts = facts or file_facts
-    if not blocks:
-        raise DataError(f"{path}: no HDF5 files")
+    blocks, params, shape, facts = _read_files(files, _pdebench_file, fields,
+                                               f"{path}: no HDF5 files")
     frames = min(b.frames for b in blocks)
     blocks = [dataclasses.replace(b, frames=frames) for b in blocks]
     matrix, names = _params_matrix(params, [b.count for b in blocks], path)
-    assert shape is not None
     meta = {"format": "pdebench", "source": str(path),
             "channels": list(blocks[0].channel_names), **facts}
     return FileLayout("pdebench", tuple(blocks), matrix, names, shape, meta)

@@ -277,7 +277,10 @@ class TrajectoryDataset:
     def sampled(self, max_bytes: int = 1 << 30) -> np.ndarray:
         """The trajectories in memory: all, or evenly spaced ones (`sampled_rows`) for data
         larger than `max_bytes` (spectra and bases need a sample, not 30 GB)."""
-        return np.asarray(self.take(self.sampled_rows(max_bytes)).trajectories)
+        rows = self.sampled_rows(max_bytes)
+        if len(rows) == self.num_trajectories:  # all of them: no copy of in-memory data
+            return np.asarray(self.trajectories)
+        return np.asarray(self.take(rows).trajectories)
 
     def value_sample(self, max_bytes: int = 256 << 20) -> tuple[np.ndarray, str]:
         """All values, or for a large dataset evenly spaced trajectories' frames.
@@ -285,15 +288,12 @@ class TrajectoryDataset:
         **Returns:** `(values, note)`; the note says what was sampled (empty: all).
         """
         traj = self.trajectories
-        if traj.nbytes <= max_bytes:
-            return np.asarray(traj), ""
         b = traj.shape[0]
-        per_traj = traj.nbytes // b
-        count = max(1, min(b, max_bytes // per_traj))
-        if per_traj <= max_bytes:
-            rows = np.unique(np.linspace(0, b - 1, count).astype(int))
-            return np.asarray(traj[rows]), f" ({len(rows)} of {b} trajectories)"
-        return np.asarray(traj[0, :1]), " (the first frame)"
+        if traj.nbytes // b > max_bytes:  # one trajectory alone is too large
+            return np.asarray(traj[0, :1]), " (the first frame)"
+        rows = self.sampled_rows(max_bytes)
+        note = "" if len(rows) == b else f" ({len(rows)} of {b} trajectories)"
+        return self.sampled(max_bytes), note
 
 
 def _checked_params(params: Any, shape: tuple[int, ...]) -> np.ndarray:

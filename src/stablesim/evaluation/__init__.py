@@ -34,6 +34,7 @@ from ._physical import (
     band_energy,
     empty_band_fraction,
     physical_verdict,
+    radial_bands,
     wasserstein_to_data,
 )
 
@@ -44,5 +45,5 @@ __all__ = [
     "unpaired_ratio", "few_seeds_warning", "few_pairs_warning", "nrmse", "gmean_nrmse", "vrmse",
     "correlation_times", "CORRELATION_LEVELS", "long_rollout", "EMPTY_BAND_SHARE",
     "DataStatistics", "PhysicalTolerances", "RolloutPhysics", "band_energy",
-    "empty_band_fraction", "physical_verdict", "wasserstein_to_data",
+    "empty_band_fraction", "physical_verdict", "wasserstein_to_data", "radial_bands",
 ]

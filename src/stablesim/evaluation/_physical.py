@@ -67,9 +67,17 @@ def band_energy(states: Float[np.ndarray, "K C *N"]) -> Float[np.ndarray, " band
     shape = x.shape[2:]
     spectrum = np.abs(np.fft.fftn(x, axes=axes)) ** 2 / np.prod(shape) ** 2
     power = spectrum.sum(axis=1).mean(axis=0)  # channels summed, states averaged
-    grids = np.meshgrid(*[np.fft.fftfreq(n) * n for n in shape], indexing="ij")
-    bands = np.rint(np.sqrt(sum(g**2 for g in grids))).astype(int)
-    return np.bincount(bands.ravel(), weights=power.ravel())
+    return np.bincount(radial_bands(shape).ravel(), weights=power.ravel())
+
+
+def radial_bands(spatial_shape: tuple[int, ...], *, real: bool = False) -> np.ndarray:
+    """The radial band `round(|k|)` of every Fourier coefficient of a grid (integer
+    wavenumbers per axis), shaped like `numpy.fft.fftn`'s output, or `rfftn`'s with `real`."""
+    freqs = [np.fft.fftfreq(n) * n for n in spatial_shape]
+    if real:
+        freqs[-1] = np.fft.rfftfreq(spatial_shape[-1]) * spatial_shape[-1]
+    grids = np.meshgrid(*freqs, indexing="ij")
+    return np.rint(np.sqrt(sum(g**2 for g in grids))).astype(int)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +110,15 @@ class DataStatistics:
         if values.size > max_values:
             values = np.random.default_rng(seed).choice(values, max_values, replace=False)
         return cls(share, values, float(values.std()) or 1.0)
+
+    @classmethod
+    def of_trajectories(cls, trajectories: Float[np.ndarray, "B T C *N"], *,
+                        max_frames: int = 4000) -> DataStatistics:
+        """Statistics of trajectories' frames, at most `max_frames` evenly spaced ones."""
+        frames = np.asarray(trajectories).reshape((-1,) + trajectories.shape[2:])
+        if frames.shape[0] > max_frames:
+            frames = frames[np.linspace(0, frames.shape[0] - 1, max_frames).astype(int)]
+        return cls.of(frames)
 
 
 def empty_band_fraction(states: Float[np.ndarray, "K C *N"], data: DataStatistics) -> float:

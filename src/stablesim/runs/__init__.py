@@ -14,9 +14,9 @@ from ._build import (
     split_dataset,
     split_values,
 )
-from ._data_source import open_run_data, read_normalization, record_data, run_simulator_factory
+from ._data_source import open_run_data, read_normalization, record_data
 from ._diagnose import Diagnosis, diagnose_run
-from ._evaluate import TEST_SETS, VALIDATION, evaluate_run, long_divergences
+from ._evaluate import TEST_SETS, VALIDATION, evaluate_run
 from ._fixes import Fix, Outcome, candidate_fixes
 from ._lifecycle import read_run_config, resume_run, run_progress, train_run
 from ._opened import Run, read_metrics
@@ -29,8 +29,8 @@ __all__ = [
     "train_run", "resume_run", "evaluate_run", "read_run_config", "read_metrics",
     "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
     "simulator_factory", "TEST_SETS", "rollout_run", "baseline_simulator", "build_solver",
-    "check_solver", "dataset_key", "diagnose_run", "Diagnosis", "long_divergences",
+    "check_solver", "dataset_key", "diagnose_run", "Diagnosis",
     "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes", "start_errors",
     "validation_error", "VALIDATION", "split_values", "open_run_data", "record_data",
-    "run_normalization", "normalization_mode", "run_simulator_factory", "read_normalization",
+    "run_normalization", "normalization_mode", "read_normalization",
 ]

@@ -314,15 +314,14 @@ def simulator_factory(
 
 def band_filter_mask(train: TrajectoryDataset) -> np.ndarray:
     """The Fourier coefficients `simulator.band_filter` keeps: bands with data energy."""
-    from ..evaluation import EMPTY_BAND_SHARE, DataStatistics
+    from ..evaluation import EMPTY_BAND_SHARE
     from ..stability import kept_band_mask
+    from ._long_physics import data_statistics
 
     if len(train.state_shape) < 2 or set(train.boundary) != {"periodic"}:
         raise ConfigError("simulator.band_filter: needs fields on a periodic grid, the data "
                           f"are shaped {train.state_shape} with boundaries {train.boundary}")
-    frames = train.sampled()
-    frames = frames.reshape((-1,) + frames.shape[2:])[:4000]
-    share = DataStatistics.of(frames).band_share
+    share = data_statistics(train).band_share
     return kept_band_mask(share, tuple(train.state_shape[1:]), EMPTY_BAND_SHARE)
 
 

@@ -17,7 +17,7 @@ from .._errors import DataError
 from .._rundir import RunDir
 from ..config import RunConfig
 from ..data import Normalization, TrajectoryDataset, load_dataset, save_hdf5
-from ._build import IN_MEMORY, build_system, open_data_file, simulator_factory
+from ._build import IN_MEMORY, open_data_file
 
 
 def record_data(config: RunConfig, data: TrajectoryDataset, run_dir: str | os.PathLike) -> None:
@@ -58,12 +58,6 @@ def read_normalization(run_dir: str | os.PathLike) -> Normalization | None:
     import json
 
     return Normalization.from_json(json.loads(path.read_text()))
-
-
-def run_simulator_factory(run_dir: str | os.PathLike, config: RunConfig,
-                          data: TrajectoryDataset):
-    """`simulator_factory` of a trained run: its config, data and normalization."""
-    return simulator_factory(config, build_system(config), data, read_normalization(run_dir))
 
 
 def copy_data_record(source: str | os.PathLike, target: str | os.PathLike) -> None:

@@ -28,6 +28,7 @@ from ..stability import (
     uses_finite_differences,
 )
 from ._fixes import Fix, Outcome, ranked, with_changes
+from ._long_physics import data_statistics
 from ._opened import Run
 from ._stabilize import Stabilization, measure, stabilize_run
 
@@ -161,7 +162,8 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
                          else np.maximum(growth_any, growth_normal)))
     normal_radius = None if normal is None else spectral_radius(normal)
     with say(f"long rollouts of every seed from every validation start ({horizon} steps)"):
-        before = measure(result, config, parts, horizon=horizon)
+        statistics = data_statistics(parts["train"])  # once, for both measurements
+        before = measure(result, config, parts, horizon=horizon, statistics=statistics)
     projection = None
     if energy.unlearnable_dimension and not config.simulator.projection:
         fix = Fix("projection", {"simulator.projection": True}, "", trains=False)
@@ -169,6 +171,7 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
         with say(f"the same with the projection onto the {energy.rank}-dim data subspace"):
             projected = run.with_config(cfg).trained
             projection = measure(projected, cfg, parts, horizon=horizon, name="projection",
+                                 statistics=statistics,
                                  changes=fix.changes)
     advice = recommendations(trained_units, radius, normal_radius, worst,
                              tolerated_bias=tolerated_bias, steps=steps, config=config,

@@ -14,18 +14,15 @@ from .._atomic import atomic_path, atomic_write_json, finite_or_none
 from .._errors import ConfigError, TrainingError
 from .._progress import reporter
 from ..config import RunConfig, apply_overrides, parse_override, validate
-from ..data import TrajectoryDataset
 from ..evaluation import (
     CORRELATION_LEVELS,
     DIVERGENCE_RULE,
     RolloutPhysics,
     correlation_times,
     decorrelation_time,
-    divergence_bounds,
     divergence_step,
     frame_correlation,
     gmean_nrmse,
-    long_divergence,
     mean_squared_error,
     nrmse,
     relative_error_curve,
@@ -169,34 +166,6 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
     opened.__dict__["examples"] = arrays  # what plots and reports need, without reading
     opened.__dict__["metrics"] = metrics  # the files back
     return metrics
-
-
-def long_divergences(simulators: Sequence, test: TrajectoryDataset, *, steps: int,
-                     margin: float) -> np.ndarray:
-    """Divergence step of each simulator's rollout from every test start over `steps` steps.
-
-    The bounds are each test trajectory's range (all its frames, however
-    few) widened by `margin` (`evaluation.divergence_margin`); the rollouts
-    may be far longer than the trajectory (`stablesim.evaluation.long_divergence`).
-
-    **Arguments:**
-
-    - `simulators`: e.g. every seed's trained simulator (`TrainResult.simulator_for`).
-    - `test`: a test set (its first frames are the starts).
-    - `steps`: the horizon.
-    - `margin`: the divergence margin.
-
-    **Returns:**
-
-    `(simulators, trajectories)` steps, `steps + 1` where a rollout never diverged.
-    """
-    lower, upper = divergence_bounds(np.asarray(test.trajectories), margin=margin)
-    initial, phys = jnp.asarray(test.trajectories[:, 0]), jnp.asarray(test.params)
-    out = []
-    for sim in simulators:
-        out.append(long_divergence(sim, initial, phys, lower, upper, steps=steps))
-        _raise_solver_problem(sim)
-    return np.stack(out)
 
 
 def _seed_simulators(result: TrainResult) -> list:

@@ -21,6 +21,7 @@ from ..config import RunConfig, apply_overrides, validate
 from ..data import Normalization, TrajectoryDataset
 from ..evaluation import DataStatistics
 from ..stability import energy_spectrum, recommend_noise
+from ._long_physics import data_statistics
 
 NOISE_FACTORS = (1.0, 3.0, 10.0, 30.0, 100.0)
 """Noise candidates: these multiples of the horizon-aware recommended sigma."""
@@ -110,7 +111,8 @@ class Outcome:
 def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
                     tolerated_bias: float = 0.05,
                     normalization: Normalization | None = None,
-                    noise_floor: float = 0.0) -> list[Fix]:
+                    noise_floor: float = 0.0,
+                    statistics: DataStatistics | None = None) -> list[Fix]:
     """The fixes worth measuring for a run, none of which it already uses.
 
     **Arguments:**
@@ -125,6 +127,7 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
         measured one-step error, `one_step_error`): noise far below the error
         the model already makes on its own inputs changes nothing, so no rung
         is a no-op.
+    - `statistics`: the training data's (`data_statistics`; computed if None).
 
     **Returns:**
 
@@ -139,7 +142,8 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
                          f"{energy.unlearnable_dimension} of {energy.num_features} directions "
                          "have no data energy; the trained weights, every step projected onto "
                          "the data subspace", trains=False))
-    if _has_empty_bands(train) and not config.simulator.band_filter:
+    statistics = statistics or data_statistics(train)
+    if _has_empty_bands(train, statistics) and not config.simulator.band_filter:
         fixes.append(Fix("band filter", {"simulator.band_filter": True},
                          "the Fourier bands without data energy zeroed after every step: the "
                          "trained weights, no training", trains=False))
@@ -164,13 +168,10 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
     return fixes
 
 
-def _has_empty_bands(train: TrajectoryDataset) -> bool:
+def _has_empty_bands(train: TrajectoryDataset, statistics: DataStatistics) -> bool:
     """Whether the data are periodic fields with Fourier bands (almost) without energy."""
-    if len(train.state_shape) < 2 or set(train.boundary) != {"periodic"}:
-        return False
-    frames = train.sampled()
-    frames = frames.reshape((-1,) + frames.shape[2:])[:4000]
-    return bool(DataStatistics.of(frames).empty_bands.any())
+    periodic_fields = len(train.state_shape) > 1 and set(train.boundary) == {"periodic"}
+    return periodic_fields and bool(statistics.empty_bands.any())
 
 
 def _final_modality(config: RunConfig) -> dict:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from .._errors import TrainingError
 from ..config import RunConfig
 from ..data import TrajectoryDataset
 from ..evaluation import (
@@ -33,13 +34,11 @@ SNAPSHOTS = 10
 VERDICTS = ("stable", "bounded but unphysical", "diverges")
 
 
-def data_statistics(train: TrajectoryDataset, max_frames: int = 4000) -> DataStatistics:
-    """The training data's statistics, from at most `max_frames` evenly spaced frames."""
-    traj = train.sampled()
-    frames = traj.reshape((-1,) + traj.shape[2:])
-    if frames.shape[0] > max_frames:
-        frames = frames[np.linspace(0, frames.shape[0] - 1, max_frames).astype(int)]
-    return DataStatistics.of(frames)
+def data_statistics(train: TrajectoryDataset) -> DataStatistics:
+    """The training data's statistics (`DataStatistics.of_trajectories` of up to 1 GiB of
+    evenly spaced trajectories): what long rollouts, the band filter and its candidate
+    are all measured against."""
+    return DataStatistics.of_trajectories(train.sampled())
 
 
 def tolerances_of(config: RunConfig) -> PhysicalTolerances:
@@ -77,8 +76,6 @@ def long_physics(simulators: Sequence, test: TrajectoryDataset, data: DataStatis
                                    snapshots=SNAPSHOTS)
         problem = solver_problem(sim)
         if problem:
-            from .._errors import TrainingError
-
             raise TrainingError(problem)
         out.append([physical_verdict(int(first[b]) if first[b] <= steps else None,
                                      None if late is None else late[:, b],

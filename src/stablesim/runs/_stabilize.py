@@ -266,13 +266,15 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
     updates = updates or max(100, whole_updates // 5)
     learning_rate = learning_rate or 0.1 * top_rate
     with say(f"measuring the run as trained ({horizon}-step rollouts)"):
-        before = measure(run.trained, config, parts, horizon=horizon)
+        statistics = data_statistics(parts["train"])  # once, for every candidate
+        before = measure(run.trained, config, parts, horizon=horizon, statistics=statistics)
     if progress:
         print(f"  diverged {before.diverged} / {before.rollouts}"
               + (f", first at step {before.first_divergence}" if before.diverged else ""))
     fixes = candidate_fixes(config, parts["train"], tolerated_bias=tolerated_bias,
                             normalization=run.normalization,
-                            noise_floor=one_step_error(run.trained, parts, run.normalization))
+                            noise_floor=one_step_error(run.trained, parts, run.normalization),
+                            statistics=statistics)
     workspace = (RunDir.of(run_dir).path / "stabilize" / "candidates" if out is None
                  else out.with_name(out.name + ".candidates"))
     if workspace.exists():
@@ -298,6 +300,7 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
             return
         with say(f"  measuring {fix.name}"):
             outcome = measure(tuned, cfg, parts, horizon=horizon, name=fix.name,
+                              statistics=statistics,
                               changes=fix.changes, updates=updates if fix.trains else 0)
         if progress:
             print(f"  diverged {outcome.diverged} / {outcome.rollouts}; error "

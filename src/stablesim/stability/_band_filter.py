@@ -13,6 +13,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float
 
 from ..simulators import AbstractSimulator
+from ._mitigations import AfterStep
 
 
 def kept_band_mask(band_share: np.ndarray, spatial_shape: tuple[int, ...],
@@ -25,17 +26,16 @@ def kept_band_mask(band_share: np.ndarray, spatial_shape: tuple[int, ...],
 
     **Returns:** a boolean mask shaped like `rfftn`'s output over the spatial axes.
     """
-    freqs = [np.fft.fftfreq(n) * n for n in spatial_shape[:-1]]
-    freqs.append(np.fft.rfftfreq(spatial_shape[-1]) * spatial_shape[-1])
-    grids = np.meshgrid(*freqs, indexing="ij")
-    bands = np.rint(np.sqrt(sum(g**2 for g in grids))).astype(int)
+    from ..evaluation import radial_bands
+
+    bands = radial_bands(spatial_shape, real=True)
     keep = np.zeros(bands.shape, bool)
     inside = bands < band_share.size
     keep[inside] = band_share[bands[inside]] >= empty_share
     return keep
 
 
-class BandFiltered(AbstractSimulator):
+class BandFiltered(AfterStep):
     """A simulator followed by zeroing the Fourier bands the data never had.
 
     **Arguments:**
@@ -51,16 +51,7 @@ class BandFiltered(AbstractSimulator):
         self.simulator = simulator
         self.keep = jnp.asarray(keep, bool)
 
-    @property  # type: ignore[misc]
-    def network(self):
-        return self.simulator.network
-
-    @property
-    def differentiable(self) -> bool:
-        return self.simulator.differentiable
-
-    def __call__(self, state: Float[Array, " C *N"], params) -> Float[Array, " C *N"]:
-        out = self.simulator(state, params)
+    def after(self, out: Float[Array, " C *N"]) -> Float[Array, " C *N"]:
         axes = tuple(range(1, out.ndim))
         spectrum = jnp.fft.rfftn(out, axes=axes)
         filtered = jnp.where(self.keep, spectrum, 0)

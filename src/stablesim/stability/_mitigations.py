@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import abc
+
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -58,7 +61,30 @@ def recommend_noise(energies, *, tolerated_bias: float = 0.05, keep: int | None 
     return float(np.sqrt(lam[k - 1] * ((1 - tolerated_bias) ** (-1.0 / horizon) - 1.0)))
 
 
-class Projected(AbstractSimulator):
+class AfterStep(AbstractSimulator):
+    """A simulator whose every step is followed by a fixed map `after` (a projection, a
+    filter): the wrapped simulator's network is the one trained, and gradients flow
+    through `after` exactly when they flow through the simulator."""
+
+    simulator: eqx.AbstractVar[AbstractSimulator]
+
+    @property  # type: ignore[misc]
+    def network(self):
+        return self.simulator.network
+
+    @property
+    def differentiable(self) -> bool:
+        return self.simulator.differentiable
+
+    @abc.abstractmethod
+    def after(self, state: Array) -> Array:
+        """The map applied to every step's output."""
+
+    def __call__(self, state, params):
+        return self.after(self.simulator(state, params))
+
+
+class Projected(AfterStep):
     """A simulator followed by the projection x <- P x onto the data subspace.
 
     The learned map's action on directions the data never visit (which only
@@ -81,16 +107,7 @@ class Projected(AbstractSimulator):
         self.simulator = simulator
         self.basis = basis
 
-    @property  # type: ignore[misc]
-    def network(self):
-        return self.simulator.network
-
-    @property
-    def differentiable(self) -> bool:
-        return self.simulator.differentiable
-
-    def __call__(self, state, params):
-        out = self.simulator(state, params)
+    def after(self, out):
         flat = out.reshape(-1)
         if flat.shape[0] != self.basis.shape[0]:
             raise ConfigError(f"basis has {self.basis.shape[0]} features, states have {flat.shape[0]}")
