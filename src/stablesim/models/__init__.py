@@ -14,11 +14,12 @@ from ._networks import (
     count_parameters,
     make_network,
     normalized_network,
+    with_float_dtype,
 )
 
 __all__ = [
     "FastConvNet", "FastResNet", "PeriodicConv", "ARCHITECTURES", "ParametricNetwork",
-    "count_parameters", "make_network", "normalized_network", "INITIALIZERS",
+    "count_parameters", "make_network", "normalized_network", "with_float_dtype", "INITIALIZERS",
     "STABLE_INITIALIZERS", "initialize", "initial_weights",
     "gershgorin_weights", "dissipative_weights",
 ]

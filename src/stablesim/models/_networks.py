@@ -205,7 +205,28 @@ def make_network(
         n, weight = state_shape[0], core.mlp.layers[0].weight
         shifted = weight.at[:, :n].add(-jnp.eye(n, dtype=weight.dtype))
         core = eqx.tree_at(lambda c: c.mlp.layers[0].weight, core, shifted)
-    return ParametricNetwork(core, scale)
+    # float32 like the data, also when `jax_enable_x64` makes Equinox initialize float64 arrays
+    return with_float_dtype(ParametricNetwork(core, scale), jnp.float32)
+
+
+def with_float_dtype(tree: Any, dtype: Any) -> Any:
+    """`tree` with every floating-point array cast to `dtype` (other leaves unchanged).
+
+    **Arguments:**
+
+    - `tree`: a network or any PyTree.
+    - `dtype`: the floating dtype, e.g. the data's.
+
+    **Returns:**
+
+    The same structure.
+    """
+    def cast(leaf):
+        if eqx.is_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.floating):
+            return leaf.astype(dtype)
+        return leaf
+
+    return jax.tree_util.tree_map(cast, tree)
 
 
 def normalized_network(network: ParametricNetwork, normalization, *, shift_output: bool

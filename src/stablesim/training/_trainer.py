@@ -23,6 +23,7 @@ from .._lazy_files import LazyTrajectories
 from .._rundir import RunDir
 from .._training_config import ModalityConfig, TrainConfig
 from ..data import TrajectoryDataset, WindowIndex, WindowSampler, WindowStream
+from ..models import with_float_dtype
 from ..simulators import AbstractSimulator, solver_problem, with_network
 from ._checkpoint import load_checkpoint, read_checkpoint_header
 from ._execution import resolve_execution
@@ -101,6 +102,7 @@ def train(
         weights = initial_weights(make_simulator, seeds)
     else:
         weights = matching_weights(initial_networks, make_simulator, seeds)
+    weights = with_float_dtype(weights, example.dtype)  # trained in the data's dtype (x64 or not)
     static_net = eqx.filter(template.network, eqx.is_array, inverse=True)
 
     start_stage, start_step, history = 0, 0, []
