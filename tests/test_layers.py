@@ -10,7 +10,7 @@ import pathlib
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "stablesim"
 BASE = ("_errors", "_lazy_files", "_file_formats",
-        "_atomic", "_options", "_values", "_paths", "_progress", "_dataset_files", "_rundir",
+        "_atomic", "_options", "_values", "_paths", "_user_code", "_progress", "_dataset_files", "_rundir",
         "_distributed",
         "_training_config",
         "__init__",

@@ -214,7 +214,9 @@ def test_a_solver_that_fails_during_training_ends_in_one_line_naming_it(project,
         "def step(u, p):\n    calls[0] += 1\n"
         "    return u * np.nan if calls[0] > 40 else u\n")
     raw = yaml.safe_load((project / "correction.yaml").read_text())
-    raw["simulator"].update(solver_function="flaky.py:step", solver_batched=False)
+    # Python-side state (the call counter) is NumPy's way: traced as JAX it would run once
+    raw["simulator"].update(solver_function="flaky.py:step", solver_batched=False,
+                            solver_kind="numpy")
     raw["training"].update(updates=50, log_every=5, checkpoint_every=5)
     (project / "flaky.yaml").write_text(yaml.safe_dump(raw))
     code, _, err = run_cli(capsys, "train", project / "flaky.yaml", "--out", "flaky", "--quiet")

@@ -24,11 +24,12 @@ def resolve_data_path(path: str, base_dir: str | os.PathLike | None) -> str:
     return str(p if p.is_absolute() else (_base(base_dir) / p).resolve())
 
 
-def split_solver_spec(spec: str) -> tuple[str, str]:
-    """`(module or file, function name)` of a solver spec; one-line error if malformed."""
+def split_solver_spec(spec: str, key: str = SOLVER_KEY) -> tuple[str, str]:
+    """`(module or file, function name)` of a spec naming a user's function (`key` names the
+    config key in the one-line error if it is malformed)."""
     target, sep, name = spec.rpartition(":")
     if not sep or not target or not name.isidentifier():
-        raise ConfigError(f"{SOLVER_KEY}: expected 'module:function' or "
+        raise ConfigError(f"{key}: expected 'module:function' or "
                           f"'path/to/file.py:function', got {spec!r}")
     return target, name
 
@@ -38,7 +39,8 @@ def is_file_spec(target: str) -> bool:
     return target.endswith(".py") or "/" in target or os.sep in target
 
 
-def resolve_solver_spec(spec: str, base_dir: str | os.PathLike | None) -> str:
+def resolve_solver_spec(spec: str, base_dir: str | os.PathLike | None,
+                        key: str = SOLVER_KEY) -> str:
     """The spec with its file made absolute (against `base_dir`, default: the cwd).
 
     A `module:function` whose module is a `module.py` (or a package) in
@@ -49,12 +51,14 @@ def resolve_solver_spec(spec: str, base_dir: str | os.PathLike | None) -> str:
 
     - `spec`: `module:function` or `path/to/file.py:function`.
     - `base_dir`: the folder of the config file that names it.
+    - `key`: the config key that names it (`simulator.solver_function`,
+        `model.architecture`), for messages.
 
     **Returns:**
 
     The resolved spec.
     """
-    target, name = split_solver_spec(spec)
+    target, name = split_solver_spec(spec, key)
     base = _base(base_dir)
     if is_file_spec(target):
         path = pathlib.Path(target).expanduser()

@@ -203,6 +203,9 @@ def resolve_paths(raw: dict, base_dir: str | os.PathLike | None) -> dict:
     if isinstance(sim, dict) and isinstance(sim.get("solver_function"), str):
         sim["solver_function"] = resolve_solver_spec(sim["solver_function"], base_dir)
     model = out.get("model")
+    if isinstance(model, dict) and ":" in str(model.get("architecture", "")):
+        model["architecture"] = resolve_solver_spec(model["architecture"], base_dir,
+                                                    "model.architecture")
     if isinstance(model, dict) and isinstance(model.get("init_from"), str):
         start = pathlib.Path(model["init_from"]).expanduser()
         if not start.is_absolute():
@@ -216,7 +219,7 @@ def _override_pairs(overrides: Sequence[str | tuple[str, Any]]) -> list[tuple[st
     return [(current_key(key), value) for key, value in pairs]
 
 
-def load_run_config(path: str | os.PathLike | None = None,
+def load_run_config(path: str | os.PathLike | dict | None = None,
                     overrides: Sequence[str | tuple[str, Any]] = (),
                     *, check_data: bool = True) -> RunConfig:
     """Read a run config (None: the built-in default) and apply `--set` overrides.
@@ -227,7 +230,8 @@ def load_run_config(path: str | os.PathLike | None = None,
 
     **Arguments:**
 
-    - `path`: a YAML file, or None for the defaults.
+    - `path`: a YAML file, a mapping of sections built in Python (its paths
+        resolve against the working directory), or None for the defaults.
     - `overrides`: `KEY=VALUE` strings or `(key, value)` pairs.
     - `check_data`: also check the config against its data file (unroll and
         rollout lengths against the trajectories, the split parameter).
@@ -237,8 +241,11 @@ def load_run_config(path: str | os.PathLike | None = None,
     The validated `RunConfig`. Every problem is a one-line `ConfigError`
     naming the file (or `--set`) and the dotted key.
     """
-    raw = read_yaml(path) if path is not None else {}
-    source = str(path) if path is not None else "config"
+    if isinstance(path, dict):
+        raw, source, path = path, "config", None
+    else:
+        raw = read_yaml(path) if path is not None else {}
+        source = str(path) if path is not None else "config"
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     raw = resolve_paths(raw or {}, pathlib.Path(path).parent if path is not None else None)
@@ -249,7 +256,7 @@ def load_run_config(path: str | os.PathLike | None = None,
     pairs = _override_pairs(overrides)
     for key, value in pairs:
         raw = resolve_paths(set_dotted(raw, key, value), None) if key in (
-            "data.file", "simulator.solver_function", "model.init_from") \
+            "data.file", "simulator.solver_function", "model.init_from", "model.architecture") \
             else set_dotted(raw, key, value)
     config = validate_blaming(raw, source, [k for k, _ in pairs])
     if check_data:

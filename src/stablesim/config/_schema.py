@@ -21,7 +21,6 @@ from .._values import same_values
 
 SystemName = Literal[SYSTEM_NAMES]  # type: ignore[valid-type]
 Initializer = Literal[INITIALIZERS]  # type: ignore[valid-type]
-Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
 
 
 class SystemSection(StrictConfig):
@@ -87,8 +86,9 @@ class DataSection(StrictConfig):
 class ModelSection(StrictConfig):
     """The network architecture and its initialisation."""
 
-    architecture: Architecture = Field(
-        "resnet", description=f"one of {', '.join(ARCHITECTURES)}")
+    architecture: str = Field(
+        "resnet", description=f"one of {', '.join(ARCHITECTURES)}, or the user's network "
+        "factory as 'path/to/file.py:function' (see stablesim.models.user_network)")
     width: PositiveInt = Field(16, description="hidden channels (fields) or units (vectors)")
     depth: PositiveInt = Field(3, description="hidden layers, blocks or levels")
     activation: str = Field("relu", description="a jax.nn function name")
@@ -97,6 +97,15 @@ class ModelSection(StrictConfig):
     init_from: str | None = Field(
         None, description="a run directory whose trained networks start this run (fine-tuning; "
                           "same model and seeds); replaces the initializer")
+
+    @field_validator("architecture")
+    @classmethod
+    def _known_or_user(cls, value: str) -> str:
+        if value not in ARCHITECTURES and ":" not in value:
+            raise ValueError(f"unknown architecture {value!r}; choose from "
+                             f"{', '.join(ARCHITECTURES)}, or name your own network factory as "
+                             "'path/to/file.py:function'")
+        return value
 
 
 class SimulatorSection(StrictConfig):
@@ -112,11 +121,23 @@ class SimulatorSection(StrictConfig):
         "coarse", description="coarse: the system's JAX solver; external: a NumPy solver "
         "through a host callback (no derivatives)")
     solver_function: str | None = Field(
-        None, description="a NumPy solver fn(state[, params]) as 'module:function' or "
-        "'path/to/file.py:function' (relative to the config file); correction runs on it "
-        "(implies solver=external), prediction runs use it as the solver-alone baseline")
+        None, description="the user's solver fn(state[, params]) as 'module:function' or "
+        "'path/to/file.py:function' (relative to the config file); correction runs on it, "
+        "prediction runs use it as the solver-alone baseline")
+    solver_kind: Literal["auto", "jax", "numpy"] = Field(
+        "auto", description="how solver_function runs: jax (inside the compiled step: jitted, "
+        "vmapped, differentiable, so WIG works), numpy (a host callback, no derivatives), auto "
+        "(traced once with jax.eval_shape: jax if that works, else numpy)")
     solver_batched: bool = Field(
-        False, description="solver_function takes a batch: states (B, C, *N) and params (B, P)")
+        False, description="a numpy solver_function takes a batch: states (B, C, *N) and "
+        "params (B, P)")
+    gradient_check: bool = Field(
+        True, description="before a modality back-propagates through a JAX solver_function "
+        "(WIG), compare its VJP with central finite differences on training states; refuse "
+        "to train when they disagree beyond gradient_tolerance")
+    gradient_tolerance: float = Field(
+        0.05, gt=0.0, description="largest relative VJP vs finite-difference error the "
+        "gradient check admits")
     projection: bool = Field(
         False, description="project every step onto the training data's subspace (POD, "
         "numerical rank): directions without data energy cannot grow")
@@ -193,8 +214,14 @@ class RunConfig(StrictConfig):
 
     @property
     def external_solver(self) -> bool:
+        """Whether a correction's solver is known from the config alone to run on the host
+        (no derivatives); `solver_kind: auto` is decided on the data (`runs.build_solver`)."""
         s = self.simulator
-        return s.setup == "correction" and (s.solver == "external" or s.solver_function is not None)
+        if s.setup != "correction":
+            return False
+        if s.solver_function is not None:
+            return s.solver_kind == "numpy"
+        return s.solver == "external"
 
 
 RENAMED_KEYS = {
@@ -275,8 +302,10 @@ def check_combinations(cfg: RunConfig) -> None:
         modality = stage.modality
         key = f"training.curriculum[{i}].modality" if t.curriculum else "modality"
         if modality.name == "WIG" and cfg.external_solver:
-            _fail(f"{key}.name", "WIG back-propagates through the solver, but "
-                  "simulator.solver is external (not differentiable); use NOG or ONE")
+            what = ("simulator.solver_kind is numpy" if cfg.simulator.solver_function is not None
+                    else "simulator.solver is external")
+            _fail(f"{key}.name", f"WIG back-propagates through the solver, but {what} (a host "
+                  "callback, not differentiable); use NOG or ONE, or a JAX solver")
         window = modality.window_length
         if d.file is None and window > d.frames:
             _fail(f"{key}.unroll", f"windows of {window} frames (pushforward + unroll + 1) do not "
@@ -291,6 +320,11 @@ def check_combinations(cfg: RunConfig) -> None:
     if s.solver_batched and s.solver_function is None:
         _fail("simulator.solver_batched", "applies to simulator.solver_function (the user's "
               "NumPy solver), which is not set")
+    if s.solver_kind != "auto" and s.solver_function is None:
+        _fail("simulator.solver_kind", "applies to simulator.solver_function, which is not set")
+    if s.solver_batched and s.solver_kind == "jax":
+        _fail("simulator.solver_batched", "applies to a numpy solver_function; a JAX solver "
+              "takes one state and is vmapped")
     if cfg.system.name is None:
         if d.file is None:
             _fail("data.file", "needed when system.name is null (the user's own data)")

@@ -16,10 +16,12 @@ from ._networks import (
     normalized_network,
     with_float_dtype,
 )
+from ._user_network import user_network
 
 __all__ = [
     "FastConvNet", "FastResNet", "PeriodicConv", "ARCHITECTURES", "ParametricNetwork",
-    "count_parameters", "make_network", "normalized_network", "with_float_dtype", "INITIALIZERS",
+    "count_parameters", "make_network", "normalized_network", "with_float_dtype", "user_network",
+    "INITIALIZERS",
     "STABLE_INITIALIZERS", "initialize", "initial_weights",
     "gershgorin_weights", "dissipative_weights",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import equinox as eqx
 import jax
@@ -16,6 +16,7 @@ from .._errors import ConfigError
 from .._options import ARCHITECTURES
 from ._fast_conv import FastConvNet, FastResNet
 from ._initializers import initialize
+from ._user_network import user_network
 
 Architecture = Literal[ARCHITECTURES]  # type: ignore[valid-type]
 
@@ -109,7 +110,8 @@ def make_network(
 
     **Arguments:**
 
-    - `architecture`: one of the names above.
+    - `architecture`: one of the names above, or the user's factory
+        `path/to/file.py:function` (see `user_network`).
     - `state_shape`: `(channels, *space)` or `(n,)`.
     - `num_parameters`: number of physical parameters fed as channels.
     - `parameter_scale`: factor per parameter (default 1).
@@ -135,9 +137,11 @@ def make_network(
 
     A `ParametricNetwork`.
     """
-    if architecture not in ARCHITECTURES:
+    user = ":" in architecture  # the user's factory, 'path/to/file.py:function'
+    if architecture not in ARCHITECTURES and not user:
         raise ConfigError(
-            f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}"
+            f"unknown architecture {architecture!r}; choose from {', '.join(ARCHITECTURES)}, "
+            "or name your own network factory as 'path/to/file.py:function'"
         )
     act = getattr(jax.nn, activation, None)
     if act is None or not callable(act):
@@ -147,7 +151,12 @@ def make_network(
         raise ConfigError(f"{len(scale)} parameter scales for {num_parameters} parameters")
     init_key, key = jax.random.split(key)
     vector = len(state_shape) == 1
-    if architecture in ("mlp", "linear"):
+    core: Callable[..., Array]
+    if user:
+        core = cast(Callable[..., Array], user_network(
+            architecture, state_shape=tuple(state_shape), num_parameters=num_parameters,
+            width=width, depth=depth, key=key))
+    elif architecture in ("mlp", "linear"):
         if not vector:
             raise ConfigError(f"architecture {architecture!r} needs vector states (n,), got {state_shape}")
         n = state_shape[0]
@@ -157,7 +166,7 @@ def make_network(
             activation=act, use_bias=architecture == "mlp", use_final_bias=architecture == "mlp",
             key=key,
         )
-        core: Callable[..., Array] = _VectorMLP(mlp, n)
+        core = _VectorMLP(mlp, n)
     else:
         if vector:
             raise ConfigError(
@@ -199,7 +208,13 @@ def make_network(
             options.setdefault("num_modes", max(1, min(12, min(state_shape[1:]) // 2)))
             core = pdeqx.arch.ClassicFNO(dims, hidden_channels=width, num_blocks=depth,
                                          activation=act, **pdeqx_options, **options)
-    core = initialize(core, initializer, key=init_key, parameter_channels=num_parameters)
+    try:
+        core = initialize(core, initializer, key=init_key, parameter_channels=num_parameters)
+    except (ValueError, TypeError, AttributeError) as err:
+        if not user:
+            raise
+        raise ConfigError(f"model.initializer: {initializer} cannot initialize the network of "
+                          f"{architecture}: {err}") from None
     if residual and architecture == "linear" and initializer in STEP_BOUNDED:
         assert isinstance(core, _VectorMLP)
         n, weight = state_shape[0], core.mlp.layers[0].weight

@@ -1,10 +1,7 @@
 """Run directories: build from a config, train, resume, evaluate."""
 
 from ._build import (
-    baseline_simulator,
-    build_solver,
     build_system,
-    check_solver,
     dataset_key,
     make_dataset,
     normalization_mode,
@@ -22,6 +19,7 @@ from ._lifecycle import read_run_config, resume_run, run_progress, train_run
 from ._opened import Run, read_metrics
 from ._per_start import start_errors, validation_error
 from ._rollout import rollout_run
+from ._solver_build import baseline_simulator, build_solver, check_solver, solver_kind_of
 from ._stabilize import Stabilization, stabilize_run
 
 __all__ = [
@@ -29,7 +27,7 @@ __all__ = [
     "train_run", "resume_run", "evaluate_run", "read_run_config", "read_metrics",
     "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
     "simulator_factory", "TEST_SETS", "rollout_run", "baseline_simulator", "build_solver",
-    "check_solver", "dataset_key", "diagnose_run", "Diagnosis",
+    "check_solver", "solver_kind_of", "dataset_key", "diagnose_run", "Diagnosis",
     "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes", "start_errors",
     "validation_error", "VALIDATION", "split_values", "open_run_data", "record_data",
     "run_normalization", "normalization_mode", "read_normalization",

@@ -29,14 +29,9 @@ from ..simulators import (
     AbstractSimulator,
     Correction,
     Prediction,
-    Solver,
-    SolverAlone,
-    as_solver,
-    external_solver,
-    load_solver_function,
-    probe_solver,
 )
 from ..systems import SYSTEMS, System
+from ._solver_build import build_solver
 
 
 def build_system(config: RunConfig) -> System | None:
@@ -190,56 +185,6 @@ def _check_rollout_fits(config: RunConfig, parts: dict[str, TrajectoryDataset]) 
                               f"{rollout + 1} frames, the {name} set has {part.num_frames}")
 
 
-def _host_coarse_solver(system: System) -> Callable:
-    step = jax.jit(system.coarse_step)
-    return lambda state, params: np.asarray(step(state, params))
-
-
-def solver_name(config: RunConfig) -> str | None:
-    """How reports name the run's solver (None: the run has none)."""
-    s = config.simulator
-    if s.solver_function is not None:
-        target, name = s.solver_function.rsplit(":", 1)
-        return f"{pathlib.Path(target).name}:{name}"
-    if config.system.name is None:
-        return None
-    system = SYSTEMS[config.system.name]
-    kind = "external " if s.setup == "correction" and s.solver == "external" else ""
-    return f"{kind}{system.__name__} coarse solver"
-
-
-def build_solver(config: RunConfig, system: System | None) -> Solver | None:
-    """The numerical solver of a run: what a correction corrects, the solver-alone baseline.
-
-    `simulator.solver_function` (the user's NumPy code, through a host
-    callback), else the built-in system's coarse solver (JAX, or through the
-    callback with `simulator.solver: external` in a correction), else None.
-    """
-    s = config.simulator
-    if s.solver_function is not None:
-        return external_solver(load_solver_function(s.solver_function),
-                               vectorized=s.solver_batched, name=solver_name(config))
-    if system is None:
-        return None
-    if s.setup == "correction" and s.solver == "external":
-        return external_solver(_host_coarse_solver(system), name=solver_name(config))
-    return as_solver(system.coarse_step)
-
-
-def check_solver(config: RunConfig, data: TrajectoryDataset) -> None:
-    """Call the user's solver once on a real training state (before anything compiles).
-
-    An exception, `None`, a wrong shape or non-finite values end in one
-    `ConfigError` line naming the solver; nothing is trained.
-    """
-    s = config.simulator
-    if s.solver_function is None:
-        return
-    fn = load_solver_function(s.solver_function)
-    probe_solver(fn, data.trajectories[0, 0], data.params[0],
-                 name=solver_name(config) or s.solver_function, batched=s.solver_batched)
-
-
 def projection_basis(config: RunConfig, train: TrajectoryDataset) -> np.ndarray | None:
     """Orthonormal basis of the training data's subspace (`simulator.projection`), or None."""
     s = config.simulator
@@ -278,7 +223,7 @@ def simulator_factory(
     m, s = config.model, config.simulator
     scale = (tuple(system.parameter_scale) if system is not None
              else tuple(1.0 for _ in data.parameter_names))
-    solver = build_solver(config, system) if s.setup == "correction" else None
+    solver = build_solver(config, system, data) if s.setup == "correction" else None
     basis = (projection_basis(config, (parts or split_dataset(config, data))["train"])
              if s.projection else None)
 
@@ -351,12 +296,6 @@ def run_normalization(config: RunConfig, train: TrajectoryDataset) -> Normalizat
         for line in scale_warnings(stats, train.channel_names, train.parameter_names):
             print(f"stablesim: warning: {line}", file=sys.stderr)
     return None
-
-
-def baseline_simulator(config: RunConfig, system: System | None) -> AbstractSimulator | None:
-    """The solver alone, as the run's baseline (None: no solver to compare with)."""
-    solver = build_solver(config, system)
-    return None if solver is None else SolverAlone(solver)
 
 
 def run_paths(run_dir: str | os.PathLike) -> dict[str, pathlib.Path]:

@@ -31,9 +31,9 @@ from ..evaluation import (
 )
 from ..simulators import solver_problem, with_network
 from ..training import TrainResult, gradient_alignment
-from ._build import baseline_simulator, solver_name
 from ._long_physics import VERDICTS, data_statistics, long_physics, physics_summary
 from ._opened import Run
+from ._solver_build import baseline_simulator, solver_name
 
 TEST_SETS = ("interpolation", "extrapolation")
 GMEAN_STEPS = 100  # APEBench's GMean100 (the rollout's length where it is shorter)
@@ -85,7 +85,7 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
     rows: list[dict] = []
     per_seed: dict[str, dict] = {}
     examples: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
-    baseline = baseline_simulator(config, system)
+    baseline = baseline_simulator(config, system, data)
     base_rows, base_summary = [], {}
     physics: dict[str, dict] = {}
     statistics = data_statistics(parts["train"]) if ev.stability_steps else None

@@ -22,6 +22,7 @@ from ..data import Normalization, TrajectoryDataset
 from ..evaluation import DataStatistics
 from ..stability import energy_spectrum, recommend_noise
 from ._long_physics import data_statistics
+from ._solver_build import correction_on_host
 
 NOISE_FACTORS = (1.0, 3.0, 10.0, 30.0, 100.0)
 """Noise candidates: these multiples of the horizon-aware recommended sigma."""
@@ -162,7 +163,8 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
                              "data"))
     unroll = 2 * modality["unroll"] if modality["name"] != "ONE" else 8
     if modality["pushforward"] + unroll + 1 <= train.num_frames:
-        name = "NOG" if modality["name"] in ("ONE", "NOG") or config.external_solver else "WIG"
+        host = correction_on_host(config, train)
+        name = "NOG" if modality["name"] in ("ONE", "NOG") or host else "WIG"
         fixes.append(Fix(f"{name} m={unroll}", {"modality.name": name, "modality.unroll": unroll},
                          "unrolled training sees its own rollout errors"))
     return fixes

@@ -11,12 +11,11 @@ import jax
 from .._distributed import is_writer
 from .._errors import ConfigError
 from .._rundir import RunDir
-from ..config import RunConfig, write_yaml
+from ..config import RunConfig, load_run_config, write_yaml
 from ..data import TrajectoryDataset
 from ..training import TrainResult, train, trained_from_checkpoint
 from ._build import (
     build_system,
-    check_solver,
     make_dataset,
     run_normalization,
     simulator_factory,
@@ -24,6 +23,7 @@ from ._build import (
 )
 from ._data_source import read_normalization, record_data, save_normalization
 from ._opened import Run
+from ._solver_build import check_solver
 
 
 def read_run_config(run_dir: str | os.PathLike) -> RunConfig:
@@ -37,7 +37,7 @@ def run_progress(run_dir: str | os.PathLike | Run) -> tuple[int, int]:
 
 
 def train_run(
-    config: RunConfig,
+    config: RunConfig | dict,
     run_dir: str | os.PathLike,
     *,
     dataset: TrajectoryDataset | None = None,
@@ -48,7 +48,9 @@ def train_run(
 
     **Arguments:**
 
-    - `config`: the run config.
+    - `config`: the run config, or its sections as a mapping (from Python:
+        relative paths resolve against the working directory; checked as a
+        file is).
     - `run_dir`: a new (or empty) directory.
     - `dataset`: the full dataset, if already made (studies share one).
     - `stop_after`: stop with a checkpoint after this many updates.
@@ -58,6 +60,8 @@ def train_run(
 
     The `TrainResult`.
     """
+    if not isinstance(config, RunConfig):
+        config = load_run_config(config)
     files = RunDir.of(run_dir)
     if files.checkpoint.exists():
         raise ConfigError(f"{run_dir} already holds a trained run; continue it with "

@@ -49,6 +49,12 @@ class Run:
         self.path = pathlib.Path(path)
         self.files = RunDir(self.path)
         if config is None and not self.files.config.exists():
+            if self.files.checkpoint.exists():
+                raise ConfigError(
+                    f"{path}: trained by stablesim.training.train, which keeps no config.yaml to "
+                    "rebuild the run from; train it with stablesim.runs.train_run(config, "
+                    "out_dir) instead (the config names your solver and network as "
+                    "'file.py:function'), see the README's 'Runs trained from Python'")
             raise ConfigError(f"{path}: not a run directory (no config.yaml)")
         if config is not None:
             self.__dict__["config"] = config

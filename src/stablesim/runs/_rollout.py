@@ -13,8 +13,8 @@ from .._errors import ConfigError, DataError
 from ..data import TrajectoryDataset, load_initial_states, save_hdf5
 from ..evaluation import rollout_batch
 from ..simulators import solver_problem
-from ._build import baseline_simulator, solver_name
 from ._opened import Run
+from ._solver_build import baseline_simulator, solver_name
 
 
 def rollout_run(
@@ -71,7 +71,7 @@ def rollout_run(
     written = {}
     runs = [("model", trained.simulator_for(seed_index), out)]
     if with_solver:
-        alone = baseline_simulator(config, system)
+        alone = baseline_simulator(config, system, data)
         if alone is None:
             raise ConfigError("--with-solver: the run has no solver (user data without "
                               "simulator.solver_function)")

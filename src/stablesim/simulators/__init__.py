@@ -1,6 +1,16 @@
 """How a network advances a state: prediction and correction simulators."""
 
 from .._paths import resolve_solver_spec
+from ._jax_solver import (
+    GRADIENT_TOLERANCE,
+    check_simulator_solvers,
+    check_solver_gradient,
+    check_solver_output,
+    gradient_error,
+    jax_solver,
+    jax_trace_problem,
+    solvers_of,
+)
 from ._simulators import (
     AbstractSimulator,
     Correction,
@@ -21,6 +31,9 @@ __all__ = [
     "SolverHealth",
     "as_solver",
     "external_solver",
+    "jax_solver", "jax_trace_problem", "check_solver_output", "check_simulator_solvers",
+    "check_solver_gradient",
+    "gradient_error", "GRADIENT_TOLERANCE", "solvers_of",
     "solver_problem", "solver_health",
     "load_solver_function",
     "probe_solver",

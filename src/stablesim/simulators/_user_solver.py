@@ -8,17 +8,13 @@ evaluate from any folder.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import pathlib
-import sys
 from collections.abc import Callable
 
 import numpy as np
 
 from .._errors import ConfigError
-from .._paths import SOLVER_KEY, is_file_spec, split_solver_spec
+from .._paths import SOLVER_KEY
+from .._user_code import describe_error, load_user_function
 from ._solvers import SolverOutputError, _takes_params, call_numpy_solver
 
 KEY = SOLVER_KEY
@@ -26,47 +22,10 @@ KEY = SOLVER_KEY
 
 def load_solver_function(spec: str) -> Callable:
     """Import the function a (resolved) spec names; one-line `ConfigError` otherwise."""
-    target, name = split_solver_spec(spec)
-    if is_file_spec(target):
-        path = pathlib.Path(target)
-        if not path.is_file():
-            raise ConfigError(f"{KEY}: no such file {path}")
-        folder = str(path.parent)
-        if folder not in sys.path:  # its sibling modules import as in a script
-            sys.path.insert(0, folder)
-        module_name = "_stablesim_solver_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-        if module_name in sys.modules:
-            module = sys.modules[module_name]
-        else:
-            loader_spec = importlib.util.spec_from_file_location(module_name, path)
-            if loader_spec is None or loader_spec.loader is None:
-                raise ConfigError(f"{KEY}: cannot import {path} (not a Python file)")
-            module = importlib.util.module_from_spec(loader_spec)
-            try:
-                loader_spec.loader.exec_module(module)
-            except Exception as err:
-                raise ConfigError(f"{KEY}: importing {path} failed: {_describe(err)}") from None
-            sys.modules[module_name] = module
-        where = str(path)
-    else:
-        try:
-            module = importlib.import_module(target)
-        except ImportError as err:
-            raise ConfigError(
-                f"{KEY}: cannot import module {target!r} ({err}); put {target}.py next to the "
-                f"config file, or write the file form 'path/to/{target}.py:{name}'") from None
-        except Exception as err:
-            raise ConfigError(f"{KEY}: importing {target} failed: {_describe(err)}") from None
-        where = target
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        raise ConfigError(f"{KEY}: {where} has no function {name!r}")
-    return fn
+    return load_user_function(spec, KEY)
 
 
-def _describe(err: BaseException) -> str:
-    text = f"{type(err).__name__}: {err}".splitlines()[0]
-    return text if len(text) <= 300 else text[:297] + "..."
+_describe = describe_error
 
 
 def probe_solver(fn: Callable, state: np.ndarray, params: np.ndarray, *, name: str,

@@ -24,7 +24,7 @@ from .._rundir import RunDir
 from .._training_config import ModalityConfig, TrainConfig
 from ..data import TrajectoryDataset, WindowIndex, WindowSampler, WindowStream
 from ..models import with_float_dtype
-from ..simulators import AbstractSimulator, solver_problem, with_network
+from ..simulators import AbstractSimulator, check_simulator_solvers, solver_problem, with_network
 from ._checkpoint import load_checkpoint, read_checkpoint_header
 from ._execution import resolve_execution
 from ._modalities import build_modality
@@ -98,6 +98,8 @@ def train(
     trajectories = None if streamed else jnp.asarray(dataset.trajectories)
     params = jnp.asarray(dataset.params)
     example = jnp.asarray(dataset.trajectories[0, 0])
+    # the solver's output checked as the command line checks it (one line, not a deep TypeError)
+    check_simulator_solvers(template, np.asarray(example), np.asarray(dataset.params[0]))
     if initial_networks is None:
         weights = initial_weights(make_simulator, seeds)
     else:
