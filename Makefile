@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_skip.py
 	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_user_solver.py
+	$(BIN)/python benchmarks/bench_jax_solver.py
 	$(BIN)/python benchmarks/bench_stabilize.py
 	$(BIN)/python benchmarks/bench_ode_transfer.py
 	$(BIN)/python benchmarks/bench_physics_tolerances.py

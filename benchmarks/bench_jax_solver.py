@@ -30,6 +30,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--chunk", type=int, default=50)
+    parser.add_argument("--num-points", type=int, default=48, help="KS grid points")
     args = parser.parse_args()
     work = pathlib.Path(tempfile.mkdtemp())
     user = {"jax": [], "numpy": ["simulator.solver_kind=numpy", "simulator.solver_batched=true"]}
@@ -39,11 +40,12 @@ def main():
              ("user Exponax (jax), WIG", "WIG", "exponax_coarse", user["jax"]),
              ("user IMEX numpy batched, NOG", "NOG", "imex_numpy", user["numpy"]),
              ("user IMEX jax, NOG", "NOG", "imex_jax", user["jax"])]
-    common = ["system.name=ks", "simulator.setup=correction", "model.architecture=conv",
+    common = ["system.name=ks", f"system.num_points={args.num_points}", "simulator.setup=correction", "model.architecture=conv",
               "model.width=16", "model.depth=3", "modality.unroll=4", "training.seeds=[0,1]",
               "training.batch_size=16", f"training.updates={args.updates}",
               f"training.log_every={args.chunk}", f"training.checkpoint_every={args.updates}",
-              "data.trajectories_per_value=4", "data.frames=40"]
+              "data.trajectories_per_value=4", "data.frames=40", "evaluation.rollout_steps=20",
+              "evaluation.horizon=10"]
     dataset = make_dataset(load_run_config(None, common))
     results = {}
     for label, modality, fn, extra in cases:
