@@ -119,6 +119,12 @@ def _trace_problem(spec: str, shape: tuple, dtype: str, param_shape: tuple) -> s
                              np.zeros(param_shape, np.float32))
 
 
+@functools.lru_cache(maxsize=64)
+def _say_once(line: str) -> None:
+    """Print a line once per process (a study checks each cell's solver, then trains it)."""
+    print(line)
+
+
 def check_solver(config: RunConfig, data: TrajectoryDataset) -> None:
     """Check the user's solver on real training states before anything trains.
 
@@ -141,8 +147,8 @@ def check_solver(config: RunConfig, data: TrajectoryDataset) -> None:
         how = ("as JAX inside the compiled step" if kind == "jax" else
                "as NumPy through a host callback (it does not trace as JAX: "
                f"{_trace_problem(*_trace_key(config, data))})")
-        print(f"solver {name}: runs {how}; simulator.solver_kind: auto traced it once, "
-              "set it to numpy or jax to choose")
+        _say_once(f"solver {name}: runs {how}; simulator.solver_kind: auto traced it once, "
+                  "set it to numpy or jax to choose")
     if kind == "numpy":
         if through:
             why = ("simulator.solver_kind is numpy" if s.solver_kind == "numpy" else
