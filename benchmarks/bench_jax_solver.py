@@ -40,8 +40,9 @@ def main():
              ("user Exponax (jax), WIG", "WIG", "exponax_coarse", user["jax"]),
              ("user IMEX numpy batched, NOG", "NOG", "imex_numpy", user["numpy"]),
              ("user IMEX jax, NOG", "NOG", "imex_jax", user["jax"])]
-    common = ["system.name=ks", f"system.num_points={args.num_points}", "simulator.setup=correction", "model.architecture=conv",
-              "model.width=16", "model.depth=3", "modality.unroll=4", "training.seeds=[0,1]",
+    common = ["system.name=ks", f"system.num_points={args.num_points}",
+              "simulator.setup=correction", "model.architecture=conv", "model.width=16",
+              "model.depth=3", "modality.unroll=4", "training.seeds=[0,1]",
               "training.batch_size=16", f"training.updates={args.updates}",
               f"training.log_every={args.chunk}", f"training.checkpoint_every={args.updates}",
               "data.trajectories_per_value=4", "data.frames=40", "evaluation.rollout_steps=20",
