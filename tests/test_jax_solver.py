@@ -245,3 +245,15 @@ def test_the_example_solvers_compute_one_scheme(library):
     out = jax.jit(solver)(jnp.asarray(u), jnp.asarray(p))
     assert out.dtype == jnp.float32
     np.testing.assert_allclose(np.asarray(out), np.asarray(oracle), atol=2e-6)
+
+
+def test_the_2d_example_solver_in_jax_equals_its_numpy_twin():
+    from stablesim.simulators import load_solver_function
+
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(2, 1, 32, 32)).astype(np.float32)
+    p = np.array([[300.0], [900.0]], np.float32)
+    twin = load_solver_function(f"{EXAMPLE / 'kolmogorov_solvers.py'}:imex_numpy")(w, p)
+    solver = jax_solver(load_solver_function(f"{EXAMPLE / 'kolmogorov_solvers.py'}:imex_jax"))
+    out = jax.jit(jax.vmap(solver))(jnp.asarray(w), jnp.asarray(p))
+    np.testing.assert_allclose(np.asarray(out), twin, rtol=1e-4, atol=1e-5)
