@@ -2,7 +2,9 @@
 
 1. A linear system in R^16 whose data live in a 6-dimensional invariant
    subspace (the user's own `.npz`, no solver), the default residual model
-   (`linear` architecture), Adam, ONE, two seeds.
+   (`linear` architecture), Adam, ONE, two seeds; `linear20` the same in R^20
+   with an 8-dimensional subspace whose spectrum lies closer to the unit
+   circle (radii 0.9995 to 0.99).
 2. Kuramoto-Sivashinsky prediction with the default config (resnet, ONE,
    1500 updates, two seeds).
 
@@ -30,34 +32,42 @@ HERE = pathlib.Path(__file__).resolve().parent
 STABLESIM = [sys.executable, "-m", "stablesim.cli"]
 
 
-def linear_case(folder: pathlib.Path) -> pathlib.Path:
-    """Data x' = A x in a 6-dim subspace of R^16 (spectrum on and inside the unit circle)."""
+LINEAR = {  # name: (state dimension, rotation angles, radii: the data's spectrum, 2 per angle,
+    #               training updates)
+    "linear": (16, (0.3, 0.7, 1.1), (0.999, 0.99, 0.97), 2000),
+    "linear20": (20, (0.3, 0.7, 1.1, 1.5), (1.0, 0.9995, 0.999, 0.995), 600),
+}
+
+
+def linear_case(folder: pathlib.Path, name: str = "linear") -> pathlib.Path:
+    """Data x' = A x in a subspace of R^n (spectrum on and inside the unit circle)."""
+    n, angles, radii, updates = LINEAR[name]
+    rank = 2 * len(angles)
     rng = np.random.default_rng(1)
-    q, _ = np.linalg.qr(rng.normal(size=(16, 16)))
-    basis = q[:, :6]
-    angles, radii = np.array([0.3, 0.7, 1.1]), np.array([0.999, 0.99, 0.97])
-    block = np.zeros((6, 6))
+    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    basis = q[:, :rank]
+    block = np.zeros((rank, rank))
     for i, (a, r) in enumerate(zip(angles, radii)):
         block[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = r * np.array(
             [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     a_full = basis @ block @ basis.T
     traj = []
     for _ in range(16):
-        x, rows = basis @ rng.normal(size=6), []
+        x, rows = basis @ rng.normal(size=rank), []
         for _ in range(60):
             rows.append(x)
             x = a_full @ x
         traj.append(rows)
-    np.savez(folder / "linear16.npz", trajectories=np.asarray(traj, np.float32),
+    np.savez(folder / f"{name}.npz", trajectories=np.asarray(traj, np.float32),
              params=np.repeat([[1.0], [2.0]], 8, axis=0))
     cfg = {"system": {"name": None},
-           "data": {"file": "linear16.npz", "train_values": [1.0], "interpolation_values": [2.0]},
+           "data": {"file": f"{name}.npz", "train_values": [1.0], "interpolation_values": [2.0]},
            "model": {"architecture": "linear"},
            "modality": {"name": "ONE", "unroll": 1},
-           "training": {"updates": 2000, "learning_rate": 0.003, "batch_size": 16},
+           "training": {"updates": updates, "learning_rate": 0.003, "batch_size": 16},
            "evaluation": {"rollout_steps": 40, "horizon": 12, "plots": False,
                           "stability_steps": 10_000}}
-    path = folder / "linear16.yaml"
+    path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
@@ -80,14 +90,15 @@ def sh(*argv) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="/tmp/stablesim-bench-stabilize")
-    parser.add_argument("--cases", nargs="+", default=["linear", "ks"], choices=["linear", "ks"])
+    parser.add_argument("--cases", nargs="+", default=["linear", "linear20", "ks"],
+                        choices=["linear", "linear20", "ks"])
     args = parser.parse_args()
     root = pathlib.Path(args.out)
     for case in args.cases:
         folder = root / case
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        config = linear_case(folder) if case == "linear" else ks_case(folder)
+        config = linear_case(folder, case) if case in LINEAR else ks_case(folder)
         run, new = folder / "run", folder / "run-stable"
         print(f"{case}:", flush=True)
         t0 = time.perf_counter()

@@ -1,9 +1,11 @@
 """Which fixes `stabilize` tries, and how it ranks what they measured (the policy).
 
 The candidates: the control (more training, no change), the projection onto
-the data subspace where some directions carry no data energy, input noise at
-multiples of the horizon-aware recommended level (in the units the run trains
-in), and unrolled training. The ranking: no divergence first, then the error
+the data subspace where some directions carry no data energy, the band filter,
+input noise at multiples of the horizon-aware recommended level (in the units
+the run trains in), and unrolled training; then, while none is stable within
+the tolerance, combinations (a leaky candidate with the band filter, the
+projection fine-tuned with it on). The ranking: no divergence first, then the error
 where a reference exists, within a tolerance of the run as trained.
 """
 
@@ -237,6 +239,37 @@ def combined_fix(before: Outcome, outcomes: list[Outcome], tolerance: float, *,
     return Fix(f"{best.name} + band filter", {**best.changes, "simulator.band_filter": True},
                f"{best.name} stayed bounded but leaked energy into bands the data lack; the "
                "same with those bands zeroed after every step, fine-tuned with the filter on")
+
+
+def projected_fine_tune(before: Outcome, outcomes: list[Outcome], tolerance: float
+                        ) -> Fix | None:
+    """The projection fine-tuned with it on and with the weakest noise of the ladder, when
+    the projection alone (no training) was measured and is not stable while no candidate is
+    stable within the tolerance; else None.
+
+    The projection removes the directions without data energy, but the dynamics learned
+    inside the data subspace may still grow slowly (a truth on the unit circle leaves no
+    margin). Trained with every step projected, the network fits the map it will run as;
+    the noise (the horizon-aware level: at most 5% bias over the horizon) damps the
+    directions inside the subspace, which the projection alone cannot.
+    """
+    if any(o.stable and o.within(before, tolerance) for o in outcomes):
+        return None
+    alone = [o for o in outcomes if o.changes == {"simulator.projection": True}
+             and o.updates == 0]
+    if not alone or alone[0].stable:
+        return None
+    noises = [o.changes["modality.noise"] for o in outcomes
+              if list(o.changes) == ["modality.noise"]]
+    changes: dict[str, Any] = {"simulator.projection": True}
+    name = "projection + fine-tuning"
+    if noises:
+        changes["modality.noise"] = min(noises)
+        name = f"projection + noise {min(noises):g}"
+    return Fix(name, changes,
+               "the projection alone did not stop every divergence; fine-tuned with every step "
+               "projected (the dynamics inside the data subspace trained as they run) and the "
+               "weakest noise (damping inside the subspace)")
 
 
 def refined_noise(outcomes: list[Outcome], before: Outcome, tolerance: float) -> Fix | None:

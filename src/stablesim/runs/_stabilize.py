@@ -38,6 +38,7 @@ from ._fixes import (
     choose,
     combined_fix,
     fine_tune_config,
+    projected_fine_tune,
     refined_noise,
 )
 from ._lifecycle import train_run
@@ -318,6 +319,9 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
                             band_filter_offered=any(f.name == "band filter" for f in fixes))
     if combined is not None:
         attempt(combined, "combined")
+    projected = projected_fine_tune(before, [o for o, _ in outcomes], tolerance)
+    if projected is not None:
+        attempt(projected, "combined")
     chosen = choose(before, [o for o, _ in outcomes], tolerance)
     kept = None
     if chosen is not None and out is not None:
