@@ -219,3 +219,26 @@ def test_wrong_window_length_is_named():
     windows, params = make_batch(jax.random.key(0), 2, 3)
     with pytest.raises(ConfigError, match="windows must be shaped"):
         NOG(4).loss(sim, windows, params)
+
+
+def test_a_contracting_residual_step_is_c_u_plus_net_u():
+    import stablesim
+    from stablesim.config import load_run_config
+
+    class Net(eqx.Module):
+        w: jax.Array
+
+        def __call__(self, u, p):
+            return jnp.tanh(self.w * u) + p[0]
+
+    net = Net(jnp.asarray(0.7))
+    u, p = jnp.linspace(-1.0, 1.0, 8)[None], jnp.asarray([0.25])
+    step = Prediction(net, residual=True, contraction=0.9)
+    np.testing.assert_allclose(step(u, p), 0.9 * u + np.tanh(0.7 * np.asarray(u)) + 0.25,
+                               rtol=1e-6)
+    np.testing.assert_array_equal(Prediction(net, residual=True)(u, p), u + net(u, p))
+    with pytest.raises(stablesim.ConfigError, match="residual step"):
+        Prediction(net, residual=False, contraction=0.9)
+    with pytest.raises(stablesim.ConfigError, match="simulator.contraction: applies to a "
+                       "residual prediction"):
+        load_run_config(overrides=["simulator.setup=correction", "simulator.contraction=0.9"])

@@ -138,6 +138,10 @@ class SimulatorSection(StrictConfig):
     gradient_tolerance: float = Field(
         0.05, gt=0.0, description="largest relative VJP vs finite-difference error the "
         "gradient check admits")
+    contraction: float = Field(
+        1.0, gt=0.0, le=1.0, description="residual prediction: u' = c u + net(u) with this c "
+        "(below 1 every eigenvalue of the step moves inward by 1 - c, also where the data "
+        "never shaped the network)")
     projection: bool = Field(
         False, description="project every step onto the training data's subspace (POD, "
         "numerical rank): directions without data energy cannot grow")
@@ -320,6 +324,9 @@ def check_combinations(cfg: RunConfig) -> None:
     if s.solver_batched and s.solver_function is None:
         _fail("simulator.solver_batched", "applies to simulator.solver_function (the user's "
               "NumPy solver), which is not set")
+    if s.contraction != 1.0 and not (s.setup == "prediction" and s.residual):
+        _fail("simulator.contraction", "applies to a residual prediction (simulator.setup: "
+              "prediction, simulator.residual: true)")
     if s.solver_kind != "auto" and s.solver_function is None:
         _fail("simulator.solver_kind", "applies to simulator.solver_function, which is not set")
     if s.solver_batched and s.solver_kind == "jax":

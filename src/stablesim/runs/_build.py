@@ -242,7 +242,7 @@ def simulator_factory(
         if normalization is not None:
             net = normalized_network(net, normalization,
                                      shift_output=solver is None and not s.residual)
-        sim = (Prediction(net, residual=s.residual) if solver is None
+        sim = (Prediction(net, residual=s.residual, contraction=s.contraction) if solver is None
                else Correction(net, solver, mode=s.mode))
         if basis is not None:
             from ..stability import Projected

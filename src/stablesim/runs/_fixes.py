@@ -1,12 +1,15 @@
 """Which fixes `stabilize` tries, and how it ranks what they measured (the policy).
 
 The candidates: the control (more training, no change), the projection onto
-the data subspace where some directions carry no data energy, the band filter,
-input noise at multiples of the horizon-aware recommended level (in the units
-the run trains in), and unrolled training; then, while none is stable within
-the tolerance, combinations (a leaky candidate with the band filter, the
-projection fine-tuned with it on). The ranking: no divergence first, then the error
-where a reference exists, within a tolerance of the run as trained.
+the data subspace where some directions carry no data energy, the band
+filter, input noise at multiples of the horizon-aware recommended level (in
+the units the run trains in), and unrolled training; then, while none is
+stable within the tolerance, combinations (a leaky candidate with the band
+filter, the projection fine-tuned with it on and the weakest noise). The
+ranking: no divergence first, then the error where a reference exists, within
+a tolerance of the run as trained. (A contracting residual,
+`simulator.contraction`, was measured as a candidate and never won; it is a
+config key, not offered: README, "Making a run stable".)
 """
 
 from __future__ import annotations
