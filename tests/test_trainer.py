@@ -245,3 +245,48 @@ def test_the_training_data_are_an_argument_never_a_captured_constant(loop, recwa
         jax.config.update("jax_captured_constants_warn_bytes", before)
     captured = [str(w.message) for w in recwarn if "constants were captured" in str(w.message)]
     assert not captured, captured[0][:300]
+
+
+def test_skip_outlier_updates_follows_the_rule_a_naive_loop_states():
+    """The Optax transformation against the rule written out in Python floats."""
+    import math
+
+    import optax
+
+    from stablesim.training import skip_outlier_updates
+
+    norms = [1.0, 2.0, 0.5, 50.0, 3.0, float("nan"), 40.0, 31.0, 32.0, 0.1, float("inf"), 1.0]
+    factor, grace = 10.0, 2
+
+    def naive():
+        reference, accepted, taken = 0.0, 0, []
+        for n in norms:
+            finite = math.isfinite(n)
+            log_n = math.log(max(n, 1e-30)) if finite else 0.0
+            ok = finite and (accepted < grace or log_n <= reference + math.log(factor))
+            if ok:
+                reference = log_n if accepted == 0 else max(log_n, reference - 0.01)
+                accepted += 1
+            elif finite:
+                reference += math.log(factor) / 10
+            taken.append(ok)
+        return taken
+
+    opt = skip_outlier_updates(optax.sgd(1.0), skip_factor=factor, grace=grace)
+    params = {"w": jnp.zeros(4)}
+    state = opt.init(params)
+    direction = jnp.asarray([0.5, 0.5, 0.5, 0.5])  # unit norm
+    taken, expected_w = [], np.zeros(4)
+    for n in norms:
+        grads = {"w": direction * n}
+        before = params["w"]
+        updates, state = opt.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+        moved = not np.array_equal(np.asarray(params["w"]), np.asarray(before))
+        taken.append(moved)
+        if moved:
+            expected_w = expected_w - np.asarray(direction) * n
+    assert taken == naive() == [True, True, True, False, True, False, False, True, True, True,
+                                False, True]
+    np.testing.assert_allclose(params["w"], expected_w, rtol=1e-6)
+    assert int(state.skipped) == taken.count(False) and int(state.consecutive_skips) == 0

@@ -25,6 +25,7 @@ from ._persistence import (
     trained_from_checkpoint,
 )
 from ._result import TrainResult
+from ._skipping import SkipOutliersState, skip_outlier_updates, skip_rule
 from ._trainer import train
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "train", "load_trained", "read_train_log", "TrainResult", "TrainingInterrupted", "make_optimizer",
     "save_checkpoint", "load_checkpoint", "copy_checkpoint", "read_checkpoint_header",
     "read_checkpoint", "trained_from_checkpoint",
+    "skip_outlier_updates", "skip_rule", "SkipOutliersState",
 ]

@@ -1,14 +1,13 @@
 """The compiled updates: one step of every seed (pure, vmapped), chunks of them.
 
 The update skips a step whose loss or gradient norm is not finite or whose
-gradient norm exceeds `skip_factor` times a decaying running maximum; the
+gradient norm exceeds `skip_factor` times a decaying running maximum
+(`skip_rule`, also an Optax transformation: `skip_outlier_updates`); the
 training data enter as an argument (a sampler on device, or windows a
 `WindowStream` read), never as a captured constant.
 """
 
 from __future__ import annotations
-
-import math
 
 import equinox as eqx
 import jax
@@ -21,9 +20,8 @@ from ..data import WindowSampler, WindowStream
 from ..simulators import AbstractSimulator, with_network
 from ._execution import Execution
 from ._modalities import build_modality
+from ._skipping import skip_rule
 from ._state import SeedState
-
-_REFERENCE_DECAY = 0.01  # per update, in log units: the reference halves in ~70 updates
 
 
 def _tree_where(cond, new, old):
@@ -63,26 +61,16 @@ def make_chunk(template: AbstractSimulator, static_net, stage: StageConfig,
         loss, grads = jax.value_and_grad(loss_fn)(state.weights, windows, params, noise_key)
         gnorm = optax.tree.norm(grads)
         finite = jnp.isfinite(loss) & jnp.isfinite(gnorm)
-        grace = state.accepted < config.skip_grace
-        # The reference is a slowly decaying running maximum of accepted log gradient norms:
-        # an update more than `skip_factor` above it is skipped. A running maximum is not
-        # dragged down by the tiny norms of a zero initialization (a running mean is, and then
-        # skips every later update); each skip raises it a little, so a lasting rise is
-        # accepted after a few updates instead of stopping training.
         log_norm = jnp.log(jnp.maximum(gnorm, 1e-30))
-        threshold = math.log(config.skip_factor)
-        ok = finite & (grace | (log_norm <= state.norm_average + threshold))
+        ok, new_reference = skip_rule(log_norm, finite, state.norm_average, state.accepted,
+                                      skip_factor=config.skip_factor, grace=config.skip_grace)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.weights)
         weights = optax.apply_updates(state.weights, updates)
-        new_reference = jnp.where(
-            ok, jnp.where(state.accepted == 0, log_norm,
-                          jnp.maximum(log_norm, state.norm_average - _REFERENCE_DECAY)),
-            state.norm_average + threshold / 10)
         new = SeedState(
             weights=_tree_where(ok, weights, state.weights),
             opt_state=_tree_where(ok, opt_state, state.opt_state),
             key=state.key,
-            norm_average=jnp.where(finite, new_reference, state.norm_average),
+            norm_average=new_reference,
             accepted=state.accepted + ok,
             consecutive_skips=jnp.where(ok, 0, state.consecutive_skips + 1),
             skipped=state.skipped + (~ok),
