@@ -238,7 +238,8 @@ def simulator_factory(
                                initializer=m.initializer, boundary=data.boundary,
                                residual=solver is None and s.residual, key=key)
         except ConfigError as err:
-            raise ConfigError(f"model: {err}") from None
+            text = str(err)
+            raise ConfigError(text if text.startswith("model.") else f"model: {text}") from None
         if normalization is not None:
             net = normalized_network(net, normalization,
                                      shift_output=solver is None and not s.residual)
