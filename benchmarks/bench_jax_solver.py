@@ -35,7 +35,8 @@ PROBLEMS = {  # (solver file, system overrides, cases: label, modality, function
         ("user Exponax (jax), NOG", "NOG", "exponax_coarse", JAX),
         ("user Exponax (jax), WIG", "WIG", "exponax_coarse", JAX),
         ("user IMEX numpy batched, NOG", "NOG", "imex_numpy", NUMPY),
-        ("user IMEX jax, NOG", "NOG", "imex_jax", JAX)]),
+        ("user IMEX jax, NOG", "NOG", "imex_jax", JAX),
+        ("no solver (prediction), NOG", "NOG", None, ["simulator.setup=prediction"])]),
     "kolmogorov": ("kolmogorov_solvers.py",
                    ["system.name=kolmogorov", "data.trajectories_per_value=2"], [
         ("built-in coarse, NOG", "NOG", None, []),
@@ -87,6 +88,10 @@ def main():
             print(f"{modality}: built-in / user's same solver: {ratio:.2f}x (target <= 1.2x)")
     ratio = results["user IMEX jax, NOG"] / results["user IMEX numpy batched, NOG"]
     print(f"NOG: jax / batched numpy callback: {ratio:.1f}x (target >= 2x)", flush=True)
+    if "no solver (prediction), NOG" in results:  # a free solver: the most any solver can reach
+        bound = results["no solver (prediction), NOG"] / results["user IMEX numpy batched, NOG"]
+        print(f"NOG: no solver at all / batched numpy callback: {bound:.1f}x (the ceiling)",
+              flush=True)
     solver_alone(EXAMPLES / file, dataset)
 
 
