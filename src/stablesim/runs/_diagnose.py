@@ -161,7 +161,8 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
     worst = float(np.max(growth_any if growth_normal is None
                          else np.maximum(growth_any, growth_normal)))
     normal_radius = None if normal is None else spectral_radius(normal)
-    with say(f"long rollouts of every seed from every validation start ({horizon} steps)"):
+    with say(f"long rollouts of every seed from every validation start and up to 16 "
+             f"training starts ({horizon} steps)"):
         statistics = data_statistics(parts["train"])  # once, for both measurements
         before = measure(result, config, parts, horizon=horizon, statistics=statistics)
     projection = None
@@ -235,8 +236,9 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
 def _as_trained_sentence(before: Outcome, frames: int) -> str:
     first = f" (first at step {before.first_divergence})" if before.diverged else ""
     return (f"Measured: as trained, {before.diverged} of {before.rollouts} rollouts (every seed, "
-            f"every validation start) diverge within {before.horizon} steps{first}; relative error "
-            f"at {frames} frames {before.mean_error:.4g}.")
+            f"every validation start, up to 16 training starts) diverge within "
+            f"{before.horizon} steps{first}; relative error at {frames} frames "
+            f"{before.mean_error:.4g}.")
 
 
 def _projection_sentence(after: Outcome, before: Outcome) -> str:

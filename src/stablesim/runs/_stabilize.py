@@ -4,8 +4,8 @@ Every candidate fix is a short fine-tune of the trained run (`model.init_from`)
 with one config change: projection onto the data subspace, noise injection at
 a few strengths, unrolled training, or no change at all (the control: is
 more training alone enough?). Each is measured the same way as the run
-itself: divergence of long rollouts from every validation start over the horizon
-(no long reference needed) and the relative error at `evaluation.horizon`
+itself: divergence of long rollouts from every validation start and up to 16
+training starts over the horizon (no long reference needed) and the relative error at `evaluation.horizon`
 frames where the reference exists. The fixes are ranked by that measurement,
 never by theory.
 """
@@ -58,11 +58,27 @@ def apply_without_training(source: str | os.PathLike, target: pathlib.Path,
     write_yaml(config, new.config)
 
 
+TRAINING_STARTS = 16
+"""Training trajectories whose first frames also start long rollouts where a validation set
+exists: stability is judged on them too (never their error), so a choice rests on more starts
+than the validation set has, and never on a test set."""
+
+
 def choice_sets(parts: dict[str, TrajectoryDataset]) -> dict[str, TrajectoryDataset]:
     """Where choices are measured: the validation set, else the training set; never a test set."""
     if VALIDATION in parts:
         return {VALIDATION: parts[VALIDATION]}
     return {"train": parts["train"]}
+
+
+def stability_starts(parts: dict[str, TrajectoryDataset]) -> TrajectoryDataset | None:
+    """Up to `TRAINING_STARTS` evenly spaced training trajectories, judged for stability beside
+    the validation set (None without a validation set: the training set is measured anyway)."""
+    if VALIDATION not in parts:
+        return None
+    train = parts["train"]
+    count = min(TRAINING_STARTS, train.num_trajectories)
+    return train.take(np.unique(np.linspace(0, train.num_trajectories - 1, count).astype(int)))
 
 
 def one_step_error(result: TrainResult, parts: dict[str, TrajectoryDataset],
@@ -144,6 +160,12 @@ def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryD
         ref = test.trajectories[:, 1 : frames + 1]
         errors[test_set] = float(np.mean(  # mean over cases, then over seeds
             [np.mean(np.asarray(relative_error(p, ref, horizon=frames))) for p in every]))
+    extra = stability_starts(parts)
+    if extra is not None:  # stability only: the error stays the validation set's
+        verdicts = long_physics(sims, extra, statistics, config, steps=horizon)
+        judged += [p for seed in verdicts for p in seed]
+        steps.append(np.array([[horizon + 1 if p.diverged_at is None else p.diverged_at
+                                for p in seed] for seed in verdicts]))
     unphysical = [p for p in judged if p.verdict == "bounded but unphysical"]
     return Outcome(name, dict(changes or {}), np.concatenate(steps, axis=1), errors, horizon,
                    updates, len(unphysical), unphysical[0].reason if unphysical else None)
@@ -232,7 +254,8 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
         `stabilize/` report folder).
     - `out`: the new run directory of the kept fix (must not hold a run);
         None: measure and rank only, keep nothing (`diagnose --verify`).
-    - `horizon`: long-rollout steps every validation start must survive.
+    - `horizon`: long-rollout steps every validation start (and up to 16 training
+        starts) must survive.
     - `updates`: fine-tuning updates per candidate (default: a fifth of the
         run's training, at least 100).
     - `learning_rate`: constant fine-tuning learning rate (default: a tenth of
@@ -356,8 +379,9 @@ def _write_report(s: Stabilization, run_dir, folder: pathlib.Path) -> None:
         f"# Stabilizing {pathlib.Path(run_dir).name}",
         s.summary(),
         "Each candidate fine-tunes the trained run with one config change; every seed is rolled "
-        f"out from every validation start (the training starts where the data have no "
-        f"validation set; never a test start) for {s.before.horizon} steps (diverged: a value "
+        f"out from every validation start and up to {TRAINING_STARTS} training starts (only "
+        f"the training starts where the data have no validation set; never a test start) for "
+        f"{s.before.horizon} steps (diverged: a value "
         "not finite or outside the trajectory's range widened by evaluation.divergence_margin), and "
         "the relative error is taken at evaluation.horizon frames.",
         s.table(), ""]))
