@@ -252,6 +252,25 @@ def test_choices_are_measured_on_the_validation_set_never_a_test_set():
     assert choice_sets(parts) == {"train": parts["train"]}
 
 
+def test_stability_is_also_judged_on_evenly_spaced_training_starts():
+    from stablesim.data import TrajectoryDataset
+    from stablesim.runs._stabilize import stability_starts
+
+    def part(count, value):
+        traj = np.arange(count, dtype=np.float32)[:, None, None, None] * np.ones((1, 2, 1, 4))
+        return TrajectoryDataset(traj.astype(np.float32) + value, np.zeros((count, 0)))
+
+    parts = {"train": part(40, 0.0), "validation": part(3, 100.0), "interpolation": part(5, 200.0)}
+    starts = stability_starts(parts)
+    assert starts is not None and starts.num_trajectories == 16
+    first = starts.trajectories[:, 0, 0, 0]
+    assert first[0] == 0 and first[-1] == 39 and np.all(np.diff(first) > 0)  # from train only
+    parts["train"] = part(5, 0.0)
+    assert stability_starts(parts).num_trajectories == 5
+    del parts["validation"]  # the training set is then the choice set itself
+    assert stability_starts(parts) is None
+
+
 def test_the_fine_tuning_budget_comes_from_the_whole_run(tmp_path):
     """A fine-tune of a fine-tune: its candidates train a fifth of all updates behind it, at a
     tenth of the largest learning rate of every stage (not its own last stage's)."""
