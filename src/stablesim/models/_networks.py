@@ -236,12 +236,12 @@ def with_float_dtype(tree: Any, dtype: Any) -> Any:
 
     The same structure.
     """
-    def cast(leaf):
+    def to_dtype(leaf):
         if eqx.is_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.floating):
             return leaf.astype(dtype)
         return leaf
 
-    return jax.tree_util.tree_map(cast, tree)
+    return jax.tree_util.tree_map(to_dtype, tree)
 
 
 def normalized_network(network: ParametricNetwork, normalization, *, shift_output: bool

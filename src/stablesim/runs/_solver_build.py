@@ -16,21 +16,19 @@ from ..simulators import (
     AbstractSimulator,
     Solver,
     SolverAlone,
-    as_solver,
+    check_simulator_solvers,
     check_solver_gradient,
-    check_solver_output,
     external_solver,
     jax_solver,
     jax_trace_problem,
     load_solver_function,
-    probe_solver,
 )
 from ..systems import SYSTEMS, System
 from ..training import build_modality
 
 
 def _host_coarse_solver(system: System) -> Callable:
-    step = jax.jit(system.coarse_step)
+    step = jax.jit(jax_solver(system.coarse_step))  # in the default float, as in the graph
     return lambda state, params: np.asarray(step(state, params))
 
 
@@ -73,7 +71,9 @@ def build_solver(config: RunConfig, system: System | None,
         return None
     if s.setup == "correction" and s.solver == "external":
         return external_solver(_host_coarse_solver(system), name=solver_name(config))
-    return as_solver(system.coarse_step)
+    # the same wrapper as a user's JAX solver: Exponax runs in the default float (float64
+    # under jax_enable_x64), the state keeps the data's dtype
+    return jax_solver(system.coarse_step)
 
 
 def solver_kind_of(config: RunConfig, data: TrajectoryDataset | None) -> str:
@@ -149,19 +149,16 @@ def check_solver(config: RunConfig, data: TrajectoryDataset) -> None:
                f"{_trace_problem(*_trace_key(config, data))})")
         _say_once(f"solver {name}: runs {how}; simulator.solver_kind: auto traced it once, "
                   "set it to numpy or jax to choose")
-    if kind == "numpy":
-        if through:
-            why = ("simulator.solver_kind is numpy" if s.solver_kind == "numpy" else
-                   "it does not trace as JAX: " + str(_trace_problem(*_trace_key(config, data))))
-            raise ConfigError(f"solver {name}: WIG back-propagates through the solver, but it "
-                              f"runs as NumPy through a host callback ({why}); use NOG or ONE, "
-                              "or write the solver in jax.numpy")
-        fn = load_solver_function(s.solver_function)
-        probe_solver(fn, state, params, name=name, batched=s.solver_batched)
-        return
-    solver = jax_solver(load_solver_function(s.solver_function))
-    check_solver_output(solver, state, params, name=name)
-    if through and s.gradient_check:
+    if kind == "numpy" and through:
+        why = ("simulator.solver_kind is numpy" if s.solver_kind == "numpy" else
+               "it does not trace as JAX: " + str(_trace_problem(*_trace_key(config, data))))
+        raise ConfigError(f"solver {name}: WIG back-propagates through the solver, but it "
+                          f"runs as NumPy through a host callback ({why}); use NOG or ONE, "
+                          "or write the solver in jax.numpy")
+    solver = build_solver(config, None, data)
+    assert solver is not None
+    check_simulator_solvers(SolverAlone(solver), state, params, name=name)
+    if kind == "jax" and through and s.gradient_check:
         count = min(4, data.num_trajectories)
         frames = data.num_frames
         states = np.stack([np.asarray(data.trajectories[i, (i * 7) % frames])

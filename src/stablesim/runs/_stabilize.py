@@ -5,8 +5,8 @@ with one config change: projection onto the data subspace, noise injection at
 a few strengths, unrolled training, or no change at all (the control: is
 more training alone enough?). Each is measured the same way as the run
 itself: divergence of long rollouts from every validation start and up to 16
-training starts over the horizon (no long reference needed) and the relative error at `evaluation.horizon`
-frames where the reference exists. The fixes are ranked by that measurement,
+training starts over the horizon (no long reference needed) and the relative
+error at `evaluation.horizon` frames where the reference exists. The fixes are ranked by that measurement,
 never by theory.
 """
 
@@ -149,23 +149,21 @@ def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryD
     tests = choice_sets(parts)
     sims = [result.simulator_for(i) for i in range(len(result.seeds))]
     statistics = statistics or data_statistics(parts["train"])
+    extra = stability_starts(parts)  # stability only: the error stays the validation set's
+    judged_sets = [*tests.items(), *([] if extra is None else [(None, extra)])]
     steps, errors, judged = [], {}, []
-    for test_set, test in tests.items():
+    for test_set, test in judged_sets:
         verdicts = long_physics(sims, test, statistics, config, steps=horizon)
         judged += [p for seed in verdicts for p in seed]
         steps.append(np.array([[horizon + 1 if p.diverged_at is None else p.diverged_at
                                 for p in seed] for seed in verdicts]))
+        if test_set is None:
+            continue
         frames = min(ev.horizon, test.num_frames - 1)
         every = rollout_seeds(result, test.trajectories[:, 0], test.params, frames)
         ref = test.trajectories[:, 1 : frames + 1]
         errors[test_set] = float(np.mean(  # mean over cases, then over seeds
             [np.mean(np.asarray(relative_error(p, ref, horizon=frames))) for p in every]))
-    extra = stability_starts(parts)
-    if extra is not None:  # stability only: the error stays the validation set's
-        verdicts = long_physics(sims, extra, statistics, config, steps=horizon)
-        judged += [p for seed in verdicts for p in seed]
-        steps.append(np.array([[horizon + 1 if p.diverged_at is None else p.diverged_at
-                                for p in seed] for seed in verdicts]))
     unphysical = [p for p in judged if p.verdict == "bounded but unphysical"]
     return Outcome(name, dict(changes or {}), np.concatenate(steps, axis=1), errors, horizon,
                    updates, len(unphysical), unphysical[0].reason if unphysical else None)

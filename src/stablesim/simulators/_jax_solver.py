@@ -20,8 +20,9 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._errors import ConfigError
+from .._user_code import describe_error as _describe
 from ._solvers import Solver, _Callback, _takes_params
-from ._user_solver import _describe, probe_solver
+from ._user_solver import probe_solver
 
 GRADIENT_TOLERANCE = 0.05
 """Default largest relative disagreement of a solver's VJP with central differences."""
@@ -139,23 +140,26 @@ def solvers_of(simulator) -> list[Solver]:
     return [leaf for leaf in leaves if isinstance(leaf, Solver)]
 
 
-def check_simulator_solvers(simulator, state: np.ndarray, params: np.ndarray) -> None:
+def check_simulator_solvers(simulator, state: np.ndarray, params: np.ndarray, *,
+                            name: str | None = None) -> None:
     """The checks of `check_solver_output` (a NumPy solver: `probe_solver`'s) for every
-    solver inside `simulator`, as the command line makes them: one `ConfigError` line.
+    solver inside `simulator`: one `ConfigError` line. The command line (`runs.check_solver`)
+    and `training.train` both check through here.
 
     **Arguments:**
 
     - `simulator`: e.g. a `Correction` built from the API.
     - `state`, `params`: a finite training state and its parameters.
+    - `name`: how messages name the solver (default: its function's name).
     """
     for solver in solvers_of(simulator):
         host = solver.fn if isinstance(solver.fn, _Callback) else None
         if host is not None:
-            probe_solver(host.numpy_fn, state, params, name=host.health.name,
+            probe_solver(host.numpy_fn, state, params, name=name or host.health.name,
                          batched=host.vectorized)
             continue
         fn = solver.fn.fn if isinstance(solver.fn, _InStateDtype) else solver.fn
-        name = getattr(fn, "__qualname__", None) or type(fn).__name__
+        name = name or getattr(fn, "__qualname__", None) or type(fn).__name__
         problem = jax_trace_problem(  # the function itself, not the shape-annotated wrapper
             lambda x, q, s=solver: s.fn(x, q) if s.takes_params else s.fn(x), state, params)
         if problem is not None:

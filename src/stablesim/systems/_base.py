@@ -126,17 +126,6 @@ class System(eqx.Module):
             return traj.astype(jnp.float32)
 
 
-def step_in_default_precision(stepper, state: Array) -> Array:
-    """Run an Exponax stepper in JAX's default float and return `state`'s dtype.
-
-    Exponax builds its coefficients in the default precision (float64 once
-    `jax_enable_x64` is on, by the user or a library's import); a float32
-    state would then meet complex128 coefficients inside the stepper's scan.
-    """
-    work = jnp.result_type(float)
-    return stepper(state.astype(work)).astype(state.dtype)
-
-
 @eqx.filter_jit
 def _generate(system: System, keys, params, frames: int, transient: int):
     def one(key, p):

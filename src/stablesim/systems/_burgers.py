@@ -9,7 +9,7 @@ import exponax as ex
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._options import SYSTEMS as _SYSTEM_FACTS
-from ._base import System, step_in_default_precision
+from ._base import System
 
 _FACTS = _SYSTEM_FACTS["burgers"]
 
@@ -74,7 +74,7 @@ class Burgers(System):
 
     def coarse_step(self, state, params):
         stepper = self._stepper(params, self.num_points, self.coarse_substeps, 1)
-        return step_in_default_precision(ex.RepeatedStepper(stepper, self.coarse_substeps), state)
+        return ex.RepeatedStepper(stepper, self.coarse_substeps)(state)
 
     def to_data_grid(self, state):
         return ex.map_between_resolutions(state, self.num_points)

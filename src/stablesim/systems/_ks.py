@@ -9,7 +9,7 @@ import exponax as ex
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._options import SYSTEMS as _SYSTEM_FACTS
-from ._base import System, step_in_default_precision
+from ._base import System
 
 _FACTS = _SYSTEM_FACTS["ks"]
 
@@ -74,5 +74,4 @@ class KuramotoSivashinsky(System):
         return ex.RepeatedStepper(self._stepper(params, order=2), self.substeps)(state)
 
     def coarse_step(self, state, params):
-        coarse = ex.RepeatedStepper(self._stepper(params, order=1), self.substeps)
-        return step_in_default_precision(coarse, state)
+        return ex.RepeatedStepper(self._stepper(params, order=1), self.substeps)(state)
