@@ -172,17 +172,21 @@ def test_tuning_needs_a_validation_set(tmp_path):
 
 
 def _metrics(validation, test):
-    """A metrics.json holding per-start rows: validation and interpolation errors."""
+    """Metrics holding per-start rows: validation and interpolation errors."""
+    from stablesim.evaluation import Metrics
+
     rows = [{"test_set": t, "case": i, "seed": 0, "metric": "rel_error", "horizon": 4,
              "value": v, "model": "learned"}
             for t, values in (("validation", validation), ("interpolation", test))
             for i, v in enumerate(values)]
-    return {"horizon": 4, "rows": rows}
+    return Metrics.model_validate({"horizon": 4, "rows": rows})
+
+
+def validation_error(metrics):
+    return None if metrics is None else metrics.validation_error()
 
 
 def test_the_pick_looks_at_validation_errors_only():
-    from stablesim.runs import validation_error
-
     study = StudyConfig.model_validate(dict(FINE_TUNING, tune={"training.learning_rate":
                                                                 [3e-4, 3e-3]}))
     _, cells = resolve_study(study, check_data=False)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pathlib
+from typing import TYPE_CHECKING
 
 from .._errors import StablesimError, TrainingError
+
+if TYPE_CHECKING:
+    from ..evaluation import Metrics, Stat
 
 
 def cmd_run(args) -> None:
@@ -94,7 +98,7 @@ def cmd_evaluate(args) -> None:
 
     run = Run(args.run)
     metrics = evaluate_run(run, overrides=tuple(args.set), progress=not args.quiet)
-    if metrics["evaluation"]["plots"] and not args.no_plots:
+    if metrics.plots and not args.no_plots:
         from ..reporting import plot_run
 
         plot_run(metrics, run.history, run.examples, run.files.plots)
@@ -102,80 +106,73 @@ def cmd_evaluate(args) -> None:
     print(f"wrote {args.run}/metrics.json")
 
 
-def format_evaluation(metrics: dict) -> str:
+def format_evaluation(metrics: Metrics) -> str:
     """The terminal table of an evaluation: learned model and solver alone per test set."""
-    h = metrics["horizon"]
+    h = metrics.horizon
     lines = [f"{'test set':14} {'model':13} {'rel_error@' + str(h):>18} "
              f"{'correlation@' + str(h):>15} {'decorrelation':>13} {'diverged':>9} "
              f"{'VRMSE@' + str(h):>9} {'GMean100':>9}"]
-    base = metrics.get("baseline")
-    for test_set, s in metrics["summary"].items():
-        shown = [("learned", s)]
-        if base and test_set in base["summary"]:
-            shown.append(("solver alone", base["summary"][test_set]))
-        for name, stats in shown:
-            lines.append(f"{test_set:14} {name:13} {stats['rel_error']['mean']:10.4g} ± "
-                         f"{stats['rel_error']['std']:<7.2g} {stats['correlation']['mean']:13.3f} "
-                         f"{stats['decorrelation_time']['mean']:13.1f} "
-                         f"{stats['divergences']['total']:>4} / {stats['cases']:<4}"
-                         f"{_number(stats.get('vrmse')):>9} "
-                         f"{_number(stats.get('gmean100_nrmse')):>9}")
-        if base and test_set in base["summary"]:
+    for test_set, s in metrics.summary.items():
+        alone = metrics.baseline_of(test_set)
+        for name, stats in (("learned", s), ("solver alone", alone)):
+            if stats is None:
+                continue
+            lines.append(f"{test_set:14} {name:13} {_number(stats.rel_error, '10.4g')} ± "
+                         f"{_number(stats.rel_error, '<7.2g', 'std')} "
+                         f"{_number(stats.correlation, '13.3f')} "
+                         f"{_number(stats.decorrelation_time, '13.1f')} "
+                         f"{stats.divergences.total:>4} / {stats.cases:<4}"
+                         f"{_number(stats.vrmse, '>9.3g')} "
+                         f"{_number(stats.gmean100_nrmse, '>9.3g')}")
+        if alone is not None:
             lines.append(_against_solver_line(metrics, test_set))
-    long_steps = metrics.get("evaluation", {}).get("stability_steps")
-    if long_steps:
-        lines.append(f"long rollouts ({long_steps} steps from every test start):")
-        for test_set, s in metrics["summary"].items():
-            shown = [("learned", s)]
-            if base and test_set in base["summary"]:
-                shown.append(("solver alone", base["summary"][test_set]))
-            for name, stats in shown:
-                physics = stats.get("physics")
-                long = stats.get("long_divergences")
-                if physics is not None:
-                    v = physics["verdicts"]
-                    lines.append(f"  {test_set:14} {name:13} {v['stable']} stable, "
-                                 f"{v['bounded but unphysical']} bounded but unphysical, "
-                                 f"{v['diverges']} diverge of {physics['rollouts']}"
-                                 + (f"; e.g. {physics['worst_reason']}"
-                                    if physics.get("worst_reason") else ""))
-                elif long is not None:  # evaluated before the physical verdict existed
-                    first = long["first_step"]
-                    lines.append(f"  {test_set:14} {name:13} diverged {long['total']} / "
-                                 f"{stats['cases']}" + (f", first at step {first}" if first
-                                                        else ""))
-    if base:
-        lines.append(f"solver alone: {base['solver']}")
+    if metrics.stability_steps:
+        lines.append(f"long rollouts ({metrics.stability_steps} steps from every test start):")
+        for test_set, s in metrics.summary.items():
+            for name, stats in (("learned", s), ("solver alone", metrics.baseline_of(test_set))):
+                if stats is None:
+                    continue
+                if stats.physics is not None:
+                    lines.append(f"  {test_set:14} {name:13} {stats.physics.words()}")
+                elif stats.long_divergences is not None:  # before the physical verdict existed
+                    long = stats.long_divergences
+                    lines.append(f"  {test_set:14} {name:13} diverged {long.total} / "
+                                 f"{stats.cases}" + (f", first at step {long.first_step}"
+                                                     if long.first_step else ""))
+    if metrics.baseline is not None:
+        lines.append(f"solver alone: {metrics.baseline.solver}")
     else:
         lines.append("solver alone: none to compare with (user data without "
                      "simulator.solver_function)")
-    lines.append(metrics.get("divergence_rule", ""))
-    if metrics.get("gradient_alignment_note"):
-        lines.append(f"gradient diagnostic: {metrics['gradient_alignment_note']}")
+    lines.append(metrics.divergence_rule)
+    if metrics.gradient_alignment_note:
+        lines.append(f"gradient diagnostic: {metrics.gradient_alignment_note}")
     return "\n".join(line for line in lines if line)
 
 
-def _number(stats: dict | None) -> str:
-    """A summary's mean for the table (`-` for older metrics files, `inf` when diverged)."""
-    if not stats:
-        return "-"
-    return "inf" if stats["mean"] is None else f"{stats['mean']:.3g}"
+def _number(stat: Stat | None, spec: str, field: str = "mean") -> str:
+    """A summary's mean (or std) for the table: `-` where an older metrics file lacks the
+    metric, `inf` where it is not finite (a rollout diverged)."""
+    width = "".join(c for c in spec.split(".")[0] if c.isdigit())
+    if stat is None:
+        return format("-", f">{width}")
+    value = getattr(stat, field)
+    return format("inf", f">{width}") if value is None else format(value, spec)
 
 
-def _against_solver_line(metrics: dict, test_set: str) -> str:
+def _against_solver_line(metrics: Metrics, test_set: str) -> str:
     """The learned error over the solver alone's, with its paired interval and verdict."""
     from ..evaluation import paired_ratio
-    from ..runs import start_errors
 
-    mine, alone = start_errors(metrics, test_set), start_errors(metrics, test_set,
-                                                                model="solver_alone")
+    mine = metrics.start_errors(test_set)
+    alone = metrics.start_errors(test_set, model="solver_alone")
     if mine is None or alone is None or mine.size < 2:
         return ""
     r = paired_ratio(mine, alone)
     verdict = {"holds": "better than the solver alone",
                "not significant": "not significantly different from the solver alone",
                "fails": "worse than the solver alone"}[r.verdict()]
-    what = "the learned correction" if metrics.get("setup") == "correction" else "the model"
+    what = "the learned correction" if metrics.setup == "correction" else "the model"
     return (f"  {test_set}: learned / solver alone = {r.text()} (paired bootstrap 95%, "
             f"{r.pairs} seed x start pairs): {what} is {verdict}")
 

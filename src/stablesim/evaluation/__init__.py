@@ -37,6 +37,20 @@ from ._physical import (
     radial_bands,
     wasserstein_to_data,
 )
+from ._results import (
+    VERDICTS,
+    Baseline,
+    ChannelErrors,
+    Divergences,
+    GradientRow,
+    LongDivergences,
+    MetricRow,
+    Metrics,
+    PhysicsSummary,
+    SetSummary,
+    Spread,
+    Stat,
+)
 
 __all__ = [
     "rollout_batch", "relative_error", "relative_error_curve", "mean_squared_error",
@@ -46,4 +60,6 @@ __all__ = [
     "correlation_times", "CORRELATION_LEVELS", "long_rollout", "EMPTY_BAND_SHARE",
     "DataStatistics", "PhysicalTolerances", "RolloutPhysics", "band_energy",
     "empty_band_fraction", "physical_verdict", "wasserstein_to_data", "radial_bands",
+    "Metrics", "SetSummary", "Stat", "Divergences", "LongDivergences", "ChannelErrors",
+    "PhysicsSummary", "Spread", "Baseline", "GradientRow", "MetricRow", "VERDICTS",
 ]

@@ -1,6 +1,6 @@
 """Reports: curves from metric rows, matplotlib figures, markdown + HTML documents."""
 
-from ._curves import band, seed_curves, training_curve
+from ._curves import band, training_curve
 from ._diagnose import write_diagnose_report
 from ._document import Document
 from ._ode_check import write_check, write_transfer
@@ -15,7 +15,7 @@ from ._plots import (
 )
 
 __all__ = [
-    "Document", "seed_curves", "band", "training_curve", "plot_metric_curves",
+    "Document", "band", "training_curve", "plot_metric_curves",
     "plot_rollouts", "plot_training", "plot_gradient_alignment", "plot_against_unroll", "plot_run",
     "write_diagnose_report", "write_check", "write_transfer", "pyplot",
 ]

@@ -11,7 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ._curves import band, seed_curves, training_curve  # noqa: E402
+from ..evaluation import GradientRow, Metrics  # noqa: E402
+from ._curves import band, training_curve  # noqa: E402
 
 
 def _save(fig, path: pathlib.Path) -> pathlib.Path:
@@ -140,13 +141,14 @@ def plot_training(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: pat
     return _save(fig, path)
 
 
-def plot_gradient_alignment(curves: Mapping[str, Sequence[dict]], path: pathlib.Path) -> pathlib.Path:
+def plot_gradient_alignment(curves: Mapping[str, Sequence[GradientRow]], path: pathlib.Path
+                            ) -> pathlib.Path:
     """WIG/NOG gradient norm ratio and cosine against the unroll length m."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 3.6))
     for label, rows in curves.items():
-        m = [r["m"] for r in rows]
-        left.plot(m, [r["ratio"] for r in rows], marker="o", label=label)
-        right.plot(m, [r["cosine"] for r in rows], marker="o", label=label)
+        m = [r.m for r in rows]
+        left.plot(m, [r.ratio for r in rows], marker="o", label=label)
+        right.plot(m, [r.cosine for r in rows], marker="o", label=label)
     left.set_yscale("log")
     left.set_ylabel("|g_WIG| / |g_NOG|")
     right.set_ylabel("cosine(g_WIG, g_NOG)")
@@ -202,7 +204,7 @@ MAX_CHANNEL_PLOTS = 8
 """Rollout figures per test set: one per channel, for at most this many channels."""
 
 
-def plot_run(metrics: dict, history: list[dict], arrays: Mapping[str, np.ndarray],
+def plot_run(metrics: Metrics, history: list[dict], arrays: Mapping[str, np.ndarray],
              out: pathlib.Path) -> list[pathlib.Path]:
     """The plots of one evaluated run, into `out`, from its results (no file is read).
 
@@ -225,24 +227,23 @@ def plot_run(metrics: dict, history: list[dict], arrays: Mapping[str, np.ndarray
         if key.endswith("_prediction"):
             name = key.removesuffix("_prediction")
             examples[name] = (arrays[key], arrays.get(f"{name}_reference"))
-    rows = metrics["rows"]
     written = []
     for metric, name, log in (("rel_error", "error.png", True), ("correlation", "correlation.png", False)):
         panels = {}
-        for test_set in metrics["summary"]:
-            curves = seed_curves(rows, metric, test_set)
+        for test_set in metrics.summary:
+            curves = metrics.curves(metric, test_set)
             panels[test_set] = {f"seed {s}": band({s: c}) for s, c in curves.items()}
-            alone = seed_curves(rows, metric, test_set, model="solver_alone")
+            alone = metrics.curves(metric, test_set, model="solver_alone")
             if alone:
                 panels[test_set]["solver alone"] = band(alone)
         written.append(plot_metric_curves(panels, out / name, ylabel=metric, log=log))
     for test_set, (pred, ref) in examples.items():
         if ref is None:
             continue
-        shown = [("reference", ref), (f"prediction (seed {metrics['seeds'][0]})", pred)]
+        shown = [("reference", ref), (f"prediction (seed {metrics.seeds[0]})", pred)]
         if f"{test_set}_solver" in examples:
             shown.append(("solver alone", examples[f"{test_set}_solver"][0]))
-        channels = metrics.get("channels") or ["c0"]
+        channels = metrics.channels or ["c0"]
         if len(channels) == 1:
             written.append(plot_rollouts(shown, out / f"rollout_{test_set}.png"))
             continue
@@ -250,7 +251,7 @@ def plot_run(metrics: dict, history: list[dict], arrays: Mapping[str, np.ndarray
             written.append(plot_rollouts(shown, out / f"rollout_{test_set}_{name}.png",
                                          channel=c, channel_name=name))
     written.append(plot_training({"loss": training_curve(history)}, out / "training.png"))
-    if metrics.get("gradient_alignment"):
-        written.append(plot_gradient_alignment({metrics["run"]: metrics["gradient_alignment"]},
+    if metrics.gradient_alignment:
+        written.append(plot_gradient_alignment({metrics.run: metrics.gradient_alignment},
                                                out / "gradient_alignment.png"))
     return written

@@ -16,19 +16,18 @@ from ._diagnose import Diagnosis, diagnose_run
 from ._evaluate import TEST_SETS, VALIDATION, evaluate_run
 from ._fixes import Fix, Outcome, candidate_fixes
 from ._lifecycle import read_run_config, resume_run, run_progress, train_run
-from ._opened import Run, read_metrics
-from ._per_start import start_errors, validation_error
+from ._opened import Run
 from ._rollout import rollout_run
 from ._solver_build import baseline_simulator, build_solver, check_solver, solver_kind_of
 from ._stabilize import Stabilization, stabilize_run
 
 __all__ = [
     "Run",
-    "train_run", "resume_run", "evaluate_run", "read_run_config", "read_metrics",
+    "train_run", "resume_run", "evaluate_run", "read_run_config",
     "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
     "simulator_factory", "TEST_SETS", "rollout_run", "baseline_simulator", "build_solver",
     "check_solver", "solver_kind_of", "dataset_key", "diagnose_run", "Diagnosis",
-    "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes", "start_errors",
-    "validation_error", "VALIDATION", "split_values", "open_run_data", "record_data",
+    "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes",
+    "VALIDATION", "split_values", "open_run_data", "record_data",
     "run_normalization", "normalization_mode", "read_normalization",
 ]

@@ -10,14 +10,17 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .._atomic import atomic_path, atomic_write_json, finite_or_none
+from .._atomic import atomic_path, finite_or_none
 from .._errors import ConfigError, TrainingError
 from .._progress import reporter
 from ..config import RunConfig, apply_overrides, parse_override, validate
 from ..evaluation import (
     CORRELATION_LEVELS,
     DIVERGENCE_RULE,
+    VERDICTS,
+    Metrics,
     RolloutPhysics,
+    SetSummary,
     correlation_times,
     decorrelation_time,
     divergence_step,
@@ -31,7 +34,7 @@ from ..evaluation import (
 )
 from ..simulators import solver_problem, with_network
 from ..training import TrainResult, gradient_alignment
-from ._long_physics import VERDICTS, data_statistics, long_physics, physics_summary
+from ._long_physics import data_statistics, long_physics, physics_summary
 from ._opened import Run
 from ._solver_build import baseline_simulator, solver_name
 
@@ -41,7 +44,7 @@ VALIDATION = "validation"  # evaluated too, for choices (tuning); never in a tes
 
 
 def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | tuple] = (),
-                 progress: bool = False) -> dict:
+                 progress: bool = False) -> Metrics:
     """Roll out every test trajectory with every seed's model; write `metrics.json`.
 
     Metrics per seed and test case (see `stablesim.evaluation`): `rel_error`
@@ -63,7 +66,7 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
 
     **Returns:**
 
-    The metrics dictionary (as written to `metrics.json`); the plots are
+    The `Metrics` (as written to `metrics.json`); the plots are
     `stablesim.reporting.plot_run`'s job.
     """
     run = opened = Run.open(run_dir)
@@ -86,8 +89,9 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
     per_seed: dict[str, dict] = {}
     examples: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     baseline = baseline_simulator(config, system, data)
-    base_rows, base_summary = [], {}
-    physics: dict[str, dict] = {}
+    base_rows: list[dict] = []
+    base_summary: dict[str, SetSummary] = {}
+    physics: dict = {}
     statistics = data_statistics(parts["train"]) if ev.stability_steps else None
     for test_set in (VALIDATION, *TEST_SETS):
         if test_set not in parts:
@@ -130,15 +134,12 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
                 b_rows += _physics_rows(b_judged, test_set, None, ev.stability_steps)
                 b_physics = physics_summary(b_judged, ev.stability_steps)
             base_rows += [dict(r, model="solver_alone") for r in b_rows]
-            base_summary[test_set] = _summarise({None: b_stats}, data.channel_names)
-            if b_physics is not None:
-                base_summary[test_set]["physics"] = b_physics
+            base_summary[test_set] = _summarise({None: b_stats}, data.channel_names, b_physics)
             examples[f"{test_set}_solver"] = (np.asarray(alone[0]), None)
-    summary = {test_set: _summarise(seeds, data.channel_names)
+    summary = {test_set: _summarise(seeds, data.channel_names, physics.get(test_set))
                for test_set, seeds in per_seed.items()}
-    for test_set, judged_summary in physics.items():
-        summary[test_set]["physics"] = judged_summary
-    metrics = {
+    alignment, note = _gradient_diagnostic(config, result, parts["train"], say)
+    metrics = Metrics.model_validate({
         "run": run.path.name,
         "horizon": ev.horizon,
         "steps": steps,
@@ -152,13 +153,11 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
         "summary": summary,
         "baseline": None if baseline is None else {
             "name": "solver alone", "solver": solver_name(config), "summary": base_summary},
-        "gradient_alignment": [],
-        "gradient_alignment_note": None,
+        "gradient_alignment": alignment,
+        "gradient_alignment_note": note,
         "rows": [dict(r, model="learned") for r in rows] + base_rows,
-    }
-    metrics["gradient_alignment"], metrics["gradient_alignment_note"] = _gradient_diagnostic(
-        config, result, parts["train"], say)
-    atomic_write_json(run.files.metrics, metrics)
+    })
+    metrics.write(run.files.metrics)
     arrays = {f"{k}_{name}": arr for k, (p, r) in examples.items()
               for name, arr in (("prediction", p), ("reference", r)) if arr is not None}
     with atomic_path(run.files.rollout_example) as tmp, open(tmp, "wb") as f:
@@ -273,9 +272,10 @@ def _per_channel_errors(pred, ref) -> dict[str, list]:
             "rmse_per_channel": [finite_or_none(float(v)) for v in rmse]}
 
 
-def _summarise(seeds: dict, channels: Sequence[str] = ()) -> dict:
+def _summarise(seeds: dict, channels: Sequence[str] = (), physics=None) -> SetSummary:
     """Mean and std over seeds of the per-seed means; divergence totals; per named channel
-    the mean over seeds of its VRMSE, relative error and RMSE (the data's units)."""
+    the mean over seeds of its VRMSE, relative error and RMSE (the data's units); the long
+    rollouts' `PhysicsSummary` where they were judged."""
     out: dict[str, Any] = {}
     for metric in ("rel_error", "mse", "correlation", "decorrelation_time", "divergences",
                    f"gmean{GMEAN_STEPS}_nrmse", "vrmse"):
@@ -302,7 +302,8 @@ def _summarise(seeds: dict, channels: Sequence[str] = ()) -> dict:
             "total": int(sum(v["long_divergences"] for v in seeds.values())),
             "first_step": min(firsts) if firsts else None,
             "per_seed": [v["long_divergences"] for v in seeds.values()]}
-    return out
+    out["physics"] = physics
+    return SetSummary.model_validate(out)
 
 
 def _mean_or_none(values: list) -> float | None:

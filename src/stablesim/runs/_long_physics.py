@@ -19,8 +19,10 @@ from .._errors import TrainingError
 from ..config import RunConfig
 from ..data import TrajectoryDataset
 from ..evaluation import (
+    VERDICTS,
     DataStatistics,
     PhysicalTolerances,
+    PhysicsSummary,
     RolloutPhysics,
     divergence_bounds,
     long_rollout,
@@ -30,8 +32,6 @@ from ..simulators import solver_problem
 
 SNAPSHOTS = 10
 """States kept from the second half of each long rollout for its statistics."""
-
-VERDICTS = ("stable", "bounded but unphysical", "diverges")
 
 
 def data_statistics(train: TrajectoryDataset) -> DataStatistics:
@@ -84,26 +84,16 @@ def long_physics(simulators: Sequence, test: TrajectoryDataset, data: DataStatis
     return out
 
 
-def physics_summary(per_start: Sequence[RolloutPhysics], steps: int) -> dict:
+def physics_summary(per_start: Sequence[RolloutPhysics], steps: int) -> PhysicsSummary:
     """Counts of each verdict, the statistics' means and worsts, the worst reason."""
     counts = Counter(p.verdict for p in per_start)
-    out: dict = {"steps": steps, "rollouts": len(per_start),
-                 "verdicts": {v: counts.get(v, 0) for v in VERDICTS}}
+    spreads = {}
     for key in ("empty_band_fraction", "rms_ratio", "wasserstein"):
         values = [getattr(p, key) for p in per_start if getattr(p, key) is not None]
-        out[key] = ({"mean": float(np.mean(values)), "max": float(np.max(values))}
-                    if values else None)
+        spreads[key] = ({"mean": float(np.mean(values)), "max": float(np.max(values))}
+                        if values else None)
     unphysical = [p for p in per_start if p.verdict == "bounded but unphysical"]
-    out["worst_reason"] = unphysical[0].reason if unphysical else None
-    return out
-
-
-def physics_words(summary: dict) -> str:
-    """One line: how many long rollouts are stable, unphysical (and why), diverge."""
-    v = summary["verdicts"]
-    line = (f"long rollouts ({summary['steps']} steps): {v['stable']} stable, "
-            f"{v['bounded but unphysical']} bounded but unphysical, {v['diverges']} diverge "
-            f"of {summary['rollouts']}")
-    if summary.get("worst_reason"):
-        line += f" (e.g. {summary['worst_reason']})"
-    return line
+    return PhysicsSummary.model_validate({
+        "steps": steps, "rollouts": len(per_start),
+        "verdicts": {v: counts.get(v, 0) for v in VERDICTS}, **spreads,
+        "worst_reason": unphysical[0].reason if unphysical else None})

@@ -10,7 +10,6 @@ computed at most once, on first use.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import pathlib
 from collections.abc import Callable
@@ -19,10 +18,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from .._errors import ConfigError, DataError
+from .._errors import ConfigError
 from .._rundir import RunDir
 from ..config import RunConfig, read_yaml, validate
 from ..data import Normalization, TrajectoryDataset
+from ..evaluation import Metrics
 from ..simulators import AbstractSimulator
 from ..systems import System
 from ..training import TrainResult, read_checkpoint, read_train_log, trained_from_checkpoint
@@ -125,9 +125,9 @@ class Run:
                                  parts=self.parts)
 
     @functools.cached_property
-    def metrics(self) -> dict:
+    def metrics(self) -> Metrics:
         """The results of the last evaluation (kept by `evaluate_run`, else `metrics.json`)."""
-        return read_metrics(self.path)
+        return Metrics.read(self.files.metrics)
 
     @property
     def evaluated(self) -> bool:
@@ -138,7 +138,7 @@ class Run:
         """The training log's rows up to the checkpoint (whose step an evaluation records:
         the checkpoint is not read for it)."""
         if "checkpoint" not in self.__dict__ and self.evaluated:
-            return read_train_log(self.files.log, int(self.metrics.get("updates", 10**12)))
+            return read_train_log(self.files.log, self.metrics.updates or 10**12)
         return read_train_log(self.files.log, self.progress[0])
 
     @functools.cached_property
@@ -155,16 +155,3 @@ class Run:
         self.require_trained(finished=False)
         assert self.checkpoint is not None
         return trained_from_checkpoint(self.make, self.files.checkpoint, *self.checkpoint)
-
-
-def read_metrics(run_dir: str | os.PathLike) -> dict:
-    """The `metrics.json` of an evaluated run."""
-    path = RunDir.of(run_dir).metrics
-    if not path.exists():
-        raise DataError(f"{run_dir}: not evaluated yet (no metrics.json); run `stablesim "
-                        f"evaluate {run_dir}`")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise DataError(f"{path}: corrupt metrics file") from None
-

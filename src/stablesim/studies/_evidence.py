@@ -12,8 +12,7 @@ import pathlib
 from typing import Literal
 
 from .._atomic import atomic_path
-from ..evaluation import RatioInterval, paired_ratio
-from ..runs import start_errors
+from ..evaluation import Metrics, RatioInterval, paired_ratio
 from ._cell import Cell
 from ._findings import FINDINGS_COLUMNS, CellErrors, Finding, check_findings, findings_rows
 
@@ -40,11 +39,11 @@ def one_partner(cell: Cell, cells: list[Cell]) -> Cell | None:
                                              if k != MODALITY_KEY)), None)
 
 
-def ratio(metrics: dict, numerator: str, denominator: str, test_set: str,
+def ratio(metrics: dict[str, Metrics], numerator: str, denominator: str, test_set: str,
           denominator_model: str = "learned") -> RatioInterval | None:
     """`numerator`'s mean error over `denominator`'s with the paired interval (None: no data)."""
-    num = start_errors(metrics[numerator], test_set)
-    den = start_errors(metrics[denominator], test_set, model=denominator_model)
+    num = metrics[numerator].start_errors(test_set)
+    den = metrics[denominator].start_errors(test_set, model=denominator_model)
     if num is None or den is None or num.shape[1] != den.shape[1]:
         return None
     return paired_ratio(num, den)
@@ -59,7 +58,7 @@ def interval_text(interval: RatioInterval | None,
     return f"{interval.ratio:.2f} [{interval.low:.2f}, {interval.high:.2f}]{mark}"
 
 
-def study_findings(cells: list[Cell], done: list[Cell], metrics: dict,
+def study_findings(cells: list[Cell], done: list[Cell], metrics: dict[str, Metrics],
                    test_sets: list[str]) -> list[Finding]:
     """The paper's findings for a grid over setup and modality (else none).
 
@@ -69,7 +68,7 @@ def study_findings(cells: list[Cell], done: list[Cell], metrics: dict,
         return []
     chosen: dict[tuple[str, str], CellErrors] = {}
     for cell in sorted(done, key=lambda c: c.continued):  # a continued ONE replaces its start
-        errors = {t: start_errors(metrics[cell.name], t) for t in test_sets}
+        errors = {t: metrics[cell.name].start_errors(t) for t in test_sets}
         chosen[(cell.varied[SETUP_KEY], cell.varied[MODALITY_KEY])] = CellErrors(
             cell.name, {t: e for t, e in errors.items() if e is not None})
     return check_findings(chosen)
@@ -85,17 +84,17 @@ def write_findings(out: pathlib.Path, findings: list[Finding]) -> pathlib.Path:
     return path
 
 
-def correction_gains(doc, done: list[Cell], metrics: dict, test_sets: list[str]) -> None:
+def correction_gains(doc, done: list[Cell], metrics: dict[str, Metrics], test_sets: list[str]) -> None:
     """Solver-alone error over corrected error, with intervals, for every correction cell."""
     rows = []
     for cell in done:
         m = metrics[cell.name]
-        if m.get("setup") != "correction" or not m.get("baseline"):
+        if m.setup != "correction" or m.baseline is None:
             continue
         row, hurts = [cell.label], []
         for t in test_sets:
-            alone = start_errors(m, t, model="solver_alone")
-            mine = start_errors(m, t)
+            alone = m.start_errors(t, model="solver_alone")
+            mine = m.start_errors(t)
             if alone is None or mine is None:
                 row.append("n/a")
                 continue

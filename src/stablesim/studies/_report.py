@@ -8,7 +8,7 @@ import pathlib
 
 import numpy as np
 
-from ..evaluation import few_seeds_warning
+from ..evaluation import Metrics, Stat, few_seeds_warning
 from ..reporting import (
     Document,
     band,
@@ -17,10 +17,9 @@ from ..reporting import (
     plot_metric_curves,
     plot_rollouts,
     plot_training,
-    seed_curves,
     training_curve,
 )
-from ..runs import TEST_SETS, Run, validation_error
+from ..runs import TEST_SETS, Run
 from ._cell import Cell
 from ._evidence import (
     MODALITY_KEY,
@@ -41,10 +40,10 @@ from ._tuning import pick_variants
 UNROLL_KEY = "modality.unroll"
 
 
-def _fmt(stats: dict | None) -> str:
-    if not stats or stats.get("mean") is None:
+def _fmt(stats: Stat | None) -> str:
+    if stats is None or stats.mean is None:
         return "n/a"
-    return f"{stats['mean']:.4g} ± {stats['std']:.2g}"
+    return f"{stats.mean:.4g} ± {stats.std:.2g}"
 
 
 def _label(cell: Cell, skip: tuple[str | None, ...] = ()) -> str:
@@ -76,17 +75,18 @@ def build_report(out_dir: str | os.PathLike, opened: dict[str, Run] | None = Non
     evaluated = {name: run for name, run in cell_runs.items()
                  if run is not None and run.evaluated}
     metrics = {name: run.metrics for name, run in evaluated.items()}
-    cells, picks = pick_variants(runs, lambda c: validation_error(metrics.get(c.name)))
+    cells, picks = pick_variants(runs, lambda c: (metrics[c.name].validation_error()
+                                                  if c.name in metrics else None))
     done = [c for c in cells if c.name in metrics]
-    horizon = metrics[done[0].name]["horizon"] if done else None
+    horizon = metrics[done[0].name].horizon if done else None
     doc = Document()
     title = f"stablesim study: {record.get('name', 'study')}"
     doc.heading(title, 1)
-    test_sets = ([t for t in TEST_SETS if t in metrics[done[0].name]["summary"]]
+    test_sets = ([t for t in TEST_SETS if t in metrics[done[0].name].summary]
                  if done else [])
     findings = study_findings(cells, done, metrics, test_sets)
     write_findings(out, findings)
-    seeds = len(metrics[done[0].name]["seeds"]) if done else 0
+    seeds = len(metrics[done[0].name].seeds) if done else 0
     if findings:  # the first paragraph: what this run shows of the paper, in words
         doc.paragraph(findings_paragraph(findings, _regime_name(cells), seeds))
     grid = ", ".join(f"`{k}` in {v}" for k, v in record.get("grid", {}).items()) or "one cell"
@@ -95,8 +95,7 @@ def build_report(out_dir: str | os.PathLike, opened: dict[str, Run] | None = Non
                   f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}. Long-format results: "
                   "`results.csv` (every run, seed, test set, start and metric); the findings' "
                   "ratios and intervals: `findings.csv`; each run's files are under `runs/`.")
-    fingerprints = sorted({str(m["data_fingerprint"]) for m in metrics.values()
-                           if m.get("data_fingerprint")})
+    fingerprints = sorted({m.data_fingerprint for m in metrics.values() if m.data_fingerprint})
     if fingerprints:
         doc.paragraph(f"Data fingerprint (SHA-256 of the trajectories and parameters, as "
                       f"`stablesim data info` prints it): {', '.join(fingerprints)}.")
@@ -159,11 +158,9 @@ def _regime(cells) -> str:
     return text
 
 
-def _baseline_error(m: dict, test_set: str) -> float | None:
-    base = m.get("baseline")
-    if not base or test_set not in base["summary"]:
-        return None
-    return base["summary"][test_set]["rel_error"]["mean"]
+def _baseline_error(m: Metrics, test_set: str) -> float | None:
+    alone = m.baseline_of(test_set)
+    return None if alone is None else alone.rel_error.mean
 
 
 def _against_solver(doc, done, metrics, horizon, test_sets) -> None:
@@ -171,25 +168,24 @@ def _against_solver(doc, done, metrics, horizon, test_sets) -> None:
     lines, seen = [], set()
     for cell in done:
         m = metrics[cell.name]
-        base = m.get("baseline")
-        if not base:
+        base = m.baseline
+        if base is None:
             continue
-        if base["solver"] not in seen:
-            seen.add(base["solver"])
-            div = sum(base["summary"][t]["divergences"]["total"] for t in test_sets)
-            cases = sum(base["summary"][t]["cases"] for t in test_sets)
+        if base.solver not in seen:
+            seen.add(base.solver)
+            div = sum(base.summary[t].divergences.total for t in test_sets)
+            cases = sum(base.summary[t].cases for t in test_sets)
             if div:
-                first = min(base["summary"][t]["divergences"]["first_step"] or 10**9
-                            for t in test_sets)
-                lines.append(f"The solver alone ({base['solver']}) diverges in {div} of {cases} "
+                first = min(base.summary[t].divergences.first_step or 10**9 for t in test_sets)
+                lines.append(f"The solver alone ({base.solver}) diverges in {div} of {cases} "
                              f"test rollouts (first at step {first}): on its own it is no "
                              "usable simulator here, so a learned correction is essential.")
             else:
                 errs = ", ".join(f"{t} {_baseline_error(m, t):.4g}" for t in test_sets)
-                lines.append(f"The solver alone ({base['solver']}) stays within the "
+                lines.append(f"The solver alone ({base.solver}) stays within the "
                              f"reference's range; its relative error at {horizon} frames: "
                              f"{errs}.")
-        if m.get("setup") != "correction":
+        if m.setup != "correction":
             continue
         against = {t: ratio(metrics, cell.name, cell.name, t, denominator_model="solver_alone")
                    for t in test_sets}
@@ -213,7 +209,7 @@ def _against_solver(doc, done, metrics, horizon, test_sets) -> None:
 
 def _headline(doc, cells, done, metrics, horizon, test_sets):
     keys = list(done[0].varied)
-    rule = next(iter(metrics.values())).get("divergence_rule", "left the reference's range")
+    rule = next(iter(metrics.values())).divergence_rule or "left the reference's range"
     doc.heading("Headline", 2)
     doc.paragraph(
         f"Relative error over the first {horizon} frames of the test rollouts (sum of squared "
@@ -227,7 +223,7 @@ def _headline(doc, cells, done, metrics, horizon, test_sets):
         f"cases; {rule}.")
     header = (keys or ["cell"]) + [f"{t} error" for t in test_sets]
     has_one = MODALITY_KEY in keys
-    has_solver = any(metrics[c.name].get("baseline") for c in done)
+    has_solver = any(metrics[c.name].baseline is not None for c in done)
     if has_one:
         header += [f"vs ONE ({t[:6]}.)" for t in test_sets]
     if has_solver:
@@ -235,24 +231,24 @@ def _headline(doc, cells, done, metrics, horizon, test_sets):
     header += ["diverged", "decorrelation (frames)"]
     rows, seen = [], set()
     for cell in done:
-        base = metrics[cell.name].get("baseline")
-        if not base or base["solver"] in seen:
+        base = metrics[cell.name].baseline
+        if base is None or base.solver in seen:
             continue
-        seen.add(base["solver"])
-        bs = base["summary"]
-        row = ([f"solver alone ({base['solver']})"] + ["-" for _ in keys[1:]]
-               + [_fmt(bs[t]["rel_error"]) for t in test_sets])
+        seen.add(base.solver)
+        bs = base.summary
+        row = ([f"solver alone ({base.solver})"] + ["-" for _ in keys[1:]]
+               + [_fmt(bs[t].rel_error) for t in test_sets])
         if has_one:
             row += ["-" for _ in test_sets]
         row += ["1.00" for _ in test_sets]
-        row += [f"{sum(bs[t]['divergences']['total'] for t in test_sets)} / "
-                f"{sum(bs[t]['cases'] for t in test_sets)}",
-                f"{np.mean([bs[t]['decorrelation_time']['mean'] for t in test_sets]):.1f}"]
+        row += [f"{sum(bs[t].divergences.total for t in test_sets)} / "
+                f"{sum(bs[t].cases for t in test_sets)}",
+                f"{np.mean([bs[t].decorrelation_time.mean for t in test_sets]):.1f}"]
         rows.append(row)
     for cell in done:
-        s = metrics[cell.name]["summary"]
+        s = metrics[cell.name].summary
         row = ([str(cell.varied[k]) for k in keys] or [cell.name]) + [
-            _fmt(s[t]["rel_error"]) for t in test_sets]
+            _fmt(s[t].rel_error) for t in test_sets]
         if cell.continued:
             row[len(keys) - 1] += " (continued)"
         if has_one:
@@ -268,9 +264,9 @@ def _headline(doc, cells, done, metrics, horizon, test_sets):
             for t in test_sets:
                 row.append(interval_text(ratio(metrics, cell.name, cell.name, t,
                                                denominator_model="solver_alone")))
-        div = sum(s[t]["divergences"]["total"] for t in test_sets)
-        cases = sum(s[t]["cases"] for t in test_sets)
-        decor = np.mean([s[t]["decorrelation_time"]["mean"] for t in test_sets])
+        div = sum(s[t].divergences.total for t in test_sets)
+        cases = sum(s[t].cases for t in test_sets)
+        decor = np.mean([s[t].decorrelation_time.mean for t in test_sets])
         row += [f"{div} / {cases}", f"{decor:.1f}"]
         rows.append(row)
     doc.table(header, rows)
@@ -292,7 +288,7 @@ def _setup_comparison(doc, done, metrics, horizon, test_sets):
             row = [" / ".join(map(str, key[:-1])) + (" (continued)" if key[-1] else "") or "-"]
             better = True
             for t in test_sets:
-                p, c = (metrics[by_setup[s]]["summary"][t]["rel_error"]["mean"]
+                p, c = (metrics[by_setup[s]].summary[t].rel_error.mean
                         for s in ("prediction", "correction"))
                 gain = ratio(metrics, by_setup["prediction"], by_setup["correction"], t)
                 row += [f"{p:.4f}", f"{c:.4f}", interval_text(gain, claim="above")]
@@ -324,14 +320,14 @@ def _unroll_length(doc, out, done, metrics, horizon, test_sets) -> None:
     for cell in done:
         m = int(cell.varied[UNROLL_KEY])
         group = " / ".join(str(cell.varied[k]) for k in others) or "all"
-        summary = metrics[cell.name]["summary"]
+        summary = metrics[cell.name].summary
         for t in test_sets:
-            errors.setdefault(f"{group}, {t}", {})[m] = summary[t]["rel_error"]["mean"]
-        own = [r for r in metrics[cell.name].get("gradient_alignment") or [] if r["m"] == m]
+            errors.setdefault(f"{group}, {t}", {})[m] = summary[t].rel_error.mean
+        own = [r for r in metrics[cell.name].gradient_alignment if r.m == m]
         if own:
-            alignment.setdefault(group, {})[m] = (own[0]["ratio"], own[0]["cosine"])
-        rows.append([group, str(m)] + [f"{summary[t]['rel_error']['mean']:.4f}" for t in test_sets]
-                    + ([f"{own[0]['ratio']:.2f}", f"{own[0]['cosine']:.3f}"] if own else ["n/a"] * 2))
+            alignment.setdefault(group, {})[m] = (own[0].ratio, own[0].cosine)
+        rows.append([group, str(m)] + [f"{summary[t].rel_error.mean:.4f}" for t in test_sets]
+                    + ([f"{own[0].ratio:.2f}", f"{own[0].cosine:.3f}"] if own else ["n/a"] * 2))
     doc.heading("Unroll length", 2)
     doc.paragraph(f"Relative error at {horizon} frames (mean over seeds) of each model trained "
                   "with unroll m, and the norm ratio and cosine of the WIG and NOG gradients of "
@@ -357,10 +353,10 @@ def _plots(doc, out, done, metrics, test_sets, evaluated: dict[str, Run]):
         for t in test_sets:
             for cell in done:
                 group = f"{cell.varied[group_by]}, {t}" if group_by else t
-                curves = seed_curves(metrics[cell.name]["rows"], metric, t)
+                curves = metrics[cell.name].curves(metric, t)
                 if curves:
                     panels.setdefault(group, {})[_label(cell, (group_by,))] = band(curves)
-                alone = seed_curves(metrics[cell.name]["rows"], metric, t, model="solver_alone")
+                alone = metrics[cell.name].curves(metric, t, model="solver_alone")
                 if alone and "solver alone" not in panels.get(group, {}):
                     panels.setdefault(group, {})["solver alone"] = band(alone)
         plot_metric_curves(panels, out / "plots" / name, ylabel=metric, log=log)
@@ -379,8 +375,8 @@ def _plots(doc, out, done, metrics, test_sets, evaluated: dict[str, Run]):
     losses = {_label(cell): training_curve(evaluated[cell.name].history) for cell in done}
     plot_training(losses, out / "plots" / "training.png")
     doc.image("plots/training.png", "Training loss (mean over seeds) against update")
-    alignment = {_label(c): metrics[c.name]["gradient_alignment"] for c in done
-                 if metrics[c.name].get("gradient_alignment")}
+    alignment = {_label(c): metrics[c.name].gradient_alignment for c in done
+                 if metrics[c.name].gradient_alignment}
     if alignment:
         plot_gradient_alignment(alignment, out / "plots" / "gradient_alignment.png")
         doc.image("plots/gradient_alignment.png",
@@ -388,6 +384,6 @@ def _plots(doc, out, done, metrics, test_sets, evaluated: dict[str, Run]):
                   "trained model (first seed, 8 training windows)")
         rows = []
         for label, values in alignment.items():
-            rows.append([label] + [f"{r['ratio']:.2f} / {r['cosine']:.2f}" for r in values])
-        ms = [r["m"] for r in next(iter(alignment.values()))]
+            rows.append([label] + [f"{r.ratio:.2f} / {r.cosine:.2f}" for r in values])
+        ms = [r.m for r in next(iter(alignment.values()))]
         doc.table(["model"] + [f"m={m}: ratio / cos" for m in ms], rows)

@@ -134,7 +134,7 @@ def run_study(
                 raise
         run = opened[cell.name] = Run(run_dir)
         metrics = evaluate_run(run, progress=progress)
-        if metrics["evaluation"]["plots"]:
+        if metrics.plots:
             plot_run(metrics, run.history, run.examples, run.files.plots)
         trained += 1
         times.append(time.perf_counter() - t0)

@@ -244,11 +244,11 @@ def write_results(out_dir: str | os.PathLike, cells: list[Cell],
             if run is None or not run.evaluated:
                 continue
             extra = [_csv_value(cell.varied[k]) for k in keys]
-            for r in run.metrics["rows"]:
-                writer.writerow([cell.name, r.get("model", "learned"), r["test_set"], r["case"],
-                                 r["metric"], "" if r["horizon"] is None else r["horizon"],
-                                 "inf" if r["value"] is None else repr(float(r["value"])),
-                                 "" if r["seed"] is None else r["seed"], *extra])
+            for r in run.metrics.rows:
+                writer.writerow([cell.name, r.model, r.test_set, r.case, r.metric,
+                                 "" if r.horizon is None else r.horizon,
+                                 "inf" if r.value is None else repr(float(r.value)),
+                                 "" if r.seed is None else r.seed, *extra])
     return path
 
 
