@@ -143,7 +143,7 @@ def test_long_divergence_never_feeds_a_solver_states_outside_the_data():
     bounds it is held at its last state inside them, so the solver never sees a state
     beyond the bound, reports no fault, and the divergence step is still the naive one."""
     from stablesim.evaluation import divergence_bounds, long_divergence
-    from stablesim.simulators import SolverAlone, external_solver, solver_problem
+    from stablesim.simulators import SolverAlone, external_solver
 
     seen = []
 
@@ -156,9 +156,9 @@ def test_long_divergence_never_feeds_a_solver_states_outside_the_data():
     lower, upper = divergence_bounds(reference, margin=1.0)  # [-1, 2]
     rates = np.array([[3.0], [1.0]], np.float32)
     got = long_divergence(sim, np.ones((2, 1, 3), np.float32), rates, lower, upper, steps=200,
-                          chunk=50)
+                          chunk=50)  # a solver fault (non-finite from finite) would raise here
     np.testing.assert_array_equal(got, [1, 201])  # 3 > 2 at step 1; rate 1 never leaves
-    assert max(seen) <= 2.0 and solver_problem(sim) is None
+    assert max(seen) <= 2.0
 
 
 def test_nrmse_and_gmean_by_hand():

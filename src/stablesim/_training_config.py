@@ -37,6 +37,36 @@ class StrictConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def check_unroll(*, unroll, pushforward, cut_every, weights, noise, unrolled: bool) -> None:
+    """The rules of an unrolled loss, defined once: for `ModalityConfig` and `Unroll` alike.
+
+    **Arguments:** the loss's `unroll` (m), `pushforward`, `cut_every` (None: no cut),
+    per-step `weights` (None: equal), input `noise`, and whether it is `unrolled` (NOG,
+    WIG: not teacher forced).
+
+    **Raises:** `ValueError("key: problem")` for the first rule broken.
+    """
+    if not isinstance(unroll, int) or unroll < 1:
+        raise ValueError(f"unroll: must be an integer >= 1, got {unroll!r}")
+    if not isinstance(pushforward, int) or pushforward < 0:
+        raise ValueError(f"pushforward: must be an integer >= 0, got {pushforward!r}")
+    if pushforward and not unrolled:
+        raise ValueError("pushforward: needs an unrolled modality (NOG or WIG)")
+    if cut_every is not None:
+        if not isinstance(cut_every, int) or not 1 <= cut_every <= unroll:
+            raise ValueError(f"cut_every: must be an integer in [1, unroll={unroll}], "
+                             f"got {cut_every!r}")
+        if unroll % cut_every:
+            raise ValueError(f"cut_every: {cut_every} does not divide unroll={unroll}")
+    if noise < 0:
+        raise ValueError(f"noise: must be >= 0, got {noise}")
+    if weights is not None:
+        if len(weights) != unroll:
+            raise ValueError(f"weights: {len(weights)} weights for unroll={unroll} steps")
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("weights: must be >= 0 with a positive sum")
+
+
 class ModalityConfig(StrictConfig):
     """Which unrolled loss to train with: ONE, NOG or WIG over `unroll` steps."""
 
@@ -55,19 +85,11 @@ class ModalityConfig(StrictConfig):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.name == "ONE" and self.cut_every not in (None, 1):
-            raise ValueError("cut_every: applies to WIG only")
-        if self.name == "ONE" and self.pushforward:
-            raise ValueError("pushforward: needs an unrolled modality (NOG or WIG)")
-        if self.name == "NOG" and self.cut_every not in (None, 1):
-            raise ValueError("cut_every: applies to WIG only (NOG cuts every step)")
-        if self.cut_every is not None and self.unroll % self.cut_every:
-            raise ValueError(f"cut_every: {self.cut_every} does not divide unroll={self.unroll}")
-        if self.weights is not None and len(self.weights) != self.unroll:
-            raise ValueError(f"weights: {len(self.weights)} weights for unroll={self.unroll} "
-                             "steps")
-        if self.weights is not None and sum(self.weights) <= 0:
-            raise ValueError("weights: need a positive sum")
+        if self.name != "WIG" and self.cut_every not in (None, 1):
+            raise ValueError("cut_every: applies to WIG only" + (
+                " (NOG cuts every step)" if self.name == "NOG" else ""))
+        check_unroll(unroll=self.unroll, pushforward=self.pushforward, cut_every=self.cut_every,
+                     weights=self.weights, noise=self.noise, unrolled=self.name != "ONE")
         return self
 
     @property

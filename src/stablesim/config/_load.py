@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from .._atomic import atomic_write_text
 from .._errors import ConfigError
-from ._schema import RENAMED_KEYS, RunConfig, current_key, upgrade_renamed_keys
+from ._renamed import RENAMED_KEYS
+from ._schema import RunConfig, check_lengths
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -168,121 +169,6 @@ def set_dotted(raw: dict, key: str, value: Any) -> dict:
     return out
 
 
-def apply_overrides(raw: dict | None, overrides: Sequence[str | tuple[str, Any]]) -> dict:
-    """Apply `--set` overrides (strings `KEY=VALUE` or pairs) to a raw mapping."""
-    out = dict(raw or {})
-    for item in overrides:
-        key, value = parse_override(item) if isinstance(item, str) else item
-        out = set_dotted(out, key, value)
-    return out
-
-
-def resolve_paths(raw: dict, base_dir: str | os.PathLike | None) -> dict:
-    """A copy of a raw run config with its relative paths resolved against `base_dir`.
-
-    One rule for every path a config names (`data.file`, the file of
-    `simulator.solver_function`): relative to the folder of the file that
-    names it; given with `--set` on the command line, relative to the working
-    directory (`base_dir=None`).
-
-    **Arguments:**
-
-    - `raw`: the raw mapping (sections).
-    - `base_dir`: the folder of the file it was read from (None: the cwd).
-
-    **Returns:**
-
-    The mapping with absolute paths.
-    """
-    from .._paths import resolve_data_path, resolve_solver_spec
-
-    out = copy.deepcopy(raw)
-    data, sim = out.get("data"), out.get("simulator")
-    if isinstance(data, dict) and isinstance(data.get("file"), str):
-        data["file"] = resolve_data_path(data["file"], base_dir)
-    if isinstance(sim, dict) and isinstance(sim.get("solver_function"), str):
-        sim["solver_function"] = resolve_solver_spec(sim["solver_function"], base_dir)
-    model = out.get("model")
-    if isinstance(model, dict) and ":" in str(model.get("architecture", "")):
-        model["architecture"] = resolve_solver_spec(model["architecture"], base_dir,
-                                                    "model.architecture")
-    if isinstance(model, dict) and isinstance(model.get("init_from"), str):
-        start = pathlib.Path(model["init_from"]).expanduser()
-        if not start.is_absolute():
-            start = pathlib.Path(base_dir or os.getcwd()) / start
-        model["init_from"] = str(start.resolve())
-    return out
-
-
-def _override_pairs(overrides: Sequence[str | tuple[str, Any]]) -> list[tuple[str, Any]]:
-    pairs = [parse_override(item) if isinstance(item, str) else tuple(item) for item in overrides]
-    return [(current_key(key), value) for key, value in pairs]
-
-
-def load_run_config(path: str | os.PathLike | dict | None = None,
-                    overrides: Sequence[str | tuple[str, Any]] = (),
-                    *, check_data: bool = True) -> RunConfig:
-    """Read a run config (None: the built-in default) and apply `--set` overrides.
-
-    Relative paths in the file resolve against its folder, those given with
-    `--set` against the working directory. A problem in an override is blamed
-    on `--set KEY`, one in the file on the file.
-
-    **Arguments:**
-
-    - `path`: a YAML file, a mapping of sections built in Python (its paths
-        resolve against the working directory), or None for the defaults.
-    - `overrides`: `KEY=VALUE` strings or `(key, value)` pairs.
-    - `check_data`: also check the config against its data file (unroll and
-        rollout lengths against the trajectories, the split parameter).
-
-    **Returns:**
-
-    The validated `RunConfig`. Every problem is a one-line `ConfigError`
-    naming the file (or `--set`) and the dotted key.
-    """
-    if isinstance(path, dict):
-        raw, source, path = path, "config", None
-    else:
-        raw = read_yaml(path) if path is not None else {}
-        source = str(path) if path is not None else "config"
-    if raw is not None and not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
-    raw = resolve_paths(raw or {}, pathlib.Path(path).parent if path is not None else None)
-    try:  # old key names first, so that an override under either name wins
-        raw = upgrade_renamed_keys(raw)
-    except ValueError as err:
-        raise ConfigError(f"{source}: {err}") from None
-    pairs = _override_pairs(overrides)
-    for key, value in pairs:
-        raw = resolve_paths(set_dotted(raw, key, value), None) if key in (
-            "data.file", "simulator.solver_function", "model.init_from", "model.architecture") \
-            else set_dotted(raw, key, value)
-    config = validate_blaming(raw, source, [k for k, _ in pairs])
-    if check_data:
-        check_against_data(config, source)
-    return config
-
-
-def validate_blaming(raw: dict, source: str, override_keys: Sequence[str]) -> RunConfig:
-    """Validate a run config; a problem in a key given with `--set` is blamed on `--set`."""
-    try:
-        return RunConfig.model_validate(raw)
-    except ValidationError as err:
-        key = error_key(err)
-        blamed = next((k for k in override_keys
-                       if key and (key == k or key.startswith(k + ".") or k.startswith(key + ".")
-                                   or k.startswith(key + "["))), None)
-        text = describe_validation_error(err, model=RunConfig)
-        if not blamed:
-            raise ConfigError(f"{source}: {text}") from None
-        if text.startswith(f"{blamed}: "):  # the key is named once
-            text = text[len(blamed) + 2:]
-        elif text.startswith(f"unknown key {blamed}"):
-            text = "unknown key" + text[len(f"unknown key {blamed}"):]
-        raise ConfigError(f"--set {blamed}: {text}") from None
-
-
 def check_against_data(config: RunConfig, source: str = "config") -> None:
     """Check a config against its data file without loading the trajectories.
 
@@ -302,17 +188,10 @@ def check_against_data(config: RunConfig, source: str = "config") -> None:
     except DataError as err:
         raise ConfigError(f"{source}: data.file: {err}") from None
     shape, names = peeked.shape, peeked.parameter_names
-    frames = shape[1]
-    for i, stage in enumerate(config.stages):
-        key = f"training.curriculum[{i}].modality" if config.training.curriculum else "modality"
-        window = stage.modality.window_length
-        if window > frames:
-            raise ConfigError(f"{source}: {key}.unroll: windows of {window} frames (pushforward "
-                              f"+ unroll + 1) do not fit in the {frames} frames of {d.file}")
-    rollout = config.evaluation.rollout_steps
-    if rollout + 1 > frames:
-        raise ConfigError(f"{source}: evaluation.rollout_steps: {rollout} rollout steps need "
-                          f"{rollout + 1} frames, {d.file} has {frames}")
+    try:
+        check_lengths(config, shape[1], d.file)
+    except ValueError as err:
+        raise ConfigError(f"{source}: {err}") from None
     if d.test_trajectories is not None:
         if d.test_trajectories >= shape[0]:
             raise ConfigError(f"{source}: data.test_trajectories: {d.test_trajectories} of the "

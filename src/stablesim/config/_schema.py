@@ -9,15 +9,14 @@ parameters outside the system's range) name the offending dotted key.
 
 from __future__ import annotations
 
-import copy
-import sys
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from .._options import ARCHITECTURES, INITIALIZERS, SYSTEM_NAMES, SYSTEMS
 from .._training_config import ModalityConfig, StageConfig, StrictConfig, TrainConfig
 from .._values import same_values
+from ._renamed import upgrade_renamed_keys
 
 SystemName = Literal[SYSTEM_NAMES]  # type: ignore[valid-type]
 Initializer = Literal[INITIALIZERS]  # type: ignore[valid-type]
@@ -228,99 +227,41 @@ class RunConfig(StrictConfig):
         return s.solver == "external"
 
 
-RENAMED_KEYS = {
-    "training.steps": "training.updates",
-    "modality.warmup": "modality.pushforward",
-    "data.warmup": "data.transient",
-    "evaluation.steps": "evaluation.rollout_steps",
-}
-"""Old dotted keys and their names now (one name per concept); the old ones still read."""
-
-_RENAMED_IN_STAGE = {"steps": "updates", "modality.warmup": "modality.pushforward"}
-_told: set[str] = set()
-
-
-def _deprecated(old: str, new: str) -> None:
-    if old not in _told:
-        _told.add(old)
-        print(f"stablesim: config key {old} is now {new} (read as {new}; please rename it)",
-              file=sys.stderr)
-
-
-def current_key(key: str) -> str:
-    """The current name of a dotted key (an old name is reported once on stderr)."""
-    new = RENAMED_KEYS.get(key)
-    if new is None:
-        return key
-    _deprecated(key, new)
-    return new
-
-
-def _move(node: dict, old: str, new: str, old_key: str, new_key: str) -> None:
-    if new in node:
-        raise ValueError(f"{new_key}: also given under its old name {old_key}; keep one")
-    node[new] = node.pop(old)
-    _deprecated(old_key, new_key)
-
-
-def upgrade_renamed_keys(raw: Any) -> Any:
-    """A copy of a raw run config with old key names (`RENAMED_KEYS`) renamed.
-
-    **Arguments:**
-
-    - `raw`: the raw mapping of sections (anything else is returned as is).
-
-    **Returns:**
-
-    The mapping under the current names; each old name is reported once on
-    stderr. A key given under both names is a `ValueError`.
-    """
-    if not isinstance(raw, dict):
-        return raw
-    out = copy.deepcopy(raw)
-    for old_key, new_key in RENAMED_KEYS.items():
-        section, old = old_key.split(".")
-        node = out.get(section)
-        if isinstance(node, dict) and old in node:
-            _move(node, old, new_key.split(".")[1], old_key, new_key)
-    training = out.get("training")
-    curriculum = training.get("curriculum") if isinstance(training, dict) else None
-    for i, stage in enumerate(curriculum if isinstance(curriculum, list) else []):
-        for old_key, new_key in _RENAMED_IN_STAGE.items():
-            *path, old = old_key.split(".")
-            node = stage.get(path[0]) if path and isinstance(stage, dict) else stage
-            if isinstance(node, dict) and old in node:
-                where = f"training.curriculum[{i}]."
-                _move(node, old, new_key.split(".")[-1], where + old_key, where + new_key)
-    return out
-
-
 def _fail(key: str, message: str):
     raise ValueError(f"{key}: {message}")
+
+
+def check_lengths(cfg: RunConfig, frames: int, where: str) -> None:
+    """Every stage's windows (pushforward + unroll + 1) and the test rollout
+    (`evaluation.rollout_steps` + 1) fit in trajectories of `frames` frames (`where`
+    names them); the one rule for built-in data (`data.frames`) and a file's."""
+    for i, stage in enumerate(cfg.stages):
+        key = f"training.curriculum[{i}].modality" if cfg.training.curriculum else "modality"
+        window = stage.modality.window_length
+        if window > frames:
+            _fail(f"{key}.unroll", f"windows of {window} frames (pushforward + unroll + 1) do not "
+                  f"fit in the {frames} frames of {where}")
+    rollout = cfg.evaluation.rollout_steps
+    if rollout + 1 > frames:
+        _fail("evaluation.rollout_steps", f"{rollout} rollout steps need {rollout + 1} frames, "
+              f"{where} has {frames}")
 
 
 def check_combinations(cfg: RunConfig) -> None:
     """Raise `ValueError("dotted.key: problem")` for impossible combinations."""
     t, d, e, s = cfg.training, cfg.data, cfg.evaluation, cfg.simulator
     for i, stage in enumerate(cfg.stages):
-        modality = stage.modality
         key = f"training.curriculum[{i}].modality" if t.curriculum else "modality"
-        if modality.name == "WIG" and cfg.external_solver:
+        if stage.modality.name == "WIG" and cfg.external_solver:
             what = ("simulator.solver_kind is numpy" if cfg.simulator.solver_function is not None
                     else "simulator.solver is external")
             _fail(f"{key}.name", f"WIG back-propagates through the solver, but {what} (a host "
                   "callback, not differentiable); use NOG or ONE, or a JAX solver")
-        window = modality.window_length
-        if d.file is None and window > d.frames:
-            _fail(f"{key}.unroll", f"windows of {window} frames (pushforward + unroll + 1) do not "
-                  f"fit in trajectories of data.frames={d.frames}")
     if e.horizon > e.rollout_steps:
         _fail("evaluation.horizon", f"{e.horizon} is longer than the rollout "
               f"(evaluation.rollout_steps={e.rollout_steps})")
-    if d.file is None and e.rollout_steps > d.frames - 1:
-        _fail("evaluation.rollout_steps", f"{e.rollout_steps} rollout steps need data.frames >= "
-              f"{e.rollout_steps + 1}, "
-              f"got {d.frames}")
+    if d.file is None:
+        check_lengths(cfg, d.frames, "data.frames")
     if s.solver_batched and s.solver_function is None:
         _fail("simulator.solver_batched", "applies to simulator.solver_function (the user's "
               "NumPy solver), which is not set")

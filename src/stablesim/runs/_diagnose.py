@@ -10,10 +10,10 @@ import jax
 import numpy as np
 
 from .._atomic import atomic_write_json, finite_or_none
-from .._errors import ConfigError, TrainingError
+from .._errors import ConfigError
 from .._progress import reporter
 from .._rundir import RunDir
-from ..simulators import solver_problem
+from ..simulators import solver_errors
 from ..stability import (
     UNTESTED,
     EnergySpectrum,
@@ -67,6 +67,7 @@ def _pick_states(trajectories: np.ndarray, params: np.ndarray, count: int):
             np.stack([params[i] for i, _ in idx]))
 
 
+@solver_errors()
 def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike | None = None,
                  seed_index: int | None = None, states: int = 4, offset: float = 1e-3,
                  tolerated_bias: float = 0.05, key: int = 0, horizon: int = 2000,
@@ -155,9 +156,6 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
                                             test.params[:count], steps=steps, offset=offset,
                                             key=jax.random.key(key + 1),
                                             directions=energy.unlearnable_basis)
-    problem = solver_problem(sim)
-    if problem:
-        raise TrainingError(problem)
     worst = float(np.max(growth_any if growth_normal is None
                          else np.maximum(growth_any, growth_normal)))
     normal_radius = None if normal is None else spectral_radius(normal)

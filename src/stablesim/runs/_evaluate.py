@@ -11,9 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._atomic import atomic_path, finite_or_none
-from .._errors import ConfigError, TrainingError
+from .._errors import ConfigError
 from .._progress import reporter
-from ..config import RunConfig, apply_overrides, parse_override, validate
+from ..config import RunConfig, changed, parse_override
 from ..evaluation import (
     CORRELATION_LEVELS,
     DIVERGENCE_RULE,
@@ -32,7 +32,7 @@ from ..evaluation import (
     rollout_batch,
     vrmse,
 )
-from ..simulators import solver_problem, with_network
+from ..simulators import solver_errors, with_network
 from ..training import TrainResult, gradient_alignment
 from ._long_physics import data_statistics, long_physics, physics_summary
 from ._opened import Run
@@ -43,6 +43,7 @@ GMEAN_STEPS = 100  # APEBench's GMean100 (the rollout's length where it is short
 VALIDATION = "validation"  # evaluated too, for choices (tuning); never in a test-set verdict
 
 
+@solver_errors()
 def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | tuple] = (),
                  progress: bool = False) -> Metrics:
     """Roll out every test trajectory with every seed's model; write `metrics.json`.
@@ -77,8 +78,8 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
             if not key.startswith("evaluation."):
                 raise ConfigError(f"--set {key}: only evaluation.* keys can change after "
                                   "training; train a new run for the others")
-        raw = apply_overrides(config.model_dump(mode="json"), overrides)
-        config = validate(RunConfig, raw, source=f"{run.path}: evaluation override")
+        config = changed(config, overrides, source=f"{run.path}: evaluation override",
+                         command_line=True)
         run = run.with_config(config)
     run.require_trained()
     say = reporter(progress)
@@ -102,7 +103,6 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
         with say(f"rolling out {len(result.seeds)} seed(s) x {test.num_trajectories} "
                  f"{test_set} trajectories for {steps} steps"):
             every = rollout_seeds(result, initial, phys, steps)  # seeds as a vmap axis
-        _raise_solver_problem(result.simulator)
         per_seed[test_set] = {}
         judged = None
         if statistics is not None and test_set != VALIDATION:
@@ -123,7 +123,6 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
         if baseline is not None and test_set != VALIDATION:
             with say(f"rolling out the solver alone on the {test_set} trajectories"):
                 alone = rollout_batch(baseline, initial, phys, steps)
-            _raise_solver_problem(baseline)
             b_rows, b_stats = _metrics_of(alone, ref, ev, test_set, None)
             b_physics = None
             if statistics is not None:
@@ -196,12 +195,6 @@ def _long_stats(steps_of: np.ndarray, horizon: int) -> dict:
     diverged = steps_of <= horizon
     return {"long_divergences": int(diverged.sum()),
             "long_first_divergence": int(steps_of.min()) if diverged.any() else None}
-
-
-def _raise_solver_problem(simulator) -> None:
-    problem = solver_problem(simulator)
-    if problem:
-        raise TrainingError(problem)
 
 
 def _metrics_of(pred, ref, ev, test_set: str, seed) -> tuple[list[dict], dict]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import RunConfig, apply_overrides, validate
+from ..config import RunConfig, changed, validate
 from ..data import Normalization, TrajectoryDataset
 from ..evaluation import DataStatistics
 from ..stability import energy_spectrum, recommend_noise
@@ -187,8 +187,7 @@ def _final_modality(config: RunConfig) -> dict:
 
 def with_changes(config: RunConfig, fix: Fix) -> RunConfig:
     """`config` with the fix's changes applied and validated (no training changes)."""
-    raw = apply_overrides(config.model_dump(mode="json"), list(fix.changes.items()))
-    return validate(RunConfig, raw, source=f"fix {fix.name!r}")
+    return changed(config, fix.changes, source=f"fix {fix.name!r}")
 
 
 def fine_tune_config(config: RunConfig, source: str | os.PathLike, fix: Fix,

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from .._errors import TrainingError
 from ..config import RunConfig
 from ..data import TrajectoryDataset
 from ..evaluation import (
@@ -28,7 +27,7 @@ from ..evaluation import (
     long_rollout,
     physical_verdict,
 )
-from ..simulators import solver_problem
+from ..simulators import solver_errors
 
 SNAPSHOTS = 10
 """States kept from the second half of each long rollout for its statistics."""
@@ -46,6 +45,7 @@ def tolerances_of(config: RunConfig) -> PhysicalTolerances:
     return PhysicalTolerances(p.empty_band_fraction, p.rms_ratio, p.wasserstein)
 
 
+@solver_errors()
 def long_physics(simulators: Sequence, test: TrajectoryDataset, data: DataStatistics,
                  config: RunConfig, *, steps: int | None = None) -> list[list[RolloutPhysics]]:
     """The verdict of every simulator's long rollout from every start of `test`.
@@ -74,9 +74,6 @@ def long_physics(simulators: Sequence, test: TrajectoryDataset, data: DataStatis
     for sim in simulators:
         first, late = long_rollout(sim, initial, params, lower, upper, steps=steps,
                                    snapshots=SNAPSHOTS)
-        problem = solver_problem(sim)
-        if problem:
-            raise TrainingError(problem)
         out.append([physical_verdict(int(first[b]) if first[b] <= steps else None,
                                      None if late is None else late[:, b],
                                      float(reference_rms[b]), data, tolerances)

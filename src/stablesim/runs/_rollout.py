@@ -12,11 +12,12 @@ import numpy as np
 from .._errors import ConfigError, DataError
 from ..data import TrajectoryDataset, load_initial_states, save_hdf5
 from ..evaluation import rollout_batch
-from ..simulators import solver_problem
+from ..simulators import solver_errors
 from ._opened import Run
 from ._solver_build import baseline_simulator, solver_name
 
 
+@solver_errors()
 def rollout_run(
     run_dir: str | os.PathLike | Run,
     initial_file: str | os.PathLike,
@@ -78,9 +79,6 @@ def rollout_run(
         runs.append(("solver_alone", alone, out.with_name(f"{out.stem}_solver_alone{out.suffix}")))
     for name, sim, path in runs:
         states = np.asarray(rollout_batch(sim, start, jnp.asarray(phys), steps))
-        problem = solver_problem(sim)
-        if problem:
-            raise DataError(problem)
         trajectories = np.concatenate([np.asarray(start)[:, None], states], axis=1)
         meta = {"source_run": str(run.path.resolve()),
                 "initial_file": str(initial_file), "seed": trained.seeds[seed_index],

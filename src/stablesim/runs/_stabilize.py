@@ -26,6 +26,7 @@ from .._rundir import RunDir
 from ..config import RunConfig, write_yaml
 from ..data import Normalization, TrajectoryDataset
 from ..evaluation import DataStatistics, relative_error
+from ..simulators import solver_errors
 from ..training import TrainResult, copy_checkpoint
 from ._data_source import (
     copy_data_record,
@@ -238,6 +239,7 @@ class Stabilization:
         return "\n".join(lines)
 
 
+@solver_errors()
 def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | None, *,
                   horizon: int = 10_000,
                   updates: int | None = None, learning_rate: float | None = None,

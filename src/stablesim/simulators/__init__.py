@@ -19,7 +19,7 @@ from ._simulators import (
     rollout,
     with_network,
 )
-from ._solvers import Solver, SolverHealth, as_solver, external_solver, solver_health, solver_problem
+from ._solvers import Solver, as_solver, external_solver, solver_errors
 from ._user_solver import load_solver_function, probe_solver
 
 __all__ = [
@@ -28,13 +28,12 @@ __all__ = [
     "Correction",
     "SolverAlone",
     "Solver",
-    "SolverHealth",
     "as_solver",
     "external_solver",
     "jax_solver", "jax_trace_problem", "check_solver_output", "check_simulator_solvers",
     "check_solver_gradient",
     "gradient_error", "GRADIENT_TOLERANCE", "solvers_of",
-    "solver_problem", "solver_health",
+    "solver_errors",
     "load_solver_function",
     "probe_solver",
     "resolve_solver_spec",

@@ -155,7 +155,7 @@ def check_simulator_solvers(simulator, state: np.ndarray, params: np.ndarray, *,
     for solver in solvers_of(simulator):
         host = solver.fn if isinstance(solver.fn, _Callback) else None
         if host is not None:
-            probe_solver(host.numpy_fn, state, params, name=name or host.health.name,
+            probe_solver(host.numpy_fn, state, params, name=name or host.name,
                          batched=host.vectorized)
             continue
         fn = solver.fn.fn if isinstance(solver.fn, _InStateDtype) else solver.fn

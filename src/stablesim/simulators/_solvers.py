@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+import logging
+import re
+from collections.abc import Callable, Iterator
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._errors import ConfigError
+from .._errors import ConfigError, TrainingError
 
 
 def _takes_params(fn: Callable) -> bool:
@@ -104,37 +108,30 @@ def call_numpy_solver(fn: Callable, takes_params: bool, state: np.ndarray,
     return out
 
 
-class SolverHealth:
-    """What the host saw of an external solver: its first exception, non-finite outputs.
+FAILURE = "stablesim: host solver failure:"
+"""The start of every message a host solver's failure raises inside compiled code."""
 
-    A solver that raises inside a compiled rollout would end in a long JAX
-    traceback; instead the callback records the problem here, returns NaN,
-    and the trainer or the evaluation reports it in one line.
-    """
+_EXCEPTION, _NONFINITE = 1, 2  # the result codes a host call returns beside the state
 
-    def __init__(self, name: str):
-        self.name = name
-        self.error: str | None = None
-        self.nonfinite = 0
 
-    def problem(self) -> str | None:
-        """One line describing what went wrong, or None."""
-        if self.error is not None:
-            return f"solver {self.name} failed: {self.error}"
-        if self.nonfinite:
-            return (f"solver {self.name} returned non-finite values from finite input states "
-                    f"({self.nonfinite} calls); fix the solver (its time step, its stability "
-                    "limit) for the states the simulator reaches")
-        return None
+class _FirstException:
+    """The text of the first exception a host solver raised: its message is dynamic, so it
+    cannot be part of `eqx.error_if`'s static message; `solver_errors` appends it."""
+
+    def __init__(self):
+        self.text: str | None = None
 
 
 class _Callback(eqx.Module):
     numpy_fn: Callable = eqx.field(static=True)
     takes_params: bool = eqx.field(static=True)
     vectorized: bool = eqx.field(static=True)
-    health: SolverHealth = eqx.field(static=True)
+    name: str = eqx.field(static=True)
+    first: _FirstException = eqx.field(static=True)
 
     def _host(self, state_rank: int, state, params):
+        """The next state and a result code per state (0: fine, else `_EXCEPTION`,
+        `_NONFINITE`: non-finite values from finite input states)."""
         state, params = np.asarray(state), np.asarray(params)
         lead = state.shape[: state.ndim - state_rank]
         if self.vectorized:  # the solver sees one batch axis: (B, C, *N) and (B, P)
@@ -145,22 +142,68 @@ class _Callback(eqx.Module):
             flat_state, flat_params = state, params
         try:
             out = call_numpy_solver(self.numpy_fn, self.takes_params, flat_state, flat_params)
-        except Exception as err:  # reported in one line by the caller, not as a traceback
-            if self.health.error is None:
-                self.health.error = f"{type(err).__name__}: {err}"
-            return np.full(state.shape, np.nan, state.dtype)
-        if np.isfinite(flat_state).all() and not np.isfinite(out).all():
-            self.health.nonfinite += 1
-        return out.reshape(state.shape)
+        except Exception as err:  # stops the compiled program in one line (`solver_errors`)
+            if self.first.text is None:
+                self.first.text = f"{type(err).__name__}: {err}"
+            return np.full(state.shape, np.nan, state.dtype), np.full(lead, _EXCEPTION, np.int32)
+        failed = np.isfinite(flat_state).all() and not np.isfinite(out).all()
+        return out.reshape(state.shape), np.full(lead, _NONFINITE if failed else 0, np.int32)
 
     def __call__(self, state, params):
-        result = jax.ShapeDtypeStruct(state.shape, state.dtype)
         host = functools.partial(self._host, state.ndim)
         if self.vectorized:  # an unbatched call still hands the solver a batch of one
-            out = jax.pure_callback(host, jax.ShapeDtypeStruct((1,) + state.shape, state.dtype),
-                                    state[None], params[None], vmap_method="broadcast_all")
-            return out[0]
-        return jax.pure_callback(host, result, state, params, vmap_method="sequential")
+            spec = (jax.ShapeDtypeStruct((1,) + state.shape, state.dtype),
+                    jax.ShapeDtypeStruct((1,), np.int32))
+            out, code = jax.pure_callback(host, spec, state[None], params[None],
+                                          vmap_method="broadcast_all")
+            out, code = out[0], code[0]
+        else:
+            spec = (jax.ShapeDtypeStruct(state.shape, state.dtype),
+                    jax.ShapeDtypeStruct((), np.int32))
+            out, code = jax.pure_callback(host, spec, state, params, vmap_method="sequential")
+        return eqx.branched_error_if(out, code != 0, jnp.maximum(code - 1, 0), (
+            f"{FAILURE} solver {self.name} raised an exception",
+            f"{FAILURE} solver {self.name} returned non-finite values from finite input states; "
+            "fix the solver (its time step, its stability limit) for the states the simulator "
+            "reaches"))
+
+
+@contextlib.contextmanager
+def solver_errors() -> Iterator[None]:
+    """Turn a host solver's failure inside compiled code into one `TrainingError` line.
+
+    The failure stops the program where it happens (`eqx.error_if` on the
+    call's result code); this names it, with the solver's own exception, and
+    keeps JAX's log of the failed callback off the terminal.
+    """
+    quiet = _QuietCallbackLog()
+    logger = logging.getLogger("jax._src.callback")
+    logger.addFilter(quiet)
+    try:
+        yield
+    except TrainingError:
+        raise
+    except Exception as err:
+        found = re.search(re.escape(FAILURE) + r" (solver (.*?) (?:raised an exception|returned "
+                          r"non-finite)[^\n]*)", str(err))
+        if found is None:
+            raise
+        line = found.group(1)
+        first = _FIRST.get(found.group(2))
+        if first is not None and first.text and line.endswith("raised an exception"):
+            line += f": {first.text}"
+        raise TrainingError(line) from None
+    finally:
+        logger.removeFilter(quiet)
+
+
+class _QuietCallbackLog(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "jax.pure_callback failed"
+
+
+_FIRST: dict[str, _FirstException] = {}
+"""Each host solver's first exception, by the name its messages use."""
 
 
 def external_solver(fn: Callable, *, vectorized: bool = False, name: str | None = None) -> Solver:
@@ -168,8 +211,8 @@ def external_solver(fn: Callable, *, vectorized: bool = False, name: str | None 
 
     It runs on the host through `jax.pure_callback`. ONE and NOG training need
     no derivative of the solver; WIG refuses such a solver. An exception, a
-    wrong shape, `None` or non-finite values from `fn` are recorded in the
-    solver's `health` (see `solver_problem`) instead of ending in a traceback.
+    wrong shape, `None` or non-finite values from finite states stop the
+    compiled program at that call; `solver_errors` says so in one line.
 
     **Arguments:**
 
@@ -186,19 +229,7 @@ def external_solver(fn: Callable, *, vectorized: bool = False, name: str | None 
     """
     if not callable(fn):
         raise ConfigError(f"an external solver must be callable, got {type(fn).__name__}")
-    health = SolverHealth(name or str(getattr(fn, "__name__", repr(fn))))
-    return Solver(_Callback(fn, _takes_params(fn), vectorized, health), True, False)
-
-
-def solver_health(simulator) -> SolverHealth | None:
-    """The `SolverHealth` of the external solver of `simulator` (None: it has none)."""
-    for leaf in jax.tree_util.tree_leaves(simulator, is_leaf=lambda x: isinstance(x, _Callback)):
-        if isinstance(leaf, _Callback):
-            return leaf.health
-    return None
-
-
-def solver_problem(simulator) -> str | None:
-    """What went wrong in an external solver of `simulator` (None: nothing, or no such solver)."""
-    health = solver_health(simulator)
-    return None if health is None else health.problem()
+    label = name or str(getattr(fn, "__name__", repr(fn)))
+    first = _FIRST.setdefault(label, _FirstException())
+    first.text = None
+    return Solver(_Callback(fn, _takes_params(fn), vectorized, label, first), True, False)

@@ -13,15 +13,13 @@ from typing import Any
 from .._atomic import atomic_path
 from .._errors import ConfigError
 from ..config import (
+    Layer,
     RunConfig,
-    apply_overrides,
-    check_against_data,
+    compose,
     current_key,
     parse_override,
     read_yaml,
-    resolve_paths,
     set_dotted,
-    upgrade_renamed_keys,
     validate,
 )
 from ..runs import Run
@@ -46,8 +44,9 @@ def _flatten(raw: dict, prefix: str = "") -> list[tuple[str, Any]]:
 
 def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
                   overrides: tuple = (), source: str = "study",
-                  check_data: bool = True) -> tuple[dict, list[Cell]]:
-    """The resolved base config (raw mapping) and the validated cells of a study.
+                  check_data: bool = True) -> tuple[RunConfig, list[Cell]]:
+    """The resolved base config and the validated cells of a study (composed as
+    `stablesim.config.compose` composes every config).
 
     **Arguments:**
 
@@ -63,29 +62,14 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
     `(base mapping, cells)`; every cell's config is validated up front, so a
     bad grid key fails before anything is trained.
     """
-    raw: dict = {}
-    if study.base is not None:
+    layers = []
+    if study.base is not None:  # paths in the base file: against its folder
         path = pathlib.Path(study.base)
-        if base_dir is not None and not path.is_absolute():
-            path = base_dir / path
-        raw = read_yaml(path) or {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of sections")
-        raw = resolve_paths(raw, path.parent)  # paths in the base file: against its folder
-    nested: dict = {}
-    for key, value in _flatten(study.config):
-        nested = set_dotted(nested, current_key(key), value)
-    try:  # old key names first, so that an override under either name wins
-        raw = upgrade_renamed_keys(raw)
-        nested = upgrade_renamed_keys(nested)
-    except ValueError as err:
-        raise ConfigError(f"{source}: {err}") from None
-    raw = apply_overrides(raw, _flatten(resolve_paths(nested, base_dir)))
-    raw = apply_overrides(raw, [(current_key(k), v) for k, v in
-                                (parse_override(o) if isinstance(o, str) else o
-                                 for o in overrides)])
-    raw = resolve_paths(raw, None)  # --set paths: against the working directory
-    base = validate(RunConfig, raw, source=f"{source}: config").model_dump(mode="json")
+        layers.append(Layer.file(base_dir / path if base_dir is not None
+                                 and not path.is_absolute() else path))
+    layers += [Layer.settings(_flatten(study.config), base_dir=base_dir),
+               Layer.settings(overrides, command_line=True)]  # --set: against the cwd
+    base = compose(layers, source=f"{source}: config")
     for key, values in study.grid.items():
         if not values:
             raise ConfigError(f"{source}: grid.{key}: needs at least one value")
@@ -98,10 +82,8 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
         if name in names:
             name = f"{len(cells):03d}-{name}"
         names.add(name)
-        cell_raw = resolve_paths(apply_overrides(base, list(varied.items())), base_dir)
-        config = validate(RunConfig, cell_raw, source=f"{source}: cell {name}")
-        if check_data:
-            check_against_data(config, f"{source}: cell {name}")
+        config = compose([Layer.of(base), Layer.settings(varied, base_dir=base_dir)],
+                         source=f"{source}: cell {name}", check_data=check_data)
         cells.append(Cell(name, varied, config))
     if study.fine_tune is not None:
         cells = _fine_tuning_cells(study, cells, source)
@@ -189,7 +171,8 @@ def read_study(path: str | os.PathLike) -> StudyConfig:
     return validate(StudyConfig, read_yaml(path), source=str(path))
 
 
-def load_study(path: str | os.PathLike, overrides: tuple = ()) -> tuple[StudyConfig, dict, list[Cell]]:
+def load_study(path: str | os.PathLike, overrides: tuple = ()
+               ) -> tuple[StudyConfig, RunConfig, list[Cell]]:
     """Read and resolve a study file (see `resolve_study`)."""
     path = pathlib.Path(path)
     study, overrides = apply_study_overrides(read_study(path), tuple(overrides))
@@ -198,8 +181,8 @@ def load_study(path: str | os.PathLike, overrides: tuple = ()) -> tuple[StudyCon
     return study, base, cells
 
 
-def study_record(study: StudyConfig, base: dict) -> dict:
-    record = {"name": study.name, "config": base, "grid": study.grid}
+def study_record(study: StudyConfig, base: RunConfig) -> dict:
+    record = {"name": study.name, "config": base.model_dump(mode="json"), "grid": study.grid}
     if study.fine_tune is not None:
         record["fine_tune"] = study.fine_tune.model_dump(mode="json")
     if study.tune:
@@ -216,11 +199,10 @@ def study_cells(out_dir: str | os.PathLike) -> tuple[dict, list[Cell]]:
     record = read_yaml(path)
     if not isinstance(record, dict) or "config" not in record:
         raise ConfigError(f"{path}: not a stablesim study record")
-    study = StudyConfig(name=record.get("name", "study"), config={},
+    study = StudyConfig(name=record.get("name", "study"), config=record["config"] or {},
                         grid=record.get("grid") or {}, fine_tune=record.get("fine_tune"),
                         tune=record.get("tune") or {})
-    _, cells = resolve_study(study, overrides=tuple(_flatten(record["config"])), source=str(path),
-                             check_data=False)
+    _, cells = resolve_study(study, source=str(path), check_data=False)
     return record, with_start_paths(cells, out)
 
 

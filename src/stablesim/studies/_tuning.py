@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError
-from ..config import RunConfig, apply_overrides, current_key, validate
+from ..config import RunConfig, changed, current_key
 from ..runs import build_system, split_values
 from ._cell import Cell, cell_name
 
@@ -86,8 +86,7 @@ def tuning_variants(study: StudyConfig, cells: list[Cell], source: str) -> list[
                               "data.validation_trajectories with data.test_trajectories)")
         for combo in itertools.product(*study.tune.values()):
             values = dict(zip(keys, combo))
-            raw = apply_overrides(cell.config.model_dump(mode="json"), list(values.items()))
-            config = validate(RunConfig, raw, source=f"{source}: tune of cell {cell.name}")
+            config = changed(cell.config, values, source=f"{source}: tune of cell {cell.name}")
             out.append(dataclasses.replace(cell, name=f"{cell.name}--{cell_name(combo)}",
                                            config=config, tuned_for=cell.name,
                                            tune_values=values))

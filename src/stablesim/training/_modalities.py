@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, Scalar
 
 from .._errors import ConfigError
-from .._training_config import ModalityConfig
+from .._training_config import ModalityConfig, check_unroll
 
 sg = jax.lax.stop_gradient
 
@@ -72,30 +72,12 @@ class Unroll(eqx.Module):
     scan: bool = eqx.field(static=True, default=True)
 
     def __check_init__(self):
-        if not isinstance(self.unroll, int) or self.unroll < 1:
-            raise ConfigError(f"{self.name}: unroll must be an integer >= 1, got {self.unroll!r}")
-        if not isinstance(self.pushforward, int) or self.pushforward < 0:
-            raise ConfigError(f"{self.name}: pushforward must be an integer >= 0, got {self.pushforward!r}")
-        if not isinstance(self.cut_every, int) or not 1 <= self.cut_every <= self.unroll:
-            raise ConfigError(
-                f"{self.name}: cut_every must be an integer in [1, unroll={self.unroll}], "
-                f"got {self.cut_every!r}"
-            )
-        if self.unroll % self.cut_every:
-            raise ConfigError(
-                f"{self.name}: cut_every={self.cut_every} must divide unroll={self.unroll}"
-            )
-        if self.teacher_forcing and self.pushforward:
-            raise ConfigError("ONE: pushforward steps need an unrolled modality (NOG or WIG)")
-        if self.noise < 0:
-            raise ConfigError(f"{self.name}: noise must be >= 0, got {self.noise}")
-        if self.weights is not None:
-            if len(self.weights) != self.unroll:
-                raise ConfigError(
-                    f"{self.name}: {len(self.weights)} step weights for {self.unroll} steps"
-                )
-            if min(self.weights) < 0 or sum(self.weights) <= 0:
-                raise ConfigError(f"{self.name}: step weights must be >= 0 with a positive sum")
+        try:  # the rules are ModalityConfig's (one definition)
+            check_unroll(unroll=self.unroll, pushforward=self.pushforward,
+                         cut_every=self.cut_every, weights=self.weights, noise=self.noise,
+                         unrolled=not self.teacher_forcing)
+        except ValueError as err:
+            raise ConfigError(f"{self.name}: {err}") from None
 
     @property
     def window_length(self) -> int:

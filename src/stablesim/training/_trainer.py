@@ -24,7 +24,7 @@ from .._rundir import RunDir
 from .._training_config import ModalityConfig, TrainConfig
 from ..data import TrajectoryDataset, WindowIndex, WindowSampler, WindowStream
 from ..models import with_float_dtype
-from ..simulators import AbstractSimulator, check_simulator_solvers, solver_problem, with_network
+from ..simulators import AbstractSimulator, check_simulator_solvers, solver_errors, with_network
 from ._checkpoint import load_checkpoint, read_checkpoint_header
 from ._execution import resolve_execution
 from ._modalities import build_modality
@@ -176,7 +176,11 @@ def train(
                     bar.set_description_str("compiling (first update)")
                     bar.refresh()
                 t0 = time.perf_counter()
-                states, outputs = chunk(states, step, n)
+                try:
+                    with solver_errors():
+                        states, outputs = chunk(states, step, n)
+                except TrainingError as err:
+                    raise TrainingError(f"{err} (in updates {done + 1}-{done + n})") from None
                 loss, gnorm, skipped, consec, total_skipped = gather_to_host(
                     (*outputs, states.skipped))
                 rate = n / (time.perf_counter() - t0)
@@ -191,9 +195,6 @@ def train(
                 last = loss[:, -1][np.isfinite(loss[:, -1])]
                 bar.set_postfix(loss=f"{last.mean():.3e}" if last.size else "nan", ups=f"{rate:.1f}",
                                 skipped=int(total_skipped.sum()))
-                problem = solver_problem(template)
-                if problem:
-                    raise TrainingError(f"{problem} (by update {done})")
                 if consec.max() >= config.max_consecutive_skips:
                     seed = seeds[int(consec.max(axis=1).argmax())]
                     raise TrainingError(
