@@ -8,4 +8,7 @@ from ._commands import format_evaluation
 from ._main import _use_compilation_cache, main
 from ._parser import build_parser
 
-__all__ = ["main", "build_parser", "format_evaluation", "_use_compilation_cache"]
+__all__ = ["main"]
+
+# Importable, but not the public API (tests and `python -m stablesim.cli` use them).
+_INTERNAL = (build_parser, format_evaluation, _use_compilation_cache)

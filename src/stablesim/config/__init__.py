@@ -26,11 +26,39 @@ from ._schema import (
 )
 
 __all__ = [
-    "RunConfig", "StrictConfig", "SystemSection", "DataSection", "ModelSection", "SimulatorSection",
-    "ModalityConfig", "TrainConfig", "StageConfig", "EvaluationSection",
-    "RENAMED_KEYS", "current_key", "upgrade_renamed_keys",
-    "load_run_config", "Layer", "Override", "compose", "changed", "parse_override", "set_dotted",
-    "read_yaml", "validate", "to_yaml", "to_commented_yaml", "write_yaml", "resolve_paths",
-    "check_against_data", "split_parameter_column", "same_values",
-    "describe_validation_error",
+    "RunConfig",
+    "SystemSection",
+    "DataSection",
+    "ModelSection",
+    "SimulatorSection",
+    "ModalityConfig",
+    "TrainConfig",
+    "StageConfig",
+    "EvaluationSection",
+    "load_run_config",
+    "compose",
+    "Layer",
+    "changed",
+    "to_yaml",
+    "write_yaml",
+    "RENAMED_KEYS",
 ]
+
+# Used by other stablesim packages; importable, but not the public API (they may
+# change without notice).
+_INTERNAL = (
+    StrictConfig,
+    current_key,
+    upgrade_renamed_keys,
+    Override,
+    parse_override,
+    set_dotted,
+    read_yaml,
+    validate,
+    to_commented_yaml,
+    resolve_paths,
+    check_against_data,
+    split_parameter_column,
+    same_values,
+    describe_validation_error,
+)

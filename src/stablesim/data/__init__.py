@@ -14,7 +14,18 @@ __all__ = [
     "load_initial_states",
     "save_hdf5",
     "split_by_parameter",
-    "validate_trajectories",
-    "Normalization", "normalization_statistics", "scale_warnings", "well_statistics",
-    "WindowSampler", "WindowIndex", "WindowStream", "shuffled_position",
+    "Normalization",
+    "WindowSampler",
+    "WindowStream",
 ]
+
+# Used by other stablesim packages; importable, but not the public API (they may
+# change without notice).
+_INTERNAL = (
+    validate_trajectories,
+    normalization_statistics,
+    scale_warnings,
+    well_statistics,
+    WindowIndex,
+    shuffled_position,
+)

@@ -19,9 +19,25 @@ from ._networks import (
 from ._user_network import user_network
 
 __all__ = [
-    "FastConvNet", "FastResNet", "PeriodicConv", "ARCHITECTURES", "ParametricNetwork",
-    "count_parameters", "make_network", "normalized_network", "with_float_dtype", "user_network",
+    "make_network",
+    "ParametricNetwork",
+    "FastConvNet",
+    "FastResNet",
+    "PeriodicConv",
+    "ARCHITECTURES",
     "INITIALIZERS",
-    "STABLE_INITIALIZERS", "initialize", "initial_weights",
-    "gershgorin_weights", "dissipative_weights",
+    "initialize",
+    "count_parameters",
 ]
+
+# Used by other stablesim packages; importable, but not the public API (they may
+# change without notice).
+_INTERNAL = (
+    normalized_network,
+    with_float_dtype,
+    user_network,
+    STABLE_INITIALIZERS,
+    initial_weights,
+    gershgorin_weights,
+    dissipative_weights,
+)

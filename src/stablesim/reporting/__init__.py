@@ -15,7 +15,22 @@ from ._plots import (
 )
 
 __all__ = [
-    "Document", "band", "training_curve", "plot_metric_curves",
-    "plot_rollouts", "plot_training", "plot_gradient_alignment", "plot_against_unroll", "plot_run",
-    "write_diagnose_report", "write_check", "write_transfer", "pyplot",
+    "Document",
+    "plot_run",
+    "plot_metric_curves",
+    "plot_rollouts",
+    "plot_training",
+    "plot_gradient_alignment",
+    "write_diagnose_report",
+    "pyplot",
 ]
+
+# Used by other stablesim packages; importable, but not the public API (they may
+# change without notice).
+_INTERNAL = (
+    band,
+    training_curve,
+    plot_against_unroll,
+    write_check,
+    write_transfer,
+)

@@ -23,11 +23,40 @@ from ._stabilize import Stabilization, stabilize_run
 
 __all__ = [
     "Run",
-    "train_run", "resume_run", "evaluate_run", "read_run_config",
-    "run_progress", "run_paths", "build_system", "make_dataset", "split_dataset",
-    "simulator_factory", "TEST_SETS", "rollout_run", "baseline_simulator", "build_solver",
-    "check_solver", "solver_kind_of", "dataset_key", "diagnose_run", "Diagnosis",
-    "stabilize_run", "Stabilization", "Outcome", "Fix", "candidate_fixes",
-    "VALIDATION", "split_values", "open_run_data", "record_data",
-    "run_normalization", "normalization_mode", "read_normalization",
+    "train_run",
+    "resume_run",
+    "evaluate_run",
+    "rollout_run",
+    "diagnose_run",
+    "Diagnosis",
+    "stabilize_run",
+    "Stabilization",
+    "read_run_config",
+    "TEST_SETS",
+    "VALIDATION",
 ]
+
+# Used by other stablesim packages; importable, but not the public API (they may
+# change without notice).
+_INTERNAL = (
+    run_progress,
+    run_paths,
+    build_system,
+    make_dataset,
+    split_dataset,
+    simulator_factory,
+    baseline_simulator,
+    build_solver,
+    check_solver,
+    solver_kind_of,
+    dataset_key,
+    Outcome,
+    Fix,
+    candidate_fixes,
+    split_values,
+    open_run_data,
+    record_data,
+    run_normalization,
+    normalization_mode,
+    read_normalization,
+)

@@ -30,13 +30,23 @@ __all__ = [
     "Solver",
     "as_solver",
     "external_solver",
-    "jax_solver", "jax_trace_problem", "check_solver_output", "check_simulator_solvers",
-    "check_solver_gradient",
-    "gradient_error", "GRADIENT_TOLERANCE", "solvers_of",
-    "solver_errors",
-    "load_solver_function",
-    "probe_solver",
-    "resolve_solver_spec",
+    "jax_solver",
     "rollout",
     "with_network",
+    "solver_errors",
+    "check_solver_gradient",
 ]
+
+# Used by other stablesim packages; importable, but not the public API (they may
+# change without notice).
+_INTERNAL = (
+    jax_trace_problem,
+    check_solver_output,
+    check_simulator_solvers,
+    gradient_error,
+    GRADIENT_TOLERANCE,
+    solvers_of,
+    load_solver_function,
+    probe_solver,
+    resolve_solver_spec,
+)

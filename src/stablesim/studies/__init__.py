@@ -32,8 +32,18 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "StudyConfig", "load_study", "read_study", "resolve_study", "run_study", "build_report",
-    "write_results", "default_study", "DEFAULT_STUDY", "DEFAULT_STUDY_NAME", "BUILTIN_STUDIES",
-    "BuiltinStudy", "builtin_study", "FineTune", "Finding", "CellErrors", "check_findings",
-    "findings_paragraph", "summarize_findings",
+    "StudyConfig",
+    "FineTune",
+    "load_study",
+    "run_study",
+    "build_report",
+    "builtin_study",
+    "BUILTIN_STUDIES",
+    "DEFAULT_STUDY_NAME",
+    "Finding",
 ]
+
+# Importable, but not the public API (they may change without notice): `read_study`,
+# `resolve_study`, `write_results`, `CellErrors`, `check_findings`, `findings_paragraph`,
+# `summarize_findings` (lazy, above) and:
+_INTERNAL = (default_study, DEFAULT_STUDY, BuiltinStudy)

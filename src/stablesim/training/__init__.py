@@ -29,12 +29,39 @@ from ._skipping import SkipOutliersState, skip_outlier_updates, skip_rule
 from ._trainer import train
 
 __all__ = [
-    "ONE", "NOG", "WIG", "Unroll", "build_modality",
-    "ModalityConfig", "StageConfig", "TrainConfig", "StrictConfig",
-    "gradient_alignment", "Execution", "resolve_execution", "step_residual_bytes",
-    "uses_xla_convolution", "device_split",
-    "train", "load_trained", "read_train_log", "TrainResult", "TrainingInterrupted", "make_optimizer",
-    "save_checkpoint", "load_checkpoint", "copy_checkpoint", "read_checkpoint_header",
-    "read_checkpoint", "trained_from_checkpoint",
-    "skip_outlier_updates", "skip_rule", "SkipOutliersState",
+    "ONE",
+    "NOG",
+    "WIG",
+    "Unroll",
+    "build_modality",
+    "train",
+    "TrainResult",
+    "TrainConfig",
+    "StageConfig",
+    "ModalityConfig",
+    "gradient_alignment",
+    "load_trained",
+    "skip_outlier_updates",
+    "TrainingInterrupted",
 ]
+
+# Used by other stablesim packages; importable, but not the public API (they may
+# change without notice).
+_INTERNAL = (
+    StrictConfig,
+    Execution,
+    resolve_execution,
+    step_residual_bytes,
+    uses_xla_convolution,
+    device_split,
+    read_train_log,
+    make_optimizer,
+    save_checkpoint,
+    load_checkpoint,
+    copy_checkpoint,
+    read_checkpoint_header,
+    read_checkpoint,
+    trained_from_checkpoint,
+    skip_rule,
+    SkipOutliersState,
+)
