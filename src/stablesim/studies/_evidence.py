@@ -12,9 +12,10 @@ import pathlib
 from typing import Literal
 
 from .._atomic import atomic_path
-from ..evaluation import Metrics, RatioInterval, paired_ratio
+from ..evaluation import RatioInterval, paired_ratio
 from ._cell import Cell
 from ._findings import FINDINGS_COLUMNS, CellErrors, Finding, check_findings, findings_rows
+from ._results import StudyResults
 
 MODALITY_KEY = "modality.name"
 SETUP_KEY = "simulator.setup"
@@ -39,16 +40,6 @@ def one_partner(cell: Cell, cells: list[Cell]) -> Cell | None:
                                              if k != MODALITY_KEY)), None)
 
 
-def ratio(metrics: dict[str, Metrics], numerator: str, denominator: str, test_set: str,
-          denominator_model: str = "learned") -> RatioInterval | None:
-    """`numerator`'s mean error over `denominator`'s with the paired interval (None: no data)."""
-    num = metrics[numerator].start_errors(test_set)
-    den = metrics[denominator].start_errors(test_set, model=denominator_model)
-    if num is None or den is None or num.shape[1] != den.shape[1]:
-        return None
-    return paired_ratio(num, den)
-
-
 def interval_text(interval: RatioInterval | None,
                   claim: Literal["below", "above"] = "below") -> str:
     """`0.84 [0.70, 1.01] n.s.` for a table cell (`holds`: no mark; `fails`: marked)."""
@@ -58,17 +49,17 @@ def interval_text(interval: RatioInterval | None,
     return f"{interval.ratio:.2f} [{interval.low:.2f}, {interval.high:.2f}]{mark}"
 
 
-def study_findings(cells: list[Cell], done: list[Cell], metrics: dict[str, Metrics],
-                   test_sets: list[str]) -> list[Finding]:
+def study_findings(results: StudyResults) -> list[Finding]:
     """The paper's findings for a grid over setup and modality (else none).
 
     "ONE" is the matched control: the continued ONE of a fine-tuning study.
     """
+    done = results.done
     if not done or set(done[0].varied) != {SETUP_KEY, MODALITY_KEY}:
         return []
     chosen: dict[tuple[str, str], CellErrors] = {}
     for cell in sorted(done, key=lambda c: c.continued):  # a continued ONE replaces its start
-        errors = {t: metrics[cell.name].start_errors(t) for t in test_sets}
+        errors = {t: results.metrics[cell.name].start_errors(t) for t in results.test_sets}
         chosen[(cell.varied[SETUP_KEY], cell.varied[MODALITY_KEY])] = CellErrors(
             cell.name, {t: e for t, e in errors.items() if e is not None})
     return check_findings(chosen)
@@ -84,11 +75,11 @@ def write_findings(out: pathlib.Path, findings: list[Finding]) -> pathlib.Path:
     return path
 
 
-def correction_gains(doc, done: list[Cell], metrics: dict[str, Metrics], test_sets: list[str]) -> None:
+def correction_gains(doc, results: StudyResults) -> None:
     """Solver-alone error over corrected error, with intervals, for every correction cell."""
-    rows = []
-    for cell in done:
-        m = metrics[cell.name]
+    rows, test_sets = [], results.test_sets
+    for cell in results.done:
+        m = results.metrics[cell.name]
         if m.setup != "correction" or m.baseline is None:
             continue
         row, hurts = [cell.label], []

@@ -19,7 +19,7 @@ from ..reporting import (
     plot_training,
     training_curve,
 )
-from ..runs import TEST_SETS, Run
+from ..runs import Run
 from ._cell import Cell
 from ._evidence import (
     MODALITY_KEY,
@@ -28,14 +28,13 @@ from ._evidence import (
     findings_table,
     interval_text,
     one_partner,
-    ratio,
     study_findings,
     tuning_section,
     write_findings,
 )
 from ._findings import findings_paragraph
-from ._study import cell_run, study_cells, write_results
-from ._tuning import pick_variants
+from ._results import StudyResults
+from ._study import write_results
 
 UNROLL_KEY = "modality.unroll"
 
@@ -44,6 +43,11 @@ def _fmt(stats: Stat | None) -> str:
     if stats is None or stats.mean is None:
         return "n/a"
     return f"{stats.mean:.4g} ± {stats.std:.2g}"
+
+
+def _number(value: float | None) -> float:
+    """A value for a table or plot (`nan` where it is not finite: a diverged rollout)."""
+    return float("nan") if value is None else value
 
 
 def _label(cell: Cell, skip: tuple[str | None, ...] = ()) -> str:
@@ -69,33 +73,25 @@ def build_report(out_dir: str | os.PathLike, opened: dict[str, Run] | None = Non
     The path of `report.md`.
     """
     out = pathlib.Path(out_dir)
-    record, runs = study_cells(out)
-    write_results(out, runs, opened)
-    cell_runs = {c.name: cell_run(out, c.name, opened) for c in runs}
-    evaluated = {name: run for name, run in cell_runs.items()
-                 if run is not None and run.evaluated}
-    metrics = {name: run.metrics for name, run in evaluated.items()}
-    cells, picks = pick_variants(runs, lambda c: (metrics[c.name].validation_error()
-                                                  if c.name in metrics else None))
-    done = [c for c in cells if c.name in metrics]
-    horizon = metrics[done[0].name].horizon if done else None
+    results = StudyResults.read(out, opened)
+    write_results(out, results.all_cells, opened)
+    runs, done = results.all_cells, results.done
     doc = Document()
-    title = f"stablesim study: {record.get('name', 'study')}"
+    title = f"stablesim study: {results.record.get('name', 'study')}"
     doc.heading(title, 1)
-    test_sets = ([t for t in TEST_SETS if t in metrics[done[0].name].summary]
-                 if done else [])
-    findings = study_findings(cells, done, metrics, test_sets)
+    findings = study_findings(results)
     write_findings(out, findings)
-    seeds = len(metrics[done[0].name].seeds) if done else 0
+    seeds = results.seeds
     if findings:  # the first paragraph: what this run shows of the paper, in words
-        doc.paragraph(findings_paragraph(findings, _regime_name(cells), seeds))
-    grid = ", ".join(f"`{k}` in {v}" for k, v in record.get("grid", {}).items()) or "one cell"
+        doc.paragraph(findings_paragraph(findings, _regime_name(results.cells), seeds))
+    grid = ", ".join(f"`{k}` in {v}" for k, v in results.record.get("grid", {}).items()) or "one cell"
     shown = len({c.tuned_for or c.name for c in runs})
     doc.paragraph(f"{len(done)} of {shown} cells evaluated ({grid}). Built "
                   f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}. Long-format results: "
                   "`results.csv` (every run, seed, test set, start and metric); the findings' "
                   "ratios and intervals: `findings.csv`; each run's files are under `runs/`.")
-    fingerprints = sorted({m.data_fingerprint for m in metrics.values() if m.data_fingerprint})
+    fingerprints = sorted({m.data_fingerprint for m in results.metrics.values()
+                           if m.data_fingerprint})
     if fingerprints:
         doc.paragraph(f"Data fingerprint (SHA-256 of the trajectories and parameters, as "
                       f"`stablesim data info` prints it): {', '.join(fingerprints)}.")
@@ -106,14 +102,14 @@ def build_report(out_dir: str | os.PathLike, opened: dict[str, Run] | None = Non
         doc.paragraph("No cell has been evaluated yet.")
         md, _ = doc.write(out, title=title)
         return md
-    _against_solver(doc, done, metrics, horizon, test_sets)
-    _headline(doc, cells, done, metrics, horizon, test_sets)
+    _against_solver(doc, results)
+    _headline(doc, results)
     findings_table(doc, findings)
-    correction_gains(doc, done, metrics, test_sets)
-    tuning_section(doc, picks, runs)
-    _setup_comparison(doc, done, metrics, horizon, test_sets)
-    _unroll_length(doc, out, done, metrics, horizon, test_sets)
-    _plots(doc, out, done, metrics, test_sets, evaluated)
+    correction_gains(doc, results)
+    tuning_section(doc, results.picks, runs)
+    _setup_comparison(doc, results)
+    _unroll_length(doc, results)
+    _plots(doc, results)
     md, _ = doc.write(out, title=title)
     return md
 
@@ -163,11 +159,12 @@ def _baseline_error(m: Metrics, test_set: str) -> float | None:
     return None if alone is None else alone.rel_error.mean
 
 
-def _against_solver(doc, done, metrics, horizon, test_sets) -> None:
+def _against_solver(doc, results: StudyResults) -> None:
     """The verdicts against the solver alone, in words, at the top of the report."""
     lines, seen = [], set()
-    for cell in done:
-        m = metrics[cell.name]
+    horizon, test_sets = results.horizon, results.test_sets
+    for cell in results.done:
+        m = results.metrics[cell.name]
         base = m.baseline
         if base is None:
             continue
@@ -187,7 +184,7 @@ def _against_solver(doc, done, metrics, horizon, test_sets) -> None:
                              f"{errs}.")
         if m.setup != "correction":
             continue
-        against = {t: ratio(metrics, cell.name, cell.name, t, denominator_model="solver_alone")
+        against = {t: results.ratio(cell.name, cell.name, t, denominator_model="solver_alone")
                    for t in test_sets}
         worse = {t: r for t, r in against.items() if r is not None and r.ratio > 1}
         if worse:
@@ -207,7 +204,9 @@ def _against_solver(doc, done, metrics, horizon, test_sets) -> None:
             doc.paragraph(line)
 
 
-def _headline(doc, cells, done, metrics, horizon, test_sets):
+def _headline(doc, results: StudyResults):
+    cells, done, metrics = results.cells, results.done, results.metrics
+    horizon, test_sets = results.horizon, results.test_sets
     keys = list(done[0].varied)
     rule = next(iter(metrics.values())).divergence_rule or "left the reference's range"
     doc.heading("Headline", 2)
@@ -259,11 +258,11 @@ def _headline(doc, cells, done, metrics, horizon, test_sets):
                 elif partner.name == cell.name:
                     row.append("1.00")
                 else:
-                    row.append(interval_text(ratio(metrics, cell.name, partner.name, t)))
+                    row.append(interval_text(results.ratio(cell.name, partner.name, t)))
         if has_solver:
             for t in test_sets:
-                row.append(interval_text(ratio(metrics, cell.name, cell.name, t,
-                                               denominator_model="solver_alone")))
+                row.append(interval_text(results.ratio(cell.name, cell.name, t,
+                                                       denominator_model="solver_alone")))
         div = sum(s[t].divergences.total for t in test_sets)
         cases = sum(s[t].cases for t in test_sets)
         decor = np.mean([s[t].decorrelation_time.mean for t in test_sets])
@@ -272,8 +271,10 @@ def _headline(doc, cells, done, metrics, horizon, test_sets):
     doc.table(header, rows)
 
 
-def _setup_comparison(doc, done, metrics, horizon, test_sets):
+def _setup_comparison(doc, results: StudyResults):
     """Correction against prediction with every other setting equal."""
+    done, metrics = results.done, results.metrics
+    horizon, test_sets = results.horizon, results.test_sets
     if SETUP_KEY not in done[0].varied:
         return
     others = [k for k in done[0].varied if k != SETUP_KEY]
@@ -290,7 +291,7 @@ def _setup_comparison(doc, done, metrics, horizon, test_sets):
             for t in test_sets:
                 p, c = (metrics[by_setup[s]].summary[t].rel_error.mean
                         for s in ("prediction", "correction"))
-                gain = ratio(metrics, by_setup["prediction"], by_setup["correction"], t)
+                gain = results.ratio(by_setup["prediction"], by_setup["correction"], t)
                 row += [f"{p:.4f}", f"{c:.4f}", interval_text(gain, claim="above")]
                 better &= gain is not None and gain.verdict("above") == "holds"
             row.append("yes" if better else "no")
@@ -309,8 +310,10 @@ def _setup_comparison(doc, done, metrics, horizon, test_sets):
                   f"{horizon} frames; gain: prediction error over correction error).")
 
 
-def _unroll_length(doc, out, done, metrics, horizon, test_sets) -> None:
+def _unroll_length(doc, results: StudyResults) -> None:
     """Error and the WIG/NOG gradient ratio and cosine against m, for a grid over the unroll."""
+    out, done, metrics = results.out, results.done, results.metrics
+    horizon, test_sets = results.horizon, results.test_sets
     if UNROLL_KEY not in done[0].varied:
         return
     others = [k for k in done[0].varied if k != UNROLL_KEY]
@@ -322,12 +325,14 @@ def _unroll_length(doc, out, done, metrics, horizon, test_sets) -> None:
         group = " / ".join(str(cell.varied[k]) for k in others) or "all"
         summary = metrics[cell.name].summary
         for t in test_sets:
-            errors.setdefault(f"{group}, {t}", {})[m] = summary[t].rel_error.mean
+            errors.setdefault(f"{group}, {t}", {})[m] = _number(summary[t].rel_error.mean)
         own = [r for r in metrics[cell.name].gradient_alignment if r.m == m]
         if own:
-            alignment.setdefault(group, {})[m] = (own[0].ratio, own[0].cosine)
-        rows.append([group, str(m)] + [f"{summary[t].rel_error.mean:.4f}" for t in test_sets]
-                    + ([f"{own[0].ratio:.2f}", f"{own[0].cosine:.3f}"] if own else ["n/a"] * 2))
+            alignment.setdefault(group, {})[m] = (_number(own[0].ratio), _number(own[0].cosine))
+        rows.append([group, str(m)] + [f"{_number(summary[t].rel_error.mean):.4f}"
+                                       for t in test_sets]
+                    + ([f"{_number(own[0].ratio):.2f}", f"{_number(own[0].cosine):.3f}"] if own
+                       else ["n/a"] * 2))
     doc.heading("Unroll length", 2)
     doc.paragraph(f"Relative error at {horizon} frames (mean over seeds) of each model trained "
                   "with unroll m, and the norm ratio and cosine of the WIG and NOG gradients of "
@@ -340,7 +345,9 @@ def _unroll_length(doc, out, done, metrics, horizon, test_sets) -> None:
                                          "and cosine (right) against the unroll m")
 
 
-def _plots(doc, out, done, metrics, test_sets, evaluated: dict[str, Run]):
+def _plots(doc, results: StudyResults):
+    out, done, metrics, test_sets = results.out, results.done, results.metrics, results.test_sets
+    evaluated = results.runs
     group_by = SETUP_KEY if SETUP_KEY in done[0].varied else None
     doc.heading("Plots", 2)
     for metric, name, log, caption in (
