@@ -162,9 +162,9 @@ def test_config_show_describes_every_key_and_parses_back(tmp_path, capsys):
 
 @pytest.fixture
 def fresh_deprecations(monkeypatch):
-    from stablesim.config import _schema
+    from stablesim.config import _renamed
 
-    monkeypatch.setattr(_schema, "_told", set())
+    monkeypatch.setattr(_renamed, "_told", set())
 
 
 def test_old_key_names_still_read_with_one_line_each(tmp_path, capsys, fresh_deprecations):
