@@ -149,6 +149,9 @@ class SimulatorSection(StrictConfig):
     band_filter: bool = Field(
         False, description="zero, after every step, the Fourier bands (periodic grids) where "
         "the training data have less than 1e-6 of their energy: they cannot fill")
+    energy_cap: bool = Field(
+        False, description="scale every step's output back onto the largest energy (mean "
+        "square) of any training state: a slow energy gain cannot drift past the data's")
 
 
 class PhysicsSection(StrictConfig):

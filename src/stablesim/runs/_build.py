@@ -229,6 +229,11 @@ def simulator_factory(
 
     keep = (band_filter_mask((parts or split_dataset(config, data))["train"])
             if s.band_filter else None)
+    cap = None
+    if s.energy_cap:
+        from ..stability import largest_mean_square
+
+        cap = largest_mean_square((parts or split_dataset(config, data))["train"].sampled())
 
     def make(key):
         try:
@@ -253,6 +258,10 @@ def simulator_factory(
             from ..stability import BandFiltered
 
             sim = BandFiltered(sim, keep)
+        if cap is not None:
+            from ..stability import EnergyCapped
+
+            sim = EnergyCapped(sim, cap)
         return sim
 
     return make

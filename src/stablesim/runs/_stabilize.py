@@ -36,6 +36,7 @@ from ._fixes import (
     Fix,
     Outcome,
     candidate_fixes,
+    capped_fix,
     choose,
     combined_fix,
     fine_tune_config,
@@ -345,6 +346,9 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
     projected = projected_fine_tune(before, [o for o, _ in outcomes], tolerance)
     if projected is not None:
         attempt(projected, "combined")
+    capped = capped_fix(before, [o for o, _ in outcomes], tolerance)
+    if capped is not None:
+        attempt(capped, "combined")
     chosen = choose(before, [o for o, _ in outcomes], tolerance)
     kept = None
     if chosen is not None and out is not None:

@@ -17,6 +17,7 @@ from ._diagnose import (
     recommendations,
 )
 from ._energy import EnergySpectrum, energy_spectrum, fourier_spectrum
+from ._energy_cap import EnergyCapped, largest_mean_square
 from ._linear import LinearTraining, linear_training
 from ._mitigations import (
     Projected,
@@ -51,6 +52,7 @@ __all__ = [
     "noise_bias",
     "recommend_noise",
     "Projected",
+    "EnergyCapped",
     "BandFiltered",
     "implied_generator",
     "discrete_to_continuous",
@@ -63,6 +65,7 @@ __all__ = [
 # Used by other stablesim packages; importable, but not the public API (they may
 # change without notice).
 _INTERNAL = (
+    largest_mean_square,
     kept_band_mask,
     k_step_amplification,
     transient_sentence,

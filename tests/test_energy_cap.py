@@ -1,0 +1,59 @@
+"""The energy cap: every state scaled back onto the training data's largest energy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from stablesim.runs._fixes import Outcome, capped_fix
+from stablesim.simulators import SolverAlone, as_solver
+from stablesim.stability import EnergyCapped
+from stablesim.stability._energy_cap import largest_mean_square
+
+
+def test_states_above_the_cap_land_on_it_and_those_inside_are_untouched():
+    rng = np.random.default_rng(0)
+    trajectories = rng.normal(size=(3, 5, 2, 8)) * np.array([0.5, 1.0, 2.0])[:, None, None, None]
+    cap = largest_mean_square(trajectories)
+    naive = max(float(np.mean(frame**2)) for trajectory in trajectories for frame in trajectory)
+    assert cap == pytest.approx(naive, rel=1e-12)
+    grow = SolverAlone(as_solver(lambda u, p: 1.5 * u))
+    capped = EnergyCapped(grow, cap)
+    states = jnp.asarray(rng.normal(size=(6, 2, 8)) * np.array([0.2, 0.5, 1.0, 2.0, 3.0, 4.0])
+                         [:, None, None], jnp.float32)
+    params = jnp.zeros((6, 1))
+    out = np.asarray(jax.vmap(capped)(states, params), np.float64)
+    grown = 1.5 * np.asarray(states, np.float64)
+    for o, g in zip(out, grown):
+        if np.mean(g**2) <= cap:
+            np.testing.assert_allclose(o, g, rtol=1e-6)  # untouched inside the cap
+        else:  # on the cap, same direction
+            assert np.mean(o**2) == pytest.approx(cap, rel=1e-5)
+            np.testing.assert_allclose(o / np.linalg.norm(o), g / np.linalg.norm(g), atol=1e-6)
+    with pytest.raises(ValueError, match="positive"):
+        EnergyCapped(grow, 0.0)
+
+
+def test_a_bounded_candidate_whose_only_fault_is_its_energy_is_retried_with_the_cap():
+    steps = np.full((1, 4), 101)
+    before = Outcome("before", {}, np.full((1, 4), 5), {"validation": 1.0}, 100, 0)
+    drifting = Outcome("projection + noise 0.01", {"simulator.projection": True,
+                                                   "modality.noise": 0.01}, steps,
+                       {"validation": 0.7}, 100, 300, unphysical=3,
+                       unphysical_reason="rms 1.54x the reference's largest (allowed 1.5x)")
+    two_faults = Outcome("noise 1", {"modality.noise": 1.0}, steps, {"validation": 0.5}, 100,
+                         300, unphysical=1, unphysical_reason="rms 2.00x the reference's "
+                         "largest (allowed 1.5x); values 1.20 data stds (W1) from the data's")
+    leaky = Outcome("band", {"modality.noise": 0.1}, steps, {"validation": 0.4}, 100, 300,
+                    unphysical=1, unphysical_reason="3% of its energy in bands where the data "
+                    "have none (allowed 1%)")
+    fix = capped_fix(before, [two_faults, leaky, drifting], 0.1)
+    assert fix is not None and fix.trains and fix.name == "projection + noise 0.01 + energy cap"
+    assert fix.changes == {"simulator.projection": True, "modality.noise": 0.01,
+                           "simulator.energy_cap": True}
+    untrained = Outcome("projection", {"simulator.projection": True}, steps,
+                        {"validation": 1.0}, 100, 0, unphysical=1,
+                        unphysical_reason="rms 1.60x the reference's largest (allowed 1.5x)")
+    assert not capped_fix(before, [untrained], 0.1).trains  # nothing to fine-tune
+    good = Outcome("noise 0.3", {"modality.noise": 0.3}, steps, {"validation": 1.05}, 100, 300)
+    assert capped_fix(before, [drifting, good], 0.1) is None  # a stable candidate is kept
