@@ -131,6 +131,23 @@ def sh(*argv, may_fail: bool = False) -> str:
     return done.stdout
 
 
+def statistics_table(run: pathlib.Path) -> str:
+    """The long rollouts' statistics against the data's (`metrics.json`): mean and worst."""
+    from stablesim.evaluation import Metrics
+
+    metrics = Metrics.read(run / "metrics.json")
+    rows = ["| test set | rollouts | energy in empty bands (mean / max) | rms ratio (mean / max) "
+            "| W1 in data stds (mean / max) |", "| --- | --- | --- | --- | --- |"]
+    for test_set, summary in metrics.summary.items():
+        p = summary.physics
+        if p is None:
+            continue
+        cells = [f"{s.mean:.3g} / {s.max:.3g}" if s is not None else "-"
+                 for s in (p.empty_band_fraction, p.rms_ratio, p.wasserstein)]
+        rows.append(f"| {test_set} | {p.rollouts} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="/tmp/stablesim-bench-stabilize")
@@ -165,7 +182,8 @@ def main() -> None:
                 lines = out_long.splitlines()
                 start = next(i for i, line in enumerate(lines) if line.startswith("long rollouts"))
                 block = "\n".join(lines[start:start + 5])
-                long_text += f"\n## {args.long}-step rollouts, {label}\n\n```\n{block}\n```\n"
+                long_text += (f"\n## {args.long}-step rollouts, {label}\n\n```\n{block}\n```\n"
+                              f"\n{statistics_table(which)}\n")
         table = "\n".join(line for line in stab.splitlines() if line.startswith("|"))
         summary = next(line for line in stab.splitlines() if line.startswith("As trained"))
         text = (f"# stabilize: {case}\n\nCommand: `.venv/bin/python benchmarks/bench_stabilize.py "
