@@ -22,6 +22,7 @@ from ._schema import (
     RunConfig,
     SimulatorSection,
     SystemSection,
+    check_rollout,
     same_values,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
 # Used by other stablesim packages; importable, but not the public API (they may
 # change without notice).
 _INTERNAL = (
+    check_rollout,
     StrictConfig,
     current_key,
     upgrade_renamed_keys,

@@ -244,6 +244,11 @@ def check_lengths(cfg: RunConfig, frames: int, where: str) -> None:
         if window > frames:
             _fail(f"{key}.unroll", f"windows of {window} frames (pushforward + unroll + 1) do not "
                   f"fit in the {frames} frames of {where}")
+    check_rollout(cfg, frames, where)
+
+
+def check_rollout(cfg: RunConfig, frames: int, where: str) -> None:
+    """The test rollout (`evaluation.rollout_steps` + 1 frames) fits in `frames` frames."""
     rollout = cfg.evaluation.rollout_steps
     if rollout + 1 > frames:
         _fail("evaluation.rollout_steps", f"{rollout} rollout steps need {rollout + 1} frames, "

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._errors import ConfigError, DataError
 from .._rundir import RunDir
-from ..config import RunConfig, same_values, split_parameter_column
+from ..config import RunConfig, check_rollout, same_values, split_parameter_column
 from ..data import (
     Normalization,
     TrajectoryDataset,
@@ -88,8 +88,7 @@ def make_dataset(config: RunConfig) -> TrajectoryDataset:
             raise DataError(f"{config.data.file}: states shaped {data.state_shape}, but "
                             f"system {config.system.name} has {system.data_shape}")
         return data
-    if system is None:  # validation asks user data for data.file
-        raise ConfigError("data.file: needed when system.name is null (the user's own data)")
+    assert system is not None, "RunConfig's validation asks user data for data.file"
     values = split_values(config, system)
     every = values["train"] + values["interpolation"] + values["extrapolation"]
     d = config.data
@@ -178,11 +177,12 @@ def _file_split(config: RunConfig, data: TrajectoryDataset) -> dict[str, Traject
 
 
 def _check_rollout_fits(config: RunConfig, parts: dict[str, TrajectoryDataset]) -> None:
-    rollout = config.evaluation.rollout_steps
     for name, part in parts.items():
-        if name != "train" and part.num_frames < rollout + 1:
-            raise ConfigError(f"evaluation.rollout_steps: {rollout} rollout steps need "
-                              f"{rollout + 1} frames, the {name} set has {part.num_frames}")
+        if name != "train":  # a file's own splits may differ in length
+            try:
+                check_rollout(config, part.num_frames, f"the {name} set")
+            except ValueError as err:
+                raise ConfigError(str(err)) from None
 
 
 def projection_basis(config: RunConfig, train: TrajectoryDataset) -> np.ndarray | None:
