@@ -218,6 +218,12 @@ def test_refined_noise_bisects_between_diverging_and_too_biased():
     assert refined_noise(tried + [noisy(0.316, 0, 1.05)], before, 0.1) is None  # met
     assert refined_noise(tried[:2], before, 0.1) is None  # nothing stable to bisect toward
     assert refined_noise(tried[2:], before, 0.1) is None  # nothing diverging below
+    # Bounded but unphysical (a remedy may fix that) bounds the bisection as stable does.
+    leaky = Outcome("noise 1.0", {"modality.noise": 1.0}, np.full((1, 2), 101),
+                    {"interpolation": 3.0}, 100, 10, unphysical=2,
+                    unphysical_reason="2% of its energy in bands where the data have none")
+    fix = refined_noise(tried[:2] + [leaky], before, 0.1)
+    assert fix.changes == {"modality.noise": pytest.approx(np.sqrt(0.1 * 1.0), rel=1e-3)}
 
 
 def test_diagnose_verify_ranks_the_fixes_by_their_measured_outcome(tmp_path, capsys):

@@ -305,25 +305,27 @@ def refined_noise(outcomes: list[Outcome], before: Outcome, tolerance: float) ->
     """The next noise level to try, or None when a candidate already meets the tolerance.
 
     Noise trades stability (damping) for bias: between the strongest noise
-    that still diverges and the weakest that is stable (but too biased) lies
-    the best compromise; the geometric mean of the two is tried next.
+    that still diverges and the weakest that stays bounded (stable but too
+    biased, or bounded but unphysical: a remedy such as the band filter is
+    added to that afterwards, `combined_fix`) lies the best compromise; the
+    geometric mean of the two is tried next.
     """
     if any(o.stable and o.within(before, tolerance) for o in outcomes):
         return None
     noisy = [(o.changes["modality.noise"], o) for o in outcomes
              if list(o.changes) == ["modality.noise"]]
-    stable = [v for v, o in noisy if o.stable]
-    if not stable:
+    bounded = [v for v, o in noisy if o.diverged == 0]
+    if not bounded:
         return None
-    hi = min(stable)
-    below = [v for v, o in noisy if not o.stable and v < hi]
+    hi = min(bounded)
+    below = [v for v, o in noisy if o.diverged and v < hi]
     if not below:
         return None
     value = float(f"{np.sqrt(max(below) * hi):.3g}")
     if value in [v for v, _ in noisy]:
         return None
     return Fix(f"noise {value:g}", {"modality.noise": value},
-               f"between {max(below):g} (diverges) and {hi:g} (stable, error "
+               f"between {max(below):g} (diverges) and {hi:g} (bounded, error "
                f"{dict(noisy)[hi].mean_error / before.mean_error:.2f}x before)")
 
 
