@@ -181,7 +181,9 @@ def main() -> None:
                               f"evaluation.stability_steps={args.long}", "--quiet")
                 lines = out_long.splitlines()
                 start = next(i for i, line in enumerate(lines) if line.startswith("long rollouts"))
-                block = "\n".join(lines[start:start + 5])
+                end = next((i for i in range(start + 1, len(lines))
+                            if not lines[i].startswith("  ")), len(lines))
+                block = "\n".join(lines[start:end])
                 long_text += (f"\n## {args.long}-step rollouts, {label}\n\n```\n{block}\n```\n"
                               f"\n{statistics_table(which)}\n")
         table = "\n".join(line for line in stab.splitlines() if line.startswith("|"))

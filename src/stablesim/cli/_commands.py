@@ -127,7 +127,7 @@ def format_evaluation(metrics: Metrics) -> str:
         if alone is not None:
             lines.append(_against_solver_line(metrics, test_set))
     if metrics.stability_steps:
-        lines.append(f"long rollouts ({metrics.stability_steps} steps from every test start):")
+        lines.append(f"long rollouts ({metrics.stability_steps} steps from every validation and test start):")
         for test_set, s in metrics.summary.items():
             for name, stats in (("learned", s), ("solver alone", metrics.baseline_of(test_set))):
                 if stats is None:

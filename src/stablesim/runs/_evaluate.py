@@ -105,7 +105,7 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
             every = rollout_seeds(result, initial, phys, steps)  # seeds as a vmap axis
         per_seed[test_set] = {}
         judged = None
-        if statistics is not None and test_set != VALIDATION:
+        if statistics is not None:  # validation starts too: what a choice may look at
             with say(f"long rollouts: {len(result.seeds)} seed(s) x {test.num_trajectories} "
                      f"{test_set} starts for {ev.stability_steps} steps"):
                 judged = long_physics(_seed_simulators(result), test, statistics, config)
