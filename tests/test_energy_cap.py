@@ -57,3 +57,34 @@ def test_a_bounded_candidate_whose_only_fault_is_its_energy_is_retried_with_the_
     assert not capped_fix(before, [untrained], 0.1).trains  # nothing to fine-tune
     good = Outcome("noise 0.3", {"modality.noise": 0.3}, steps, {"validation": 1.05}, 100, 300)
     assert capped_fix(before, [drifting, good], 0.1) is None  # a stable candidate is kept
+
+
+def test_a_run_with_the_cap_never_rolls_out_beyond_the_training_datas_energy(tmp_path, capsys):
+    """`simulator.energy_cap` from a config: a prediction whose residual step gains energy
+    (a large initial output) is held at the training data's largest mean square."""
+    import copy
+
+    import yaml
+    from _tiny import TINY
+
+    from stablesim.cli import main
+    from stablesim.evaluation import rollout_batch
+    from stablesim.runs import Run
+
+    config = copy.deepcopy(TINY)
+    config["simulator"] = {"energy_cap": True}
+    config["model"]["initializer"] = "default"
+    config["training"].update(updates=5, learning_rate=0.3)  # a step that is far from tuned
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["train", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    run = Run(tmp_path / "run")
+    train = run.parts["train"]
+    cap = largest_mean_square(np.asarray(train.trajectories))
+    simulator = run.trained.simulator_for(0)
+    assert isinstance(simulator, EnergyCapped) and simulator.cap == pytest.approx(cap)
+    start = jnp.asarray(train.trajectories[:, 0]) * 3.0  # far above the cap from the start
+    states = np.asarray(rollout_batch(simulator, start, jnp.asarray(train.params), 50),
+                        np.float64)
+    squares = np.mean(states.reshape(*states.shape[:2], -1) ** 2, axis=-1)
+    assert squares.max() <= cap * (1 + 1e-5)
