@@ -47,3 +47,29 @@ def test_a_healthy_solver_and_other_errors_pass_through():
     np.testing.assert_allclose(np.asarray(out[:, -1]), 0.9**6, rtol=1e-6)  # the naive value
     with pytest.raises(KeyError), solver_errors():
         raise KeyError("not a solver's")
+
+
+def test_a_numpy_solver_is_probed_once_per_process_for_the_same_shapes():
+    from stablesim import ConfigError
+    from stablesim.simulators import probe_solver
+
+    calls: list = []
+
+    def step(u, p):
+        calls.append(u.shape)
+        return u
+
+    state, params = np.ones((1, 4)), np.ones(1)
+    for _ in range(3):  # e.g. a study's check, then train() of two cells
+        probe_solver(step, state, params, name="step")
+    probe_solver(step, np.ones((1, 6)), params, name="step")  # other shapes: probed again
+    assert calls == [(1, 4), (1, 6)]
+
+    def bad(u, p):
+        calls.append("bad")
+        return u * np.nan
+
+    for _ in range(2):  # a failing probe is never remembered
+        with pytest.raises(ConfigError, match="non-finite"):
+            probe_solver(bad, state, params, name="bad")
+    assert calls.count("bad") == 2

@@ -28,6 +28,10 @@ def load_solver_function(spec: str) -> Callable:
 _describe = describe_error
 
 
+_PROBED: set = set()
+"""Solvers probed successfully in this process, with the shapes they were probed on."""
+
+
 def probe_solver(fn: Callable, state: np.ndarray, params: np.ndarray, *, name: str,
                  batched: bool = False) -> None:
     """Call a NumPy solver once on a real state; one-line `ConfigError` if it misbehaves.
@@ -42,9 +46,17 @@ def probe_solver(fn: Callable, state: np.ndarray, params: np.ndarray, *, name: s
     - `state`, `params`: a state `(C, *N)` of the data and its parameters `(P,)`.
     - `name`: how to name the solver.
     - `batched`: call it on a batch of two states (`simulator.solver_batched`).
+
+    A solver that passed with these shapes in this process is not called again.
     """
     state = np.asarray(state, np.float32)
     params = np.asarray(params, np.float32)
+    key = (fn, batched, state.shape, params.shape)
+    try:
+        if key in _PROBED:  # e.g. a study's check before its first cell, then train() per cell
+            return
+    except TypeError:  # an unhashable callable: probed every time
+        key = None
     if batched:
         state, params = np.stack([state, state]), np.stack([params, params])
     what = "a batch of 2 training states" if batched else "a training state"
@@ -60,3 +72,5 @@ def probe_solver(fn: Callable, state: np.ndarray, params: np.ndarray, *, name: s
     if bad:
         raise ConfigError(f"solver {name}: returned {bad} non-finite values for {what} "
                           "(finite input)")
+    if key is not None:
+        _PROBED.add(key)
