@@ -226,11 +226,26 @@ def test_refined_noise_bisects_between_diverging_and_too_biased():
     assert fix.changes == {"modality.noise": pytest.approx(np.sqrt(0.1 * 1.0), rel=1e-3)}
 
 
-def test_diagnose_verify_ranks_the_fixes_by_their_measured_outcome(tmp_path, capsys):
+def test_diagnose_verify_ranks_the_fixes_by_their_measured_outcome(tmp_path, capsys,
+                                                                   monkeypatch):
+    from stablesim.runs import _diagnose, _stabilize
+
     run = _linear_run(tmp_path, capsys)
+    measured_names: list[str] = []
+
+    def counting(measure):
+        def wrapped(*args, **kwargs):
+            measured_names.append(kwargs.get("name", "as trained"))
+            return measure(*args, **kwargs)
+        return wrapped
+
+    for module in (_diagnose, _stabilize):
+        monkeypatch.setattr(module, "measure", counting(module.measure))
     code, out, err = run_cli(capsys, "diagnose", run, "--verify", "--updates", "20",
                              "--horizon", "3000", "--quiet")
     assert code == 0, err
+    # diagnose's own measurements are reused by the verification, not repeated
+    assert measured_names.count("as trained") == 1 and measured_names.count("projection") == 1
     figures = json.loads((run / "diagnose" / "diagnose.json").read_text())
     ranked = figures["verified"]
     assert ranked[0]["name"] == "projection" and ranked[0]["diverged"] == 0

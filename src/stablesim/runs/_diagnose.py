@@ -185,8 +185,9 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
             advice.insert(1, f"Measured: seed {result.seeds[i]}: {w}.")
     verified = None
     if verify:
-        checked = stabilize_run(run_dir, None, horizon=horizon, updates=verify_updates,
-                                tolerated_bias=tolerated_bias, progress=progress)
+        checked = stabilize_run(run, None, horizon=horizon, updates=verify_updates,
+                                tolerated_bias=tolerated_bias, progress=progress,
+                                measured=[before] + ([] if projection is None else [projection]))
         verified = ranked(checked.before, checked.outcomes, checked.tolerance)
         measured = {k for o in checked.outcomes for k in o.changes}
         advice = [a for a in advice  # an untested line whose fix was just measured goes

@@ -12,14 +12,13 @@ never by theory.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pathlib
 import shutil
+from collections.abc import Sequence
 
 import numpy as np
 
-from .._atomic import atomic_write_json, atomic_write_text
 from .._errors import ConfigError, TrainingError
 from .._progress import reporter
 from .._rundir import RunDir
@@ -46,6 +45,7 @@ from ._fixes import (
 from ._lifecycle import train_run
 from ._long_physics import data_statistics, long_physics
 from ._opened import Run
+from ._stabilization import TRAINING_STARTS, Stabilization, write_report
 
 
 def apply_without_training(source: str | os.PathLike, target: pathlib.Path,
@@ -60,10 +60,6 @@ def apply_without_training(source: str | os.PathLike, target: pathlib.Path,
     write_yaml(config, new.config)
 
 
-TRAINING_STARTS = 16
-"""Training trajectories whose first frames also start long rollouts where a validation set
-exists: stability is judged on them too (never their error), so a choice rests on more starts
-than the validation set has, and never on a test set."""
 
 
 def choice_sets(parts: dict[str, TrajectoryDataset]) -> dict[str, TrajectoryDataset]:
@@ -171,82 +167,14 @@ def measure(result: TrainResult, config: RunConfig, parts: dict[str, TrajectoryD
                    updates, len(unphysical), unphysical[0].reason if unphysical else None)
 
 
-@dataclasses.dataclass(frozen=True)
-class Stabilization:
-    """What `stabilize_run` measured and kept.
-
-    **Fields:**
-
-    - `before`: the run as trained.
-    - `outcomes`: every candidate, in the order tried.
-    - `chosen`: the kept one (None: no candidate was stable).
-    - `out_dir`: the new run directory (None when nothing was kept).
-    - `report`: the markdown report's path.
-    - `tolerance`: the allowed error increase.
-    """
-
-    before: Outcome
-    outcomes: list[Outcome]
-    chosen: Outcome | None
-    out_dir: pathlib.Path | None
-    report: pathlib.Path
-    tolerance: float
-
-    def summary(self) -> str:
-        """One sentence: what was kept and its measured effect, or that nothing worked."""
-        b, c = self.before, self.chosen
-        before = (f"diverged {b.diverged} of {b.rollouts} rollouts within {b.horizon} steps"
-                  + (f" (first at step {b.first_divergence})" if b.diverged else ""))
-        if c is None:
-            return (f"As trained the model {before}; no candidate kept every rollout inside "
-                    f"the data's range and statistics for {b.horizon} steps, so nothing was "
-                    "kept. Train longer, or from "
-                    "scratch with a change from the table.")
-        change = ", ".join(f"{k}: {v}" for k, v in c.changes.items()) or "no change"
-        ratio = c.mean_error / b.mean_error if b.mean_error > 0 else float("inf")
-        bound = "within" if c.within(b, self.tolerance) else "NOT within"
-        how = f"{c.updates} fine-tuning updates" if c.updates else "no training"
-        verb = "Kept" if self.out_dir is not None else "Best (measured only, nothing written)"
-        return (f"As trained the model {before}. {verb}: {c.name} ({change}; {how}): 0 of "
-                f"{c.rollouts} rollouts diverge, and its error is {ratio:.3g}x before ({bound} "
-                f"the {self.tolerance:.0%} tolerance on the validation set).")
-
-    def table(self) -> str:
-        """Markdown table: the run and every candidate, chosen one marked."""
-        sets = list(self.before.errors)
-        head = ("| model | config change | updates | diverged within "
-                f"{self.before.horizon} steps | first divergence | "
-                + " | ".join(f"rel. error {s}" for s in sets) + " | verdict |")
-        lines = [head, "|" + " --- |" * (6 + len(sets))]
-        # "stable" below means: no rollout diverges and none leaves the data's statistics
-        for o in [self.before, *self.outcomes]:
-            change = ", ".join(f"`{k}: {v}`" for k, v in o.changes.items()) or "-"
-            if o is self.before:
-                verdict = "before"
-            elif o is self.chosen:
-                verdict = "**kept**"
-            elif o.diverged:
-                verdict = "diverges"
-            elif not o.stable:
-                verdict = f"bounded but unphysical ({o.unphysical_reason})"
-            elif not o.within(self.before, self.tolerance):
-                verdict = f"error > {1 + self.tolerance:.2f}x before"
-            else:
-                verdict = "stable, larger error"
-            first = "-" if o.first_divergence is None else str(o.first_divergence)
-            lines.append(f"| {o.name} | {change} | {o.updates} | {o.diverged} / {o.rollouts} | "
-                         f"{first} | " + " | ".join(f"{o.errors[s]:.4g}" for s in sets)
-                         + f" | {verdict} |")
-        return "\n".join(lines)
-
-
 @solver_errors()
 def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | None, *,
                   horizon: int = 10_000,
                   updates: int | None = None, learning_rate: float | None = None,
                   tolerance: float = 0.10,
                   tolerated_bias: float = 0.05, refine: int = 2,
-                  keep_candidates: bool = False, progress: bool = True) -> Stabilization:
+                  keep_candidates: bool = False, progress: bool = True,
+                  measured: Sequence[Outcome] = ()) -> Stabilization:
     """Fine-tune a trained run with each candidate fix, measure, keep the best as a new run.
 
     **Arguments:**
@@ -268,6 +196,9 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
         is stable within the tolerance (`refined_noise`).
     - `keep_candidates`: keep every candidate's run directory in `OUT.candidates`.
     - `progress`: print what it does.
+    - `measured`: outcomes the caller measured on this run with the same
+        `horizon` (`diagnose`: the run as trained, the projection): not
+        measured again.
 
     **Returns:**
 
@@ -290,9 +221,12 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
     whole_updates, top_rate = whole_run_budget(run)
     updates = updates or max(100, whole_updates // 5)
     learning_rate = learning_rate or 0.1 * top_rate
-    with say(f"measuring the run as trained ({horizon}-step rollouts)"):
-        statistics = data_statistics(parts["train"])  # once, for every candidate
-        before = measure(run.trained, config, parts, horizon=horizon, statistics=statistics)
+    statistics = data_statistics(parts["train"])  # once, for every candidate
+    known = [o for o in measured if o.horizon == horizon]
+    before = next((o for o in known if not o.changes and not o.updates), None)
+    if before is None:
+        with say(f"measuring the run as trained ({horizon}-step rollouts)"):
+            before = measure(run.trained, config, parts, horizon=horizon, statistics=statistics)
     if progress:
         print(f"  diverged {before.diverged} / {before.rollouts}"
               + (f", first at step {before.first_divergence}" if before.diverged else ""))
@@ -322,6 +256,10 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
         except TrainingError as err:  # a fix whose training fails is measured as failing
             if progress:
                 print(f"  training failed: {err}")
+            return
+        same = [o for o in known if o.changes == fix.changes and not o.updates]
+        if not fix.trains and same:  # measured by the caller already
+            outcomes.append((same[0], target))
             return
         with say(f"  measuring {fix.name}"):
             outcome = measure(tuned, cfg, parts, horizon=horizon, name=fix.name,
@@ -366,26 +304,7 @@ def stabilize_run(run_dir: str | os.PathLike | Run, out: str | os.PathLike | Non
     report_dir = RunDir.of(run_dir).path / "stabilize"
     result_ = Stabilization(before, [o for o, _ in outcomes], chosen, kept,
                             report_dir / "stabilize.md", tolerance)
-    _write_report(result_, run_dir, report_dir)
+    write_report(result_, run_dir, report_dir)
     if kept is not None:
-        _write_report(result_, run_dir, kept / "stabilize")
+        write_report(result_, run_dir, kept / "stabilize")
     return result_
-
-
-def _write_report(s: Stabilization, run_dir, folder: pathlib.Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(folder / "stabilize.json", {
-        "run": str(run_dir), "out": None if s.out_dir is None else str(s.out_dir),
-        "tolerance": s.tolerance, "before": s.before.as_dict(),
-        "candidates": [o.as_dict() for o in s.outcomes],
-        "chosen": None if s.chosen is None else s.chosen.name})
-    atomic_write_text(folder / "stabilize.md", "\n\n".join([
-        f"# Stabilizing {pathlib.Path(run_dir).name}",
-        s.summary(),
-        "Each candidate fine-tunes the trained run with one config change; every seed is rolled "
-        f"out from every validation start and up to {TRAINING_STARTS} training starts (only "
-        f"the training starts where the data have no validation set; never a test start) for "
-        f"{s.before.horizon} steps (diverged: a value "
-        "not finite or outside the trajectory's range widened by evaluation.divergence_margin), and "
-        "the relative error is taken at evaluation.horizon frames.",
-        s.table(), ""]))

@@ -51,7 +51,7 @@ def probe_solver(fn: Callable, state: np.ndarray, params: np.ndarray, *, name: s
     """
     state = np.asarray(state, np.float32)
     params = np.asarray(params, np.float32)
-    key = (fn, batched, state.shape, params.shape)
+    key: tuple | None = (fn, batched, state.shape, params.shape)
     try:
         if key in _PROBED:  # e.g. a study's check before its first cell, then train() per cell
             return
