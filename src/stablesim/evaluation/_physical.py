@@ -8,7 +8,9 @@ rollout (no reference that long is needed) against statistics of the data:
 - `band_energy`: energy per radial Fourier wavenumber band (periodic grids);
   the **empty bands** are those holding less than `EMPTY_BAND_SHARE` of the
   data's energy, and a rollout's **empty-band fraction** is the share of its
-  energy there;
+  energy there; on other data (vectors, walls, open boundaries) the bands are
+  the data's POD modes, and the empty ones everything outside the modes that
+  hold at least that share (the directions the projection removes);
 - **rms ratio**: the rollout's late root-mean-square value over the largest
   the reference trajectory reaches (only excess is judged: a decaying system's
   truth may fall below the data's range);
@@ -28,6 +30,12 @@ from jaxtyping import Float
 
 EMPTY_BAND_SHARE = 1e-6
 """A band holding less than this share of the data's energy counts as empty."""
+
+MAX_POD_FEATURES = 16_384
+"""Non-periodic states larger than this get no POD spectrum (its SVD would not be cheap)."""
+
+MAX_POD_FRAMES = 2000
+"""At most this many evenly spaced frames enter the POD."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +97,16 @@ class DataStatistics:
     - `band_share`: the data's share of energy per band.
     - `values`: a sample of the data's values (for W1).
     - `std`: the data's standard deviation.
+    - `pod_basis`: for data that are not periodic fields, the orthonormal POD
+        modes `(n, r)` holding at least `EMPTY_BAND_SHARE` of the data's energy
+        (a rollout's energy outside them is in "empty bands"); None for
+        periodic fields (Fourier bands) or states over `MAX_POD_FEATURES`.
     """
 
     band_share: np.ndarray
     values: np.ndarray
     std: float
+    pod_basis: np.ndarray | None = None
 
     @property
     def empty_bands(self) -> np.ndarray:
@@ -101,28 +114,50 @@ class DataStatistics:
         return self.band_share < EMPTY_BAND_SHARE
 
     @classmethod
-    def of(cls, frames: Float[np.ndarray, "K C *N"], *, max_values: int = 100_000,
-           seed: int = 0) -> DataStatistics:
-        """Statistics of data frames `(K, C, *N)` (e.g. every training frame)."""
+    def of(cls, frames: Float[np.ndarray, "K C *N"], *, periodic: bool = True,
+           max_values: int = 100_000, seed: int = 0) -> DataStatistics:
+        """Statistics of data frames `(K, C, *N)` (e.g. every training frame); `periodic`:
+        fields on a periodic grid (Fourier bands), else POD modes."""
         energy = band_energy(frames)
         share = energy / max(energy.sum(), 1e-300)
         values = np.asarray(frames, np.float64).ravel()
         if values.size > max_values:
             values = np.random.default_rng(seed).choice(values, max_values, replace=False)
-        return cls(share, values, float(values.std()) or 1.0)
+        return cls(share, values, float(values.std()) or 1.0,
+                   None if periodic else pod_modes(frames))
 
     @classmethod
     def of_trajectories(cls, trajectories: Float[np.ndarray, "B T C *N"], *,
-                        max_frames: int = 4000) -> DataStatistics:
+                        periodic: bool = True, max_frames: int = 4000) -> DataStatistics:
         """Statistics of trajectories' frames, at most `max_frames` evenly spaced ones."""
         frames = np.asarray(trajectories).reshape((-1,) + trajectories.shape[2:])
         if frames.shape[0] > max_frames:
             frames = frames[np.linspace(0, frames.shape[0] - 1, max_frames).astype(int)]
-        return cls.of(frames)
+        return cls.of(frames, periodic=periodic)
+
+
+def pod_modes(frames: Float[np.ndarray, "K ..."]) -> np.ndarray | None:
+    """The data's POD modes (uncentred SVD of the frames) holding at least
+    `EMPTY_BAND_SHARE` of their energy, as orthonormal columns `(n, r)`; None for states
+    over `MAX_POD_FEATURES` values."""
+    x = np.asarray(frames, np.float64).reshape(len(frames), -1)
+    if x.shape[1] > MAX_POD_FEATURES:
+        return None
+    if x.shape[0] > MAX_POD_FRAMES:
+        x = x[np.linspace(0, x.shape[0] - 1, MAX_POD_FRAMES).astype(int)]
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    share = s**2 / max(float((s**2).sum()), 1e-300)
+    return vt[share >= EMPTY_BAND_SHARE].T
 
 
 def empty_band_fraction(states: Float[np.ndarray, "K C *N"], data: DataStatistics) -> float:
-    """The share of the states' energy in the data's empty bands."""
+    """The share of the states' energy in the data's empty bands (its POD: outside the
+    modes that carry the data's energy)."""
+    if data.pod_basis is not None:
+        x = np.asarray(states, np.float64).reshape(len(states), -1)
+        total = float((x**2).sum())
+        kept = float(((x @ data.pod_basis) ** 2).sum())
+        return max(0.0, 1.0 - kept / total) if total > 0 else 0.0
     energy = band_energy(states)
     bands = min(energy.size, data.band_share.size)
     empty = np.zeros(energy.size, bool)
@@ -190,7 +225,9 @@ def physical_verdict(diverged_at: int | None, late: Float[np.ndarray, "K C *N"] 
     w1 = wasserstein_to_data(late, data)
     reasons = []
     if empty > tolerances.empty_band_fraction:
-        reasons.append(f"{empty:.1%} of its energy in bands where the data have none "
+        where = ("bands" if data.pod_basis is None else
+                 "directions (POD modes)")
+        reasons.append(f"{empty:.1%} of its energy in {where} where the data have none "
                        f"(allowed {tolerances.empty_band_fraction:.0%})")
     if ratio > tolerances.rms_ratio:
         reasons.append(f"rms {ratio:.2f}x the reference's largest "

@@ -37,7 +37,8 @@ def data_statistics(train: TrajectoryDataset) -> DataStatistics:
     """The training data's statistics (`DataStatistics.of_trajectories` of up to 1 GiB of
     evenly spaced trajectories): what long rollouts, the band filter and its candidate
     are all measured against."""
-    return DataStatistics.of_trajectories(train.sampled())
+    periodic = len(train.state_shape) > 1 and set(train.boundary) == {"periodic"}
+    return DataStatistics.of_trajectories(train.sampled(), periodic=periodic)
 
 
 def tolerances_of(config: RunConfig) -> PhysicalTolerances:
