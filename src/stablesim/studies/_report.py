@@ -33,6 +33,7 @@ from ._evidence import (
     write_findings,
 )
 from ._findings import findings_paragraph
+from ._long_rollouts import long_rollouts_section
 from ._results import StudyResults
 from ._study import write_results
 
@@ -107,6 +108,7 @@ def build_report(out_dir: str | os.PathLike, opened: dict[str, Run] | None = Non
     findings_table(doc, findings)
     correction_gains(doc, results)
     tuning_section(doc, results.picks, runs)
+    long_rollouts_section(doc, results)
     _setup_comparison(doc, results)
     _unroll_length(doc, results)
     _plots(doc, results)
