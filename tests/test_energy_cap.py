@@ -88,3 +88,69 @@ def test_a_run_with_the_cap_never_rolls_out_beyond_the_training_datas_energy(tmp
                         np.float64)
     squares = np.mean(states.reshape(*states.shape[:2], -1) ** 2, axis=-1)
     assert squares.max() <= cap * (1 + 1e-5)
+
+
+GAIN = '''
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+
+
+class Gain(eqx.Module):
+    """u -> (g R - I) u: with the residual step, u' = g R u (R a rotation, g > 1)."""
+    weight: jnp.ndarray  # trainable but unused: the map stays what it is
+    matrix: tuple = eqx.field(static=True)
+
+    def __call__(self, x):
+        m = jnp.asarray(self.matrix, x.dtype)
+        return m @ x[: m.shape[0]] + 0.0 * self.weight
+
+
+def make_network(num_spatial_dims, in_channels, out_channels, *, key):
+    c, s = np.cos(0.3), np.sin(0.3)
+    rotation = np.array([[c, -s, 0, 0], [s, c, 0, 0], [0, 0, c, s], [0, 0, -s, c]])
+    return Gain(jnp.zeros(()), tuple(map(tuple, (1.002 * rotation - np.eye(4)).tolist())))
+'''
+
+
+def test_stabilize_keeps_the_cap_for_a_model_that_gains_energy(tmp_path, capsys):
+    """The target in small: the truth conserves energy (a rotation), the model gains 0.2%
+    per step and diverges; the energy cap, no training, is kept and never diverges."""
+    import json
+
+    import yaml
+
+    from stablesim.cli import main
+
+    rng = np.random.default_rng(0)
+    c, s = np.cos(0.3), np.sin(0.3)
+    rotation = np.array([[c, -s, 0, 0], [s, c, 0, 0], [0, 0, c, s], [0, 0, -s, c]])
+    starts = rng.normal(size=(12, 4))
+    starts /= np.linalg.norm(starts, axis=1, keepdims=True)
+    frames = [starts]
+    for _ in range(29):
+        frames.append(frames[-1] @ rotation.T)
+    np.savez(tmp_path / "rot.npz", trajectories=np.stack(frames, 1).astype(np.float32),
+             params=np.repeat([[1.0], [2.0]], 6, axis=0))
+    (tmp_path / "gain.py").write_text(GAIN)
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump({
+        "system": {"name": None},
+        "data": {"file": "rot.npz", "train_values": [1.0], "interpolation_values": [2.0],
+                 "normalize": "off"},
+        "model": {"architecture": "gain.py:make_network"},
+        "modality": {"name": "ONE", "unroll": 1},
+        "training": {"updates": 20, "seeds": [0], "log_every": 10, "checkpoint_every": 10,
+                     "batch_size": 4},
+        "evaluation": {"rollout_steps": 10, "horizon": 5, "plots": False}}))
+    assert main(["train", str(tmp_path / "run.yaml"), "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 0
+    code = main(["stabilize", str(tmp_path / "run"), "--out", str(tmp_path / "stable"),
+                 "--updates", "10", "--horizon", "1000", "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads((tmp_path / "stable" / "stabilize" / "stabilize.json").read_text())
+    assert report["before"]["diverged"] == report["before"]["rollouts"] == 6
+    assert report["chosen"] == "energy cap"
+    kept = next(o for o in report["candidates"] if o["name"] == "energy cap")
+    assert kept["diverged"] == 0 and kept["unphysical"] == 0 and kept["updates"] == 0
+    assert kept["errors"]["train"] <= report["before"]["errors"]["train"]
