@@ -65,11 +65,12 @@ def test_a_run_with_the_cap_never_rolls_out_beyond_the_training_datas_energy(tmp
     import copy
 
     import yaml
-    from _tiny import TINY
 
     from stablesim.cli import main
     from stablesim.evaluation import rollout_batch
     from stablesim.runs import Run
+
+    from _tiny import TINY
 
     config = copy.deepcopy(TINY)
     config["simulator"] = {"energy_cap": True}

@@ -4,9 +4,10 @@ import copy
 import json
 
 import yaml
-from _tiny import TINY
 
 from stablesim.cli import main
+
+from _tiny import TINY
 
 
 def test_the_report_tables_each_cells_long_rollout_verdicts(tmp_path, capsys):
