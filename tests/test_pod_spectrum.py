@@ -41,3 +41,20 @@ def test_energy_outside_the_data_modes_is_the_empty_share_and_names_the_directio
     assert "directions (POD modes) where the data have none" in judged.reason
     assert physical_verdict(None, inside, 10.0, stats,
                             PhysicalTolerances(wasserstein=100.0)).verdict == "stable"
+
+
+def test_reference_ranges_read_per_trajectory_match_the_whole_array_formula():
+    from stablesim.data import TrajectoryDataset
+    from stablesim.runs._long_physics import reference_ranges
+
+    rng = np.random.default_rng(2)
+    traj = (rng.normal(size=(5, 7, 2, 6)) * rng.uniform(0.5, 3, size=(5, 1, 1, 1))
+            ).astype(np.float32)
+    data = TrajectoryDataset(traj, np.zeros((5, 1), np.float32))
+    lower, upper, rms = reference_ranges(data, margin=1.0)
+    flat = traj.reshape(5, -1).astype(np.float64)  # the naive whole-array oracle
+    lo, hi = flat.min(1), flat.max(1)
+    np.testing.assert_allclose(np.asarray(lower), lo - (hi - lo), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(upper), hi + (hi - lo), rtol=1e-6)
+    naive_rms = np.sqrt((traj.astype(np.float64) ** 2).mean(axis=(2, 3))).max(axis=1)
+    np.testing.assert_allclose(rms, naive_rms, rtol=1e-12)

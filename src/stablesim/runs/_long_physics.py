@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -65,11 +66,8 @@ def long_physics(simulators: Sequence, test: TrajectoryDataset, data: DataStatis
     """
     ev = config.evaluation
     steps = steps or ev.stability_steps
-    reference = np.asarray(test.trajectories)
-    lower, upper = divergence_bounds(reference, margin=ev.divergence_margin)
-    space = tuple(range(2, reference.ndim))
-    reference_rms = np.sqrt(np.mean(reference.astype(np.float64) ** 2, axis=space)).max(axis=1)
-    initial, params = jnp.asarray(reference[:, 0]), jnp.asarray(test.params)
+    lower, upper, reference_rms = reference_ranges(test, ev.divergence_margin)
+    initial, params = jnp.asarray(test.trajectories[:, 0]), jnp.asarray(test.params)
     tolerances = tolerances_of(config)
     out = []
     for sim in simulators:
@@ -80,6 +78,24 @@ def long_physics(simulators: Sequence, test: TrajectoryDataset, data: DataStatis
                                      float(reference_rms[b]), data, tolerances)
                     for b in range(len(first))])
     return out
+
+
+def reference_ranges(test: TrajectoryDataset, margin: float
+                     ) -> tuple[jax.Array, jax.Array, np.ndarray]:
+    """Per start: the divergence bounds and the largest frame rms of its reference
+    trajectory, read one trajectory at a time (a set on disk is never loaded whole).
+
+    **Returns:** `(lower, upper, reference_rms)`, one value each per trajectory.
+    """
+    lows, highs, rms = [], [], []
+    for b in range(test.num_trajectories):
+        trajectory = np.asarray(test.trajectories[b])  # (T, *state)
+        lo, hi = divergence_bounds(trajectory[None], margin=margin)
+        lows.append(lo[0])
+        highs.append(hi[0])
+        squares = np.mean(trajectory.astype(np.float64).reshape(len(trajectory), -1) ** 2, 1)
+        rms.append(float(np.sqrt(squares.max())))
+    return jnp.stack(lows), jnp.stack(highs), np.asarray(rms)
 
 
 def physics_summary(per_start: Sequence[RolloutPhysics], steps: int) -> PhysicsSummary:
