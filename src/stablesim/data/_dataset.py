@@ -196,6 +196,12 @@ class TrajectoryDataset:
         self.__dict__["_fingerprint"] = prefix + digest.hexdigest()[:16]
         return self.__dict__["_fingerprint"]
 
+    def known_fingerprint(self, value: str) -> TrajectoryDataset:
+        """This dataset, its fingerprint taken as `value` instead of computed (a run's record
+        of a file whose size and modification time are unchanged)."""
+        self.__dict__["_fingerprint"] = value
+        return self
+
     def take(self, indices: Sequence[int] | np.ndarray) -> TrajectoryDataset:
         """The sub-dataset of the given trajectory indices (or boolean mask)."""
         idx = np.asarray(indices)

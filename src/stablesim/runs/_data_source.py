@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import time
 
 from .._atomic import atomic_write_json
 from .._errors import DataError
@@ -40,6 +41,8 @@ def record_data(config: RunConfig, data: TrajectoryDataset, run_dir: str | os.Pa
         "bytes": _size(source),
         "shape": list(data.trajectories.shape),
         "fingerprint": data.fingerprint(),
+        "stat": file_stat(source),
+        "stat_at_ns": time.time_ns(),
     })
 
 
@@ -68,6 +71,31 @@ def copy_data_record(source: str | os.PathLike, target: str | os.PathLike) -> No
     for name in ("dataset", "data_source", "normalization"):
         if getattr(old, name).exists():
             shutil.copy2(getattr(old, name), getattr(new, name))
+
+
+RACY_NS = 2_000_000_000
+"""A file modified less than this before its stat was recorded is always re-read: a change
+within the same clock tick would not show in its modification time (git's "racy" rule)."""
+
+
+def file_stat(path: pathlib.Path) -> list:
+    """Size and modification time (ns) of a file, or of every file in a folder by relative
+    path: if these are unchanged the content is taken as unchanged (make's and rsync's
+    quick check), and the run's recorded fingerprint is used instead of reading the data."""
+    if path.is_dir():
+        return [[str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns]
+                for p in sorted(path.rglob("*")) if p.is_file()]
+    return [[path.name, path.stat().st_size, path.stat().st_mtime_ns]]
+
+
+def _unchanged(record: dict, path: pathlib.Path) -> bool:
+    """Whether the file's stat equals the recorded one, none of its files modified within
+    `RACY_NS` before the record (older records have no stat: always re-read)."""
+    stat, at = record.get("stat"), record.get("stat_at_ns")
+    if stat is None or at is None:
+        return False
+    settled = all(mtime < at - RACY_NS for _, _, mtime in stat)
+    return settled and stat == file_stat(path)
 
 
 def _size(path: pathlib.Path) -> int:
@@ -103,6 +131,8 @@ def open_run_data(run_dir: str | os.PathLike, config: RunConfig) -> TrajectoryDa
         raise DataError(f"{run_dir} was trained on {path}, which is gone; put it back, or "
                         "train with data.keep_copy: true to keep a copy in the run directory")
     data = open_data_file(config, path)
+    if _unchanged(record, path):
+        return data.known_fingerprint(record["fingerprint"])  # not read again
     now = data.fingerprint()
     if now != record["fingerprint"]:
         raise DataError(f"{path} changed since {run_dir} was trained on it (fingerprint "
