@@ -39,18 +39,26 @@ def save_hdf5(dataset: TrajectoryDataset, path: str | os.PathLike) -> pathlib.Pa
     path = pathlib.Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         traj = dataset.trajectories
+        frame_bytes = 4 * int(np.prod(traj.shape[2:]))
+        # One trajectory per chunk (they are read a trajectory at a time), about 1 MiB each.
+        chunks = (1, max(1, min(traj.shape[1], CHUNK_BYTES // max(frame_bytes, 1))),
+                  *traj.shape[2:])
         if isinstance(traj, LazyTrajectories):  # copied a piece at a time
             out = f.create_dataset("trajectories", shape=traj.shape, dtype="f4",
-                                   chunks=(1, 1, *traj.shape[2:]), compression="gzip")
+                                   chunks=chunks, compression="gzip")
             for i, t0, t1, piece in traj.chunks():
                 out[i, t0:t1] = piece
         else:
-            f.create_dataset("trajectories", data=traj, compression="gzip")
+            f.create_dataset("trajectories", data=np.asarray(traj, np.float32), chunks=chunks,
+                             compression="gzip")
         f.create_dataset("params", data=dataset.params)
         f.attrs["parameter_names"] = json.dumps(list(dataset.parameter_names))
         f.attrs["metadata"] = json.dumps(dataset.metadata)
     return path
 
+
+CHUNK_BYTES = 1 << 20
+"""About the size of one HDF5 chunk `save_hdf5` writes (one trajectory, whole frames)."""
 
 IN_MEMORY_BYTES = 256 << 20
 """Data up to this size are read into memory by default; larger data stay in their files."""
