@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 import yaml
-from _tiny import linear_subspace_data
 
 from stablesim.cli import main
 from stablesim.data import TrajectoryDataset
+
+from _tiny import linear_subspace_data
 
 
 def test_an_unchanged_file_is_not_hashed_again_and_a_changed_one_is(tmp_path, capsys,
