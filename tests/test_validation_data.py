@@ -219,7 +219,8 @@ def test_a_tuned_study_end_to_end_reports_each_pick(tmp_path):
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(TINY))
     (tmp_path / "study.yaml").write_text(yaml.safe_dump({
         "name": "tuned", "base": "base.yaml",
-        "config": {"training": {"seeds": [0], "updates": 10}},
+        "config": {"training": {"seeds": [0], "updates": 10},
+                   "evaluation": {"stability_steps": 30}},  # merged key by key into TINY's
         "grid": {"modality.name": ["ONE"]},
         "tune": {"training.learning_rate": [1e-4, 3e-3]}}))
     out = tmp_path / "s"
@@ -238,3 +239,12 @@ def test_a_tuned_study_end_to_end_reports_each_pick(tmp_path):
     headline = json.loads((out / "runs" / kept / "metrics.json").read_text())["summary"]
     assert f"| ONE | {headline['interpolation']['rel_error']['mean']:.4g} ± " in report
     assert "1 of 1 cells evaluated" in report
+    # The long rollouts of the kept cell, as its metrics hold them.
+    assert "## Long rollouts" in report and "30 steps" in report
+    lines = report.split("## Long rollouts", 1)[1].splitlines()
+    for test_set in ("interpolation", "extrapolation"):
+        v = headline[test_set]["physics"]["verdicts"]
+        row = next(line for line in lines if f"| {test_set} |" in line)
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[2:5] == [str(v["stable"]), str(v["bounded but unphysical"]),
+                              str(v["diverges"])]
