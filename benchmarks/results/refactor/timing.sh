@@ -1,5 +1,7 @@
 #!/bin/bash
-# Before/after timings, same machine, one run: old = 26bac93 (session start), new = HEAD.
+# Before/after timings, same machine, one run, of the source trees /tmp/<version>/src named
+# on the command line (default: old new), e.g. `timing.sh old mid new` with old = 26bac93
+# (before issue 27's work), mid = 9f9f3ba (session 13's start), new = HEAD.
 cd /tmp/timing
 PY=/work/main/.venv/bin/python
 cat > base.yaml <<'Y'
@@ -16,8 +18,8 @@ base: base.yaml
 grid: {modality.name: [ONE, NOG, WIG], simulator.setup: [prediction, correction]}
 Y
 for round in 1 2; do
-for v in old new; do
-  if [ $v = old ]; then export PYTHONPATH=/tmp/old/src; else export PYTHONPATH=/tmp/new/src; fi
+for v in ${@:-old new}; do
+  export PYTHONPATH=/tmp/$v/src
   rm -rf s-$v r-$v
   t0=$(date +%s.%N); $PY -m stablesim.cli study study.yaml --out s-$v --quiet > /dev/null 2>&1; t1=$(date +%s.%N)
   $PY -m stablesim.cli train base.yaml --out r-$v --quiet > /dev/null 2>&1

@@ -64,8 +64,9 @@ class Layer:
     @classmethod
     def settings(cls, items: Sequence[Override] | Mapping[str, Any], *,
                  base_dir: str | os.PathLike | None = None, command_line: bool = False) -> Layer:
-        """Dotted keys and values (`--set` texts, pairs, or a mapping of dotted keys)."""
-        pairs = items.items() if isinstance(items, Mapping) else items
+        """Dotted keys and values: `--set` texts, pairs, or a mapping (nested sections,
+        dotted keys, or both, as a study's `config:` section may mix them)."""
+        pairs = _flatten(items) if isinstance(items, Mapping) else items
         nested: dict = {}
         for item in pairs:
             key, value = parse_override(item) if isinstance(item, str) else item

@@ -114,20 +114,11 @@ FAILURE = "stablesim: host solver failure:"
 _EXCEPTION, _NONFINITE = 1, 2  # the result codes a host call returns beside the state
 
 
-class _FirstException:
-    """The text of the first exception a host solver raised: its message is dynamic, so it
-    cannot be part of `eqx.error_if`'s static message; `solver_errors` appends it."""
-
-    def __init__(self):
-        self.text: str | None = None
-
-
 class _Callback(eqx.Module):
     numpy_fn: Callable = eqx.field(static=True)
     takes_params: bool = eqx.field(static=True)
     vectorized: bool = eqx.field(static=True)
     name: str = eqx.field(static=True)
-    first: _FirstException = eqx.field(static=True)
 
     def _host(self, state_rank: int, state, params):
         """The next state and a result code per state (0: fine, else `_EXCEPTION`,
@@ -143,8 +134,7 @@ class _Callback(eqx.Module):
         try:
             out = call_numpy_solver(self.numpy_fn, self.takes_params, flat_state, flat_params)
         except Exception as err:  # stops the compiled program in one line (`solver_errors`)
-            if self.first.text is None:
-                self.first.text = f"{type(err).__name__}: {err}"
+            _FIRST_EXCEPTION.setdefault(self.name, f"{type(err).__name__}: {err}")
             return np.full(state.shape, np.nan, state.dtype), np.full(lead, _EXCEPTION, np.int32)
         failed = np.isfinite(flat_state).all() and not np.isfinite(out).all()
         return out.reshape(state.shape), np.full(lead, _NONFINITE if failed else 0, np.int32)
@@ -189,9 +179,9 @@ def solver_errors() -> Iterator[None]:
         if found is None:
             raise
         line = found.group(1)
-        first = _FIRST.get(found.group(2))
-        if first is not None and first.text and line.endswith("raised an exception"):
-            line += f": {first.text}"
+        first = _FIRST_EXCEPTION.get(found.group(2))
+        if first is not None and line.endswith("raised an exception"):
+            line += f": {first}"
         raise TrainingError(line) from None
     finally:
         logger.removeFilter(quiet)
@@ -202,8 +192,9 @@ class _QuietCallbackLog(logging.Filter):
         return record.getMessage() != "jax.pure_callback failed"
 
 
-_FIRST: dict[str, _FirstException] = {}
-"""Each host solver's first exception, by the name its messages use."""
+_FIRST_EXCEPTION: dict[str, str] = {}
+"""Each host solver's first exception, by the name its messages use: its text is dynamic,
+so it cannot be part of `eqx.error_if`'s static message; `solver_errors` appends it."""
 
 
 def external_solver(fn: Callable, *, vectorized: bool = False, name: str | None = None) -> Solver:
@@ -230,6 +221,5 @@ def external_solver(fn: Callable, *, vectorized: bool = False, name: str | None 
     if not callable(fn):
         raise ConfigError(f"an external solver must be callable, got {type(fn).__name__}")
     label = name or str(getattr(fn, "__name__", repr(fn)))
-    first = _FIRST.setdefault(label, _FirstException())
-    first.text = None
-    return Solver(_Callback(fn, _takes_params(fn), vectorized, label, first), True, False)
+    _FIRST_EXCEPTION.pop(label, None)  # a new solver of that name starts with none
+    return Solver(_Callback(fn, _takes_params(fn), vectorized, label), True, False)

@@ -57,6 +57,6 @@ class EnergyCapped(AfterStep):
         self.cap = float(cap)
 
     def after(self, out: Float[Array, " *state"]) -> Float[Array, " *state"]:
-        square = jnp.mean(out.astype(jnp.float32) ** 2)
+        square = jnp.mean(out**2)
         scale = jnp.sqrt(jnp.minimum(1.0, self.cap / jnp.maximum(square, 1e-30)))
         return (out * scale).astype(out.dtype)

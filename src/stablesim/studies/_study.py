@@ -31,17 +31,6 @@ STUDY_RECORD = "study.resolved.yaml"
 RESULT_COLUMNS = ("run", "model", "test_set", "case", "metric", "horizon", "value", "seed")
 
 
-def _flatten(raw: dict, prefix: str = "") -> list[tuple[str, Any]]:
-    items = []
-    for key, value in raw.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            items += _flatten(value, dotted)
-        else:
-            items.append((dotted, value))
-    return items
-
-
 def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
                   overrides: tuple = (), source: str = "study",
                   check_data: bool = True) -> tuple[RunConfig, list[Cell]]:
@@ -67,7 +56,7 @@ def resolve_study(study: StudyConfig, *, base_dir: pathlib.Path | None = None,
         path = pathlib.Path(study.base)
         layers.append(Layer.file(base_dir / path if base_dir is not None
                                  and not path.is_absolute() else path))
-    layers += [Layer.settings(_flatten(study.config), base_dir=base_dir),
+    layers += [Layer.settings(study.config, base_dir=base_dir),
                Layer.settings(overrides, command_line=True)]  # --set: against the cwd
     base = compose(layers, source=f"{source}: config")
     for key, values in study.grid.items():
