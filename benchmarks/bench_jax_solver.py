@@ -54,13 +54,21 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of all cases")
     parser.add_argument("--num-points", type=int, default=None,
                         help="grid points per side (default: the system's)")
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--depth", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--only", nargs="+", default=None,
+                        help="run only the cases whose label starts with one of these")
+    parser.add_argument("--no-solver-alone", action="store_true")
     args = parser.parse_args()
     work = pathlib.Path(tempfile.mkdtemp())
     file, system, cases = PROBLEMS[args.problem]
+    if args.only:
+        cases = [case for case in cases if case[0].startswith(tuple(args.only))]
     points = [] if args.num_points is None else [f"system.num_points={args.num_points}"]
     common = [*system, *points, "simulator.setup=correction", "model.architecture=conv",
-              "model.width=16", "model.depth=3", "modality.unroll=4", "training.seeds=[0,1]",
-              "training.batch_size=16", f"training.updates={args.updates}",
+              f"model.width={args.width}", f"model.depth={args.depth}", "modality.unroll=4",
+              "training.seeds=[0,1]", f"training.batch_size={args.batch}", f"training.updates={args.updates}",
               f"training.log_every={args.chunk}", f"training.checkpoint_every={args.updates}",
               "data.frames=40", "evaluation.rollout_steps=20", "evaluation.horizon=10"]
     dataset = make_dataset(load_run_config(None, common))
@@ -86,16 +94,19 @@ def main():
             ratio = (results[f"built-in coarse, {modality}"]
                      / results[f"user Exponax (jax), {modality}"])
             print(f"{modality}: built-in / user's same solver: {ratio:.2f}x (target <= 1.2x)")
-    ratio = results["user IMEX jax, NOG"] / results["user IMEX numpy batched, NOG"]
-    print(f"NOG: jax / batched numpy callback: {ratio:.1f}x (target >= 2x)", flush=True)
-    if "no solver (prediction), NOG" in results:  # a free solver: the most any solver can reach
+    if {"user IMEX jax, NOG", "user IMEX numpy batched, NOG"} <= results.keys():
+        ratio = results["user IMEX jax, NOG"] / results["user IMEX numpy batched, NOG"]
+        print(f"NOG: jax / batched numpy callback: {ratio:.2f}x (target >= 2x)", flush=True)
+    # a free solver: the most any solver can reach
+    if {"no solver (prediction), NOG", "user IMEX numpy batched, NOG"} <= results.keys():
         bound = results["no solver (prediction), NOG"] / results["user IMEX numpy batched, NOG"]
-        print(f"NOG: no solver at all / batched numpy callback: {bound:.1f}x (the ceiling)",
+        print(f"NOG: no solver at all / batched numpy callback: {bound:.2f}x (the ceiling)",
               flush=True)
-    solver_alone(EXAMPLES / file, dataset)
+    if not args.no_solver_alone:
+        solver_alone(EXAMPLES / file, dataset)
 
 
-def solver_alone(file: pathlib.Path, dataset, batch: int = 32, steps: int = 50) -> None:
+def solver_alone(file: pathlib.Path, dataset, batch: int = 32, steps: int = 8) -> None:
     """The solvers without the network: `steps` steps of `batch` states in one compiled
     rollout, JAX in the graph against the batched host callback (median of 5)."""
     import time

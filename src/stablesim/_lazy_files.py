@@ -23,6 +23,14 @@ import numpy as np
 
 from ._errors import DataError
 
+# h5py's chunk cache per open dataset (its default is 1 MiB). A foreign file may
+# compress several trajectories into one chunk (PDEBench's `tensor` often does);
+# read a trajectory at a time, every chunk larger than the cache would be
+# decompressed once per trajectory it holds. The cache lives as long as the
+# dataset object: inside `files_kept_open` the last `KEPT_DATASETS` stay open.
+CHUNK_CACHE_BYTES = 32 << 20
+KEPT_DATASETS = 4
+
 
 @dataclasses.dataclass(frozen=True)
 class Field:
@@ -92,9 +100,11 @@ def files_kept_open():
         yield
         return
     _open_files.files = {}
+    _open_files.datasets = {}
     try:
         yield
     finally:
+        _open_files.datasets = None
         for handle in _open_files.files.values():
             handle.close()
         _open_files.files = None
@@ -108,7 +118,7 @@ def open_h5(path: str | os.PathLike):
     handle = None if cache is None else cache.get(key)
     if handle is None:
         try:
-            handle = h5py.File(key, "r")
+            handle = h5py.File(key, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
         except OSError as err:
             raise DataError(f"{key}: not a readable HDF5 file ({str(err).splitlines()[0]})") \
                 from None
@@ -121,11 +131,27 @@ def open_h5(path: str | os.PathLike):
             handle.close()
 
 
+def _dataset(handle: h5py.File, path: str) -> h5py.Dataset:
+    """`handle[path]`; inside `files_kept_open` one of the thread's last few datasets,
+    kept open so that their chunk caches serve the next reads."""
+    kept = getattr(_open_files, "datasets", None)
+    if kept is None:
+        return handle[path]
+    key = (handle.filename, path)
+    ds = kept.pop(key, None)
+    if ds is None:
+        ds = handle[path]
+        while len(kept) >= KEPT_DATASETS:
+            kept.pop(next(iter(kept)))
+    kept[key] = ds  # most recent last
+    return ds
+
+
 def _read_field(handle: h5py.File, block: Block, field: Field, row: int, t0: int, t1: int
                 ) -> np.ndarray:
     """Frames `[t0, t1)` of trajectory `row` of one field, shaped `(t1 - t0, k, *space)`."""
     path = field.path.format(trajectory=block.groups[row]) if block.groups else field.path
-    ds = handle[path]
+    ds = _dataset(handle, path)
     time = slice(t0 + block.time_offset, t1 + block.time_offset)
     if field.per_trajectory and field.per_time:
         values = ds[row, time]
