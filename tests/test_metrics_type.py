@@ -44,6 +44,7 @@ def _file() -> dict:
             "divergence_rule": "rule", "summary": {"interpolation": summary},
             "baseline": {"name": "solver alone", "solver": "coarse",
                          "summary": {"interpolation": summary}},
+            "persistence": {},
             "gradient_alignment": [{"m": 2, "wig_norm": 1.0, "nog_norm": 2.0, "ratio": 0.5,
                                     "cosine": 0.9}],
             "gradient_alignment_note": None, "rows": rows}))  # no shared dicts

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .._errors import StablesimError, TrainingError
 
 if TYPE_CHECKING:
-    from ..evaluation import Metrics, Stat
+    from ..evaluation import Metrics, SetSummary, Stat
 
 
 def cmd_run(args) -> None:
@@ -107,16 +107,15 @@ def cmd_evaluate(args) -> None:
 
 
 def format_evaluation(metrics: Metrics) -> str:
-    """The terminal table of an evaluation: learned model and solver alone per test set."""
+    """The terminal table of an evaluation: the learned model and its baseline (the solver
+    alone, or persistence where there is no solver) per test set, each comparison with its
+    paired interval."""
     h = metrics.horizon
     lines = [f"{'test set':14} {'model':13} {'rel_error@' + str(h):>18} "
              f"{'correlation@' + str(h):>15} {'decorrelation':>13} {'diverged':>9} "
              f"{'VRMSE@' + str(h):>9} {'GMean100':>9}"]
     for test_set, s in metrics.summary.items():
-        alone = metrics.baseline_of(test_set)
-        for name, stats in (("learned", s), ("solver alone", alone)):
-            if stats is None:
-                continue
+        for name, stats in _models(metrics, test_set, s):
             lines.append(f"{test_set:14} {name:13} {_number(stats.rel_error, '10.4g')} ± "
                          f"{_number(stats.rel_error, '<7.2g', 'std')} "
                          f"{_number(stats.correlation, '13.3f')} "
@@ -124,14 +123,13 @@ def format_evaluation(metrics: Metrics) -> str:
                          f"{stats.divergences.total:>4} / {stats.cases:<4}"
                          f"{_number(stats.vrmse, '>9.3g')} "
                          f"{_number(stats.gmean100_nrmse, '>9.3g')}")
-        if alone is not None:
-            lines.append(_against_solver_line(metrics, test_set))
+        for model, name in (("solver_alone", "the solver alone"),
+                            ("persistence", "persistence (the initial state held)")):
+            lines.append(_against_baseline_line(metrics, test_set, model, name))
     if metrics.stability_steps:
         lines.append(f"long rollouts ({metrics.stability_steps} steps from every validation and test start):")
         for test_set, s in metrics.summary.items():
-            for name, stats in (("learned", s), ("solver alone", metrics.baseline_of(test_set))):
-                if stats is None:
-                    continue
+            for name, stats in _models(metrics, test_set, s):
                 if stats.physics is not None:
                     lines.append(f"  {test_set:14} {name:13} {stats.physics.words()}")
                 elif stats.long_divergences is not None:  # before the physical verdict existed
@@ -143,11 +141,21 @@ def format_evaluation(metrics: Metrics) -> str:
         lines.append(f"solver alone: {metrics.baseline.solver}")
     else:
         lines.append("solver alone: none to compare with (user data without "
-                     "simulator.solver_function)")
+                     "simulator.solver_function)" + ("; the baseline is persistence, the "
+                                                     "initial state held" if metrics.persistence
+                                                     else ""))
     lines.append(metrics.divergence_rule)
     if metrics.gradient_alignment_note:
         lines.append(f"gradient diagnostic: {metrics.gradient_alignment_note}")
     return "\n".join(line for line in lines if line)
+
+
+def _models(metrics: Metrics, test_set: str, learned: SetSummary
+            ) -> list[tuple[str, SetSummary]]:
+    """The table's rows of one test set: the learned model, then its baseline if any."""
+    rows = [("learned", learned), ("solver alone", metrics.baseline_of(test_set)),
+            ("persistence", metrics.persistence.get(test_set))]
+    return [(name, stats) for name, stats in rows if stats is not None]
 
 
 def _number(stat: Stat | None, spec: str, field: str = "mean") -> str:
@@ -160,20 +168,22 @@ def _number(stat: Stat | None, spec: str, field: str = "mean") -> str:
     return format("inf", f">{width}") if value is None else format(value, spec)
 
 
-def _against_solver_line(metrics: Metrics, test_set: str) -> str:
-    """The learned error over the solver alone's, with its paired interval and verdict."""
+def _against_baseline_line(metrics: Metrics, test_set: str, model: str, name: str) -> str:
+    """The learned error over a baseline's (`model`: its rows), with the paired interval and
+    verdict; empty where that baseline was not measured."""
     from ..evaluation import paired_ratio
 
     mine = metrics.start_errors(test_set)
-    alone = metrics.start_errors(test_set, model="solver_alone")
-    if mine is None or alone is None or mine.size < 2:
+    base = metrics.start_errors(test_set, model=model)
+    if mine is None or base is None or mine.size < 2:
         return ""
-    r = paired_ratio(mine, alone)
-    verdict = {"holds": "better than the solver alone",
-               "not significant": "not significantly different from the solver alone",
-               "fails": "worse than the solver alone"}[r.verdict()]
+    r = paired_ratio(mine, base)
+    verdict = {"holds": f"better than {name}",
+               "not significant": f"not significantly different from {name}",
+               "fails": f"worse than {name}"}[r.verdict()]
     what = "the learned correction" if metrics.setup == "correction" else "the model"
-    return (f"  {test_set}: learned / solver alone = {r.text()} (paired bootstrap 95%, "
+    short = model.replace("_", " ")
+    return (f"  {test_set}: learned / {short} = {r.text()} (paired bootstrap 95%, "
             f"{r.pairs} seed x start pairs): {what} is {verdict}")
 
 

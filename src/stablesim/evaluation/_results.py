@@ -119,7 +119,8 @@ class GradientRow(_Record):
 
 
 class MetricRow(_Record):
-    """One value: a seed's (None: the solver alone) metric on one start at one horizon."""
+    """One value: a seed's (None: a baseline's) metric on one start at one horizon; `model`
+    is "learned", "solver_alone" or "persistence"."""
 
     test_set: str
     case: int
@@ -145,6 +146,9 @@ class Metrics(_Record):
     divergence_rule: str = ""
     summary: dict[str, SetSummary] = {}
     baseline: Baseline | None = None
+    persistence: dict[str, SetSummary] = {}
+    """Per test set, the initial state held (`u_t = u_0`): the baseline where there is no
+    solver to compare with; empty where there is one."""
     gradient_alignment: list[GradientRow] = []
     gradient_alignment_note: str | None = None
     rows: list[MetricRow] = []
@@ -186,7 +190,8 @@ class Metrics(_Record):
         **Arguments:**
 
         - `test_set`: e.g. "interpolation".
-        - `model`: "learned", or "solver_alone" (one row: it has no seeds).
+        - `model`: "learned", "solver_alone" or "persistence" (one row each: they have
+            no seeds).
 
         **Returns:**
 
@@ -209,7 +214,8 @@ class Metrics(_Record):
 
     def curves(self, metric: str, test_set: str, *, model: str = "learned"
                ) -> dict[int, np.ndarray]:
-        """Per seed (-1: the solver alone): the metric at horizons 1..T, mean over starts."""
+        """Per seed (-1: a baseline, which has no seeds): the metric at horizons 1..T, mean
+        over starts."""
         acc: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
         for r in self.rows:
             if (r.model == model and r.metric == metric and r.test_set == test_set

@@ -77,11 +77,12 @@ def plot_metric_curves(
 
 def plot_rollouts(panels: Sequence[tuple[str, np.ndarray]], path: pathlib.Path, *,
                   channel: int = 0, channel_name: str | None = None) -> pathlib.Path:
-    """Space-time images (1D states) or snapshots (2D states) side by side, one channel.
+    """Space-time images (1D states, or vectors: component against step) or snapshots
+    (2D states) side by side, one channel.
 
     **Arguments:**
 
-    - `panels`: `(title, rollout (T, C, *N))` pairs; the first is usually the
+    - `panels`: `(title, rollout (T, C, *N) or (T, n))` pairs; the first is usually the
         reference.
     - `path`: the PNG file.
     - `channel`: which channel to show; `channel_name` names it in the titles.
@@ -90,8 +91,10 @@ def plot_rollouts(panels: Sequence[tuple[str, np.ndarray]], path: pathlib.Path, 
 
     The path written.
     """
+    vectors = np.ndim(panels[0][1]) == 2  # (T, n): the components as a 1D state
     panels = [(title if channel_name is None else f"{title}: {channel_name}",
-               np.asarray(arr)[:, channel:channel + 1]) for title, arr in panels]
+               np.asarray(arr)[:, None] if vectors else np.asarray(arr)[:, channel:channel + 1])
+              for title, arr in panels]
     first = panels[0][1]
     finite = first[np.isfinite(first)]  # colour range from the first panel (the reference)
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
@@ -109,7 +112,7 @@ def plot_rollouts(panels: Sequence[tuple[str, np.ndarray]], path: pathlib.Path, 
                       vmin=vmin, vmax=vmax, interpolation="nearest")
             ax.set_title(title, fontsize=9)
             ax.set_xlabel("step")
-            ax.set_ylabel("x")
+            ax.set_ylabel("component" if vectors else "x")
         for ax in list(axes.flat)[len(panels):]:
             ax.axis("off")
     else:  # (T, C, Nx, Ny): snapshots at a few times
@@ -233,9 +236,10 @@ def plot_run(metrics: Metrics, history: list[dict], arrays: Mapping[str, np.ndar
         for test_set in metrics.summary:
             curves = metrics.curves(metric, test_set)
             panels[test_set] = {f"seed {s}": band({s: c}) for s, c in curves.items()}
-            alone = metrics.curves(metric, test_set, model="solver_alone")
-            if alone:
-                panels[test_set]["solver alone"] = band(alone)
+            for model in ("solver_alone", "persistence"):  # the baseline, if any
+                alone = metrics.curves(metric, test_set, model=model)
+                if alone:
+                    panels[test_set][model.replace("_", " ")] = band(alone)
         written.append(plot_metric_curves(panels, out / name, ylabel=metric, log=log))
     for test_set, (pred, ref) in examples.items():
         if ref is None:

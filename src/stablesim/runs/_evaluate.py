@@ -54,7 +54,10 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
     The summary holds, per test set and metric, the mean over test cases per
     seed and the mean and standard deviation over seeds. The same metrics of
     the solver alone (the run's own solver, or the system's coarse solver)
-    come as `baseline`, and as rows with `model: solver_alone`. With
+    come as `baseline`, and as rows with `model: solver_alone`. Without a
+    solver (a user's data and no `solver_function`) the baseline is
+    persistence, the initial state held (`persistence`, rows with `model:
+    persistence`): what a model must beat to have learned any dynamics. With
     `evaluation.gradient_unrolls` set, it also holds the WIG-to-NOG gradient
     diagnostic.
 
@@ -92,6 +95,8 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
     baseline = baseline_simulator(config, system, data)
     base_rows: list[dict] = []
     base_summary: dict[str, SetSummary] = {}
+    held_rows: list[dict] = []
+    held_summary: dict[str, SetSummary] = {}
     physics: dict = {}
     statistics = data_statistics(parts["train"]) if ev.stability_steps else None
     for test_set in (VALIDATION, *TEST_SETS):
@@ -135,6 +140,11 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
             base_rows += [dict(r, model="solver_alone") for r in b_rows]
             base_summary[test_set] = _summarise({None: b_stats}, data.channel_names, b_physics)
             examples[f"{test_set}_solver"] = (np.asarray(alone[0]), None)
+        if baseline is None and test_set != VALIDATION:  # nothing to compare with but this
+            held = jnp.broadcast_to(initial[:, None], ref.shape)
+            p_rows, p_stats = _metrics_of(held, ref, ev, test_set, None)
+            held_rows += [dict(r, model="persistence") for r in p_rows]
+            held_summary[test_set] = _summarise({None: p_stats}, data.channel_names)
     summary = {test_set: _summarise(seeds, data.channel_names, physics.get(test_set))
                for test_set, seeds in per_seed.items()}
     alignment, note = _gradient_diagnostic(config, result, parts["train"], say)
@@ -152,9 +162,10 @@ def evaluate_run(run_dir: str | os.PathLike | Run, *, overrides: Sequence[str | 
         "summary": summary,
         "baseline": None if baseline is None else {
             "name": "solver alone", "solver": solver_name(config), "summary": base_summary},
+        "persistence": held_summary,
         "gradient_alignment": alignment,
         "gradient_alignment_note": note,
-        "rows": [dict(r, model="learned") for r in rows] + base_rows,
+        "rows": [dict(r, model="learned") for r in rows] + base_rows + held_rows,
     })
     metrics.write(run.files.metrics)
     arrays = {f"{k}_{name}": arr for k, (p, r) in examples.items()

@@ -8,7 +8,7 @@ import pathlib
 
 import numpy as np
 
-from ..evaluation import Metrics, Stat, few_seeds_warning
+from ..evaluation import few_seeds_warning
 from ..reporting import (
     Document,
     band,
@@ -22,28 +22,21 @@ from ..reporting import (
 from ..runs import Run
 from ._cell import Cell
 from ._evidence import (
-    MODALITY_KEY,
     SETUP_KEY,
     correction_gains,
     findings_table,
     interval_text,
-    one_partner,
     study_findings,
     tuning_section,
     write_findings,
 )
 from ._findings import findings_paragraph
+from ._headline import against_baselines_section, headline_section
 from ._long_rollouts import long_rollouts_section
 from ._results import StudyResults
 from ._study import write_results
 
 UNROLL_KEY = "modality.unroll"
-
-
-def _fmt(stats: Stat | None) -> str:
-    if stats is None or stats.mean is None:
-        return "n/a"
-    return f"{stats.mean:.4g} ± {stats.std:.2g}"
 
 
 def _number(value: float | None) -> float:
@@ -103,8 +96,8 @@ def build_report(out_dir: str | os.PathLike, opened: dict[str, Run] | None = Non
         doc.paragraph("No cell has been evaluated yet.")
         md, _ = doc.write(out, title=title)
         return md
-    _against_solver(doc, results)
-    _headline(doc, results)
+    against_baselines_section(doc, results)
+    headline_section(doc, results)
     findings_table(doc, findings)
     correction_gains(doc, results)
     tuning_section(doc, results.picks, runs)
@@ -154,123 +147,6 @@ def _regime(cells) -> str:
         text += (" **No matched control**: ONE was not continued (fine_tune.continue_start: "
                  "false), so `vs ONE` compares cells with different budgets.")
     return text
-
-
-def _baseline_error(m: Metrics, test_set: str) -> float | None:
-    alone = m.baseline_of(test_set)
-    return None if alone is None else alone.rel_error.mean
-
-
-def _against_solver(doc, results: StudyResults) -> None:
-    """The verdicts against the solver alone, in words, at the top of the report."""
-    lines, seen = [], set()
-    horizon, test_sets = results.horizon, results.test_sets
-    for cell in results.done:
-        m = results.metrics[cell.name]
-        base = m.baseline
-        if base is None:
-            continue
-        if base.solver not in seen:
-            seen.add(base.solver)
-            div = sum(base.summary[t].divergences.total for t in test_sets)
-            cases = sum(base.summary[t].cases for t in test_sets)
-            if div:
-                first = min(base.summary[t].divergences.first_step or 10**9 for t in test_sets)
-                lines.append(f"The solver alone ({base.solver}) diverges in {div} of {cases} "
-                             f"test rollouts (first at step {first}): on its own it is no "
-                             "usable simulator here, so a learned correction is essential.")
-            else:
-                errs = ", ".join(f"{t} {_baseline_error(m, t):.4g}" for t in test_sets)
-                lines.append(f"The solver alone ({base.solver}) stays within the "
-                             f"reference's range; its relative error at {horizon} frames: "
-                             f"{errs}.")
-        if m.setup != "correction":
-            continue
-        against = {t: results.ratio(cell.name, cell.name, t, denominator_model="solver_alone")
-                   for t in test_sets}
-        worse = {t: r for t, r in against.items() if r is not None and r.ratio > 1}
-        if worse:
-            ratios = ", ".join(f"{t} {r.text()}" for t, r in worse.items())
-            significant = any(r.verdict() == "fails" for r in worse.values())
-            lines.append(
-                f"**The learned correction `{_label(cell)}` is worse than the solver it "
-                f"corrects** (its error over the solver's: {ratios}): the network spoils the "
-                "solver; train longer, with a smaller correction, or do not use it."
-                if significant else
-                f"The learned correction `{_label(cell)}` is not significantly better than "
-                f"the solver it corrects (its error over the solver's: {ratios}; the intervals "
-                "contain 1).")
-    if lines:
-        doc.heading("Against the solver alone", 2)
-        for line in lines:
-            doc.paragraph(line)
-
-
-def _headline(doc, results: StudyResults):
-    cells, done, metrics = results.cells, results.done, results.metrics
-    horizon, test_sets = results.horizon, results.test_sets
-    keys = list(done[0].varied)
-    rule = next(iter(metrics.values())).divergence_rule or "left the reference's range"
-    doc.heading("Headline", 2)
-    doc.paragraph(
-        f"Relative error over the first {horizon} frames of the test rollouts (sum of squared "
-        "errors over sum of squared reference values; diverged rollouts count as 1.0): mean "
-        "over test trajectories per seed, then mean ± standard deviation over seeds. "
-        "`vs ONE` is the mean error divided by that of the ONE with the same budget and other "
-        "settings (for a fine-tuned cell the continued ONE; for the continued ONE, its start), "
-        "`vs solver` divided by that of the solver alone (below 1 is better); each with its "
-        "paired bootstrap 95% interval over seeds x test starts, `n.s.` where it contains 1, "
-        f"`(worse)` where it lies above 1. `diverged` counts rollouts over all seeds and test "
-        f"cases; {rule}.")
-    header = (keys or ["cell"]) + [f"{t} error" for t in test_sets]
-    has_one = MODALITY_KEY in keys
-    has_solver = any(metrics[c.name].baseline is not None for c in done)
-    if has_one:
-        header += [f"vs ONE ({t[:6]}.)" for t in test_sets]
-    if has_solver:
-        header += [f"vs solver ({t[:6]}.)" for t in test_sets]
-    header += ["diverged", "decorrelation (frames)"]
-    rows, seen = [], set()
-    for cell in done:
-        base = metrics[cell.name].baseline
-        if base is None or base.solver in seen:
-            continue
-        seen.add(base.solver)
-        bs = base.summary
-        row = ([f"solver alone ({base.solver})"] + ["-" for _ in keys[1:]]
-               + [_fmt(bs[t].rel_error) for t in test_sets])
-        if has_one:
-            row += ["-" for _ in test_sets]
-        row += ["1.00" for _ in test_sets]
-        row += [f"{sum(bs[t].divergences.total for t in test_sets)} / "
-                f"{sum(bs[t].cases for t in test_sets)}",
-                f"{np.mean([bs[t].decorrelation_time.mean for t in test_sets]):.1f}"]
-        rows.append(row)
-    for cell in done:
-        s = metrics[cell.name].summary
-        row = ([str(cell.varied[k]) for k in keys] or [cell.name]) + [
-            _fmt(s[t].rel_error) for t in test_sets]
-        if cell.continued:
-            row[len(keys) - 1] += " (continued)"
-        if has_one:
-            partner = one_partner(cell, cells)
-            for t in test_sets:
-                if partner is None or partner.name not in metrics:
-                    row.append("n/a")
-                elif partner.name == cell.name:
-                    row.append("1.00")
-                else:
-                    row.append(interval_text(results.ratio(cell.name, partner.name, t)))
-        if has_solver:
-            for t in test_sets:
-                row.append(interval_text(results.ratio(cell.name, cell.name, t,
-                                                       denominator_model="solver_alone")))
-        div = sum(s[t].divergences.total for t in test_sets)
-        cases = sum(s[t].cases for t in test_sets)
-        decor = np.mean([s[t].decorrelation_time.mean for t in test_sets])
-        row += [f"{div} / {cases}", f"{decor:.1f}"]
-        rows.append(row)
-    doc.table(header, rows)
 
 
 def _setup_comparison(doc, results: StudyResults):
@@ -365,9 +241,11 @@ def _plots(doc, results: StudyResults):
                 curves = metrics[cell.name].curves(metric, t)
                 if curves:
                     panels.setdefault(group, {})[_label(cell, (group_by,))] = band(curves)
-                alone = metrics[cell.name].curves(metric, t, model="solver_alone")
-                if alone and "solver alone" not in panels.get(group, {}):
-                    panels.setdefault(group, {})["solver alone"] = band(alone)
+                for model in ("solver_alone", "persistence"):  # the baseline, if any
+                    alone = metrics[cell.name].curves(metric, t, model=model)
+                    label = model.replace("_", " ")
+                    if alone and label not in panels.get(group, {}):
+                        panels.setdefault(group, {})[label] = band(alone)
         plot_metric_curves(panels, out / "plots" / name, ylabel=metric, log=log)
         doc.image(f"plots/{name}", caption)
     examples: list[tuple[str, np.ndarray]] = []

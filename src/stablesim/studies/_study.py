@@ -199,8 +199,9 @@ def write_results(out_dir: str | os.PathLike, cells: list[Cell],
                   opened: dict[str, Run] | None = None) -> pathlib.Path:
     """The long-format `results.csv` of all evaluated cells.
 
-    Columns: `run`, `model` (`learned`, or `solver_alone` for the baseline
-    rollouts of the run's solver, whose `seed` is empty), `test_set`, `case`,
+    Columns: `run`, `model` (`learned`; `solver_alone` for the baseline
+    rollouts of the run's solver, or `persistence`, the initial state held, for
+    a run without a solver: a baseline's `seed` is empty), `test_set`, `case`,
     `metric`, `horizon` (empty where it does not apply), `value`, `seed`, then
     one column per varied key.
     """
