@@ -67,17 +67,17 @@ def against_baselines_section(doc, results: StudyResults) -> None:
                          f"at {horizon} frames: {errs}.")
     for cell in results.done:
         m = results.metrics[cell.name]
-        model = _baseline_model(m)
-        if model is None or (model == SOLVER and m.setup != "correction"):
+        own = _baseline_model(m)
+        if own is None or (own == SOLVER and m.setup != "correction"):
             continue
-        against = {t: results.ratio(cell.name, cell.name, t, denominator_model=model)
+        against = {t: results.ratio(cell.name, cell.name, t, denominator_model=own)
                    for t in test_sets}
         short = {t: r for t, r in against.items() if r is not None and r.verdict() != "holds"}
         if not short:
             continue
         ratios = ", ".join(f"{t} {r.text()}" for t, r in short.items())
         significant = any(r.verdict() == "fails" for r in short.values())
-        if model == PERSISTENCE:
+        if own == PERSISTENCE:
             lines.append(
                 f"**The model `{cell.label}` is worse than persistence** (its error over "
                 f"holding the initial state: {ratios}): it has learned no usable dynamics."
