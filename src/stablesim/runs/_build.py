@@ -197,6 +197,10 @@ def projection_basis(config: RunConfig, train: TrajectoryDataset) -> np.ndarray 
     if rank > energy.num_features:
         raise ConfigError(f"simulator.projection_rank: {rank} exceeds the state dimension "
                           f"{energy.num_features}")
+    if rank > energy.directions.shape[1]:
+        raise ConfigError(f"simulator.projection_rank: {rank} exceeds the "
+                          f"{energy.directions.shape[1]} directions the training frames span "
+                          "(the rest carry no energy, so no basis of them is kept)")
     return energy.directions[:, :rank].astype(np.float32)
 
 

@@ -138,7 +138,7 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
         eigs, radius = every[seed_index], radii[seed_index]
         normal = None
         if energy.unlearnable_dimension:
-            normal = linearized_spectra(sim, at, at_params, basis=energy.unlearnable_basis)
+            normal = linearized_spectra(sim, at, at_params, normal_to=energy)
     transient = None
     if not finite_differences:  # matrix-free JVP/VJP products: the solver must be JAX
         with say(f"transient growth of every seed over {list(TRANSIENT_HORIZONS)} steps"):
@@ -155,7 +155,7 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
             growth_normal = off_data_growth(sim, test.trajectories[:count, 0],
                                             test.params[:count], steps=steps, offset=offset,
                                             key=jax.random.key(key + 1),
-                                            directions=energy.unlearnable_basis)
+                                            normal_to=energy.learnable_basis)
     worst = float(np.max(growth_any if growth_normal is None
                          else np.maximum(growth_any, growth_normal)))
     normal_radius = None if normal is None else spectral_radius(normal)

@@ -14,17 +14,26 @@ DENSE_LIMIT = 2048  # states with more entries use Arnoldi for the k largest eig
 ARNOLDI_K = 16
 
 
-def linearized_spectra(simulator, states, params, basis=None) -> np.ndarray:
-    """Jacobian eigenvalues of one step at each state (dense, or Arnoldi for large states)."""
+def linearized_spectra(simulator, states, params, normal_to: EnergySpectrum | None = None
+                       ) -> np.ndarray:
+    """Jacobian eigenvalues of one step at each state (dense, or Arnoldi for large states);
+    with `normal_to`, restricted to the directions without that data's energy (dense: the
+    compression onto their basis; Arnoldi: products with P J P, no basis formed)."""
     n = int(np.prod(states.shape[1:]))
     k = None if n <= DENSE_LIMIT else min(ARNOLDI_K, n - 2)
-    out = [spectrum(simulator, s[None], params=p, basis=basis, k=k)[0]
+    basis = within = None
+    if normal_to is not None and k is None:
+        basis = normal_to.unlearnable_basis
+    elif normal_to is not None:
+        within = normal_to.learnable_basis
+    out = [spectrum(simulator, s[None], params=p, basis=basis, k=k, normal_to=within)[0]
            for s, p in zip(states, params)]
     return np.asarray(out)
 
 
 def off_data_growth(simulator, initial, params, *, steps: int, offset: float, key,
-                    directions: np.ndarray | None = None) -> np.ndarray:
+                    directions: np.ndarray | None = None,
+                    normal_to: np.ndarray | None = None) -> np.ndarray:
     """Amplification ||u'(t) - u(t)|| / ||delta|| of perturbed rollouts, per start and step.
 
     **Arguments:**
@@ -34,8 +43,11 @@ def off_data_growth(simulator, initial, params, *, steps: int, offset: float, ke
     - `steps`: rollout length.
     - `offset`: perturbation size relative to each start state's norm.
     - `key`: random key.
-    - `directions`: orthonormal columns to perturb in (e.g. the directions
-        without data energy); None: any direction.
+    - `directions`: orthonormal columns to perturb in; None: any direction.
+    - `normal_to`: orthonormal columns U (e.g. the data's directions): perturb
+        normal to them, a Gaussian vector with its U-part removed (the same
+        law as Gaussian coefficients on a basis of the complement, without
+        forming one).
 
     **Returns:**
 
@@ -47,6 +59,9 @@ def off_data_growth(simulator, initial, params, *, steps: int, offset: float, ke
     flat = initial.reshape(k, -1)
     if directions is None:
         delta = np.array(jax.random.normal(key, flat.shape), np.float64)
+        if normal_to is not None:
+            u = np.asarray(normal_to, np.float64)
+            delta -= (delta @ u) @ u.T
     else:
         coeff = np.asarray(jax.random.normal(key, (k, directions.shape[1])))
         delta = coeff @ np.asarray(directions).T
@@ -112,8 +127,10 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
                    "already projects every step onto the data subspace (simulator.projection: "
                    "true), so they cannot grow.")
     elif m:
-        why = (f"{m} of {energy.num_features} directions carry no data energy: training "
-               "never shapes the map there, its initialization does"
+        sampled = (f" (in the {energy.samples} frames sampled, which all count: more "
+                   "frames may fill more of them)" if energy.rank_limited_by_samples else "")
+        why = (f"{m} of {energy.num_features} directions carry no data energy{sampled}: "
+               "training never shapes the map there, its initialization does"
                + (f", and there it is unstable (spectral radius {normal_radius:.3g} > 1)"
                   if unstable_normal else ""))
         out.append(f"{why}. {measured_projection}" if measured_projection else

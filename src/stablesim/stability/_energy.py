@@ -12,6 +12,11 @@ from .._errors import DataError
 NEAR_EMPTY_SHARE = 1e-6
 """A direction with less than this share of the data's energy counts as near-empty."""
 
+FULL_BASIS_FEATURES = 4096
+"""Above this many features and with fewer samples than features, `EnergySpectrum.directions`
+keeps only the directions the samples span (features x samples), not a full square basis
+(16384 features would take 2 GiB and minutes to complete); the complement stays implicit."""
+
 
 @dataclasses.dataclass(frozen=True)
 class EnergySpectrum:
@@ -20,11 +25,17 @@ class EnergySpectrum:
     **Fields:**
 
     - `energies`: eigenvalues of C = X^T X / N, descending, one per feature.
-    - `directions`: the eigenvectors as columns, `(features, features)`.
+    - `directions`: the eigenvectors as columns, `(features, features)`; above
+        `FULL_BASIS_FEATURES` features with fewer samples than features, only
+        the first `samples` (the rest carry no energy: `project_out` removes
+        the data directions without forming a basis of them).
     - `rank`: numerical rank (energies above `tolerance`).
     - `tolerance`: the energy below which a direction counts as empty.
     - `fourier`: for periodic fields, the mean Fourier power spectrum per
         wavenumber shell `(channels, N // 2 + 1)` (Exponax), else None.
+    - `samples`: how many snapshots the spectrum comes from (None: not said).
+        The rank cannot exceed it: a rank equal to it is the sample's limit,
+        not necessarily the data's.
     """
 
     energies: np.ndarray
@@ -32,6 +43,12 @@ class EnergySpectrum:
     rank: int
     tolerance: float
     fourier: np.ndarray | None = None
+    samples: int | None = None
+
+    @property
+    def rank_limited_by_samples(self) -> bool:
+        """Whether every sample is needed to span the data (more might span more)."""
+        return self.samples is not None and self.rank >= self.samples
 
     @property
     def num_features(self) -> int:
@@ -73,9 +90,25 @@ class EnergySpectrum:
         return self.directions[:, : self.rank]
 
     @property
+    def complete(self) -> bool:
+        """Whether `directions` is a full square basis (see `FULL_BASIS_FEATURES`)."""
+        return self.directions.shape[1] == self.num_features
+
+    @property
     def unlearnable_basis(self) -> np.ndarray:
-        """U_perp: orthonormal basis of its complement, `(features, n - rank)`."""
-        return self.directions[:, self.rank :]
+        """U_perp: orthonormal basis of its complement, `(features, n - rank)` (completed
+        here, at O(n^2) memory, where `directions` is not complete: prefer `project_out`)."""
+        if self.complete:
+            return self.directions[:, self.rank :]
+        import scipy.linalg
+
+        return scipy.linalg.null_space(self.learnable_basis.T)
+
+    def project_out(self, vectors: Float[np.ndarray, "... features"]) -> np.ndarray:
+        """`v - U_r U_r^T v` for each row: the part of each vector normal to the data."""
+        u = self.learnable_basis
+        v = np.asarray(vectors, np.float64)
+        return v - (v @ u) @ u.T
 
     def projector(self) -> np.ndarray:
         """P = U_r U_r^T, the orthogonal projector onto the data subspace."""
@@ -138,7 +171,8 @@ def energy_spectrum(
         energies, directions = covariance_eigh(x)
         s = np.sqrt(energies)
     else:  # fewer samples than features: the SVD of X is the smaller problem
-        _, s, vt = np.linalg.svd(x / np.sqrt(n_samples), full_matrices=True)
+        _, s, vt = np.linalg.svd(x / np.sqrt(n_samples),
+                                 full_matrices=n_features <= FULL_BASIS_FEATURES)
         energies = np.zeros(n_features)
         energies[: s.size] = s**2
         directions = vt.T
@@ -157,7 +191,7 @@ def energy_spectrum(
             raise DataError("a Fourier spectrum needs fields (trajectories, time, channels, *space) "
                             "with equal spatial axes")
         spectrum = fourier_spectrum(field)
-    return EnergySpectrum(energies, directions, rank, float(tol_sv**2), spectrum)
+    return EnergySpectrum(energies, directions, rank, float(tol_sv**2), spectrum, n_samples)
 
 
 COVARIANCE_CHUNK = 8192  # samples per block of the accumulated X^T X

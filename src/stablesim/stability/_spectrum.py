@@ -66,14 +66,22 @@ def jacobian(simulator, state: Float[Array | np.ndarray, "*S"], params=None) -> 
     return np.asarray(jax.vmap(jvp, out_axes=1)(jnp.eye(x.size, dtype=x.dtype)))
 
 
-def _arnoldi_eigs(simulator, state, params, k: int, basis=None) -> np.ndarray:
-    """k largest-magnitude Jacobian eigenvalues by implicitly restarted Arnoldi (SciPy)."""
+def _arnoldi_eigs(simulator, state, params, k: int, basis=None, normal_to=None) -> np.ndarray:
+    """k largest-magnitude Jacobian eigenvalues by implicitly restarted Arnoldi (SciPy);
+    with `normal_to` (orthonormal columns U), of P J P with P = I - U U^T, formed from
+    products only (its other eigenvalues are those of the compression onto U's complement,
+    plus zeros)."""
     from scipy.sparse.linalg import LinearOperator, eigs
 
     x = jnp.ravel(jnp.asarray(state))
     jvp = jax.jit(_jvp_function(simulator, state, params))
     n = x.size
-    if basis is None:
+    if normal_to is not None:
+        u = np.asarray(normal_to, np.float64)
+        out = lambda v: v - u @ (u.T @ v)  # noqa: E731
+        op = LinearOperator((n, n), dtype=np.float64, matvec=lambda v: out(np.asarray(
+            jvp(jnp.asarray(out(np.ravel(v)), x.dtype)), np.float64)))
+    elif basis is None:
         op = LinearOperator((n, n), matvec=lambda v: np.asarray(jvp(jnp.asarray(v, x.dtype))),
                             dtype=np.float64)
     else:
@@ -90,6 +98,7 @@ def spectrum(
     params=None,
     basis: Float[np.ndarray, "n k"] | None = None,
     k: int | None = None,
+    normal_to: Float[np.ndarray, "n r"] | None = None,
 ) -> np.ndarray:
     """Eigenvalues of a linear map, or of a simulator's Jacobian at given states.
 
@@ -105,6 +114,10 @@ def spectrum(
         (`EnergySpectrum.unlearnable_basis`).
     - `k`: only the k largest in magnitude, by Arnoldi iteration on
         Jacobian-vector products (for large states); None: dense.
+    - `normal_to`: with `k`, instead of `basis`: orthonormal columns U `(n, r)`
+        (e.g. `EnergySpectrum.learnable_basis`); the eigenvalues normal to them,
+        from products with P J P, P = I - U U^T (no basis of the complement
+        is formed: memory O(n r)).
 
     **Returns:**
 
@@ -124,8 +137,11 @@ def spectrum(
     out = []
     for state in states:
         if k is not None:
-            out.append(_arnoldi_eigs(simulator_or_matrix, state, params, k, basis))
+            out.append(_arnoldi_eigs(simulator_or_matrix, state, params, k, basis, normal_to))
             continue
+        if normal_to is not None:
+            raise ConfigError("spectrum: normal_to needs k (Arnoldi); dense: pass the "
+                              "complement as basis")
         jac = jacobian(simulator_or_matrix, state, params)
         if basis is not None:
             jac = basis.T @ jac @ basis
