@@ -1,6 +1,7 @@
 """Diagnosing large states without square bases: the energy spectrum keeps only the
-directions the samples span, and the spectrum and perturbations normal to the data come
-from products with P = I - U U^T; each against the dense computation as the oracle."""
+directions with energy (from the samples' Gram matrix), and the spectrum and perturbations
+normal to the data come from products with P = I - U U^T; each against the dense
+computation as the oracle."""
 
 import equinox as eqx
 import jax
@@ -10,19 +11,22 @@ import numpy as np
 from stablesim.simulators import Prediction
 from stablesim.stability import _energy, energy_spectrum, off_data_growth, spectrum
 
+BASIS = np.random.default_rng(9).normal(size=(5, 40))  # the data span 5 of 40 directions
 
-def _low_rank_snapshots(rng, samples=12, features=40, rank=5):
-    return rng.normal(size=(samples, rank)) @ rng.normal(size=(rank, features))
+
+def _low_rank_snapshots(rng, samples=12):
+    return rng.normal(size=(samples, 5)) @ BASIS
 
 
 def test_a_thin_energy_spectrum_equals_the_full_one(monkeypatch):
     rng = np.random.default_rng(0)
     x = _low_rank_snapshots(rng)
     full = energy_spectrum(x)
-    monkeypatch.setattr(_energy, "FULL_BASIS_FEATURES", 8)  # as for a large state
+    monkeypatch.setattr(_energy, "FULL_BASIS_FEATURES", 12)  # as for a large state
     thin = energy_spectrum(x)
     assert full.complete and not thin.complete
-    assert thin.directions.shape == (40, 12) and full.directions.shape == (40, 40)
+    assert thin.directions.shape == (40, 5) and full.directions.shape == (40, 40)
+    np.testing.assert_allclose(thin.directions.T @ thin.directions, np.eye(5), atol=1e-10)
     np.testing.assert_allclose(thin.energies, full.energies, atol=1e-10)
     assert thin.rank == full.rank == 5 and thin.samples == 12
     assert not thin.rank_limited_by_samples
@@ -33,6 +37,11 @@ def test_a_thin_energy_spectrum_equals_the_full_one(monkeypatch):
     np.testing.assert_allclose(thin.project_out(v), v @ up @ up.T, atol=1e-10)
     np.testing.assert_allclose(thin.unlearnable_basis @ thin.unlearnable_basis.T, up @ up.T,
                                atol=1e-10)
+    # more samples than that: evenly spaced ones, the same subspace from fewer frames
+    many = _low_rank_snapshots(rng, samples=30)
+    capped = energy_spectrum(many)
+    assert capped.samples == 12 and capped.rank == 5
+    np.testing.assert_allclose(capped.projector(), full.projector(), atol=1e-8)
     # a full-rank sample: its rank is the sample's limit, and says so
     assert energy_spectrum(rng.normal(size=(6, 40))).rank_limited_by_samples
 
@@ -73,3 +82,30 @@ def test_perturbations_normal_to_the_data_have_no_part_along_it():
                                key=jax.random.key(0))
     assert np.max(normal) < 1e-5  # removed entirely: nothing of it along the data
     assert np.min(anywhere) > 0.1  # a general perturbation keeps its data part
+
+
+def test_the_fourier_spectrum_in_batches_equals_the_spectrum_of_all_frames_at_once(
+        monkeypatch):
+    import exponax as ex
+
+    rng = np.random.default_rng(3)
+    fields = rng.normal(size=(3, 5, 2, 16, 16)).astype(np.float32)
+    at_once = np.mean(jax.vmap(ex.get_spectrum)(jnp.asarray(fields.reshape(15, 2, 16, 16))),
+                      axis=0)
+    monkeypatch.setattr(_energy, "FOURIER_CHUNK_BYTES", 4 * 2 * 16 * 16 * 4)  # 4 frames
+    np.testing.assert_allclose(_energy.fourier_spectrum(fields), at_once, rtol=1e-5)
+
+
+def test_band_energies_and_value_sample_in_pieces_equal_the_whole_computation(monkeypatch):
+    from stablesim.evaluation import _physical
+
+    rng = np.random.default_rng(4)
+    frames = rng.normal(size=(9, 2, 8, 8)).astype(np.float32)
+    x = frames.astype(np.float64)  # the oracle: one transform of every frame
+    power = (np.abs(np.fft.fftn(x, axes=(2, 3))) ** 2 / 64**2).sum(axis=1).mean(axis=0)
+    whole = np.bincount(_physical.radial_bands((8, 8)).ravel(), weights=power.ravel())
+    monkeypatch.setattr(_physical, "BAND_CHUNK_BYTES", 2 * 2 * 64 * 16)  # 2 frames a piece
+    np.testing.assert_allclose(_physical.band_energy(frames), whole, rtol=1e-12)
+    stats = _physical.DataStatistics.of(frames, max_values=50, seed=3)
+    drawn = np.random.default_rng(3).choice(x.ravel(), 50, replace=False)
+    np.testing.assert_array_equal(stats.values, drawn)

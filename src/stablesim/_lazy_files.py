@@ -254,13 +254,15 @@ class LazyTrajectories:
         if isinstance(time, slice):
             t0, t1, step = time.indices(self.frames)
             t1 = max(t0, t1)
-            out = np.stack([self.read(int(p), t0, t1)[::step] for p in positions]) \
-                if len(positions) else np.zeros((0, len(range(t0, t1, step))) + self.state_shape,
-                                                np.float32)
+            out = np.empty((len(positions), len(range(t0, t1, step))) + self.state_shape,
+                           np.float32)
+            for i, p in enumerate(positions):  # into place: no list of copies to stack
+                out[i] = self.read(int(p), t0, t1)[::step]
         else:
             t = int(np.arange(self.frames)[int(time)])
-            out = np.stack([self.read(int(p), t, t + 1)[0] for p in positions]) \
-                if len(positions) else np.zeros((0,) + self.state_shape, np.float32)
+            out = np.empty((len(positions),) + self.state_shape, np.float32)
+            for i, p in enumerate(positions):
+                out[i] = self.read(int(p), t, t + 1)[0]
         if rest:
             axis_offset = 1 if isinstance(time, slice) else 0
             out = out[(slice(None),) * (1 + axis_offset) + tuple(rest)]

@@ -54,6 +54,9 @@ class PhysicalTolerances:
     wasserstein: float = 1.0
 
 
+BAND_CHUNK_BYTES = 64 << 20  # complex transform of the states per piece of `band_energy`
+
+
 def band_energy(states: Float[np.ndarray, "K C *N"]) -> Float[np.ndarray, " bands"]:
     """Mean energy per radial Fourier wavenumber band of periodic fields, channels summed.
 
@@ -68,13 +71,17 @@ def band_energy(states: Float[np.ndarray, "K C *N"]) -> Float[np.ndarray, " band
 
     `(bands,)` energies.
     """
-    x = np.asarray(states, np.float64)
-    if x.ndim == 2:  # vectors: no spatial axis, one band
-        return np.array([np.mean(x**2)])
-    axes = tuple(range(2, x.ndim))
-    shape = x.shape[2:]
-    spectrum = np.abs(np.fft.fftn(x, axes=axes)) ** 2 / np.prod(shape) ** 2
-    power = spectrum.sum(axis=1).mean(axis=0)  # channels summed, states averaged
+    raw = np.asarray(states)
+    if raw.ndim == 2:  # vectors: no spatial axis, one band
+        return np.array([np.mean(np.asarray(raw, np.float64) ** 2)])
+    axes = tuple(range(2, raw.ndim))
+    shape = raw.shape[2:]
+    chunk = max(1, BAND_CHUNK_BYTES // max(1, int(np.prod(raw.shape[1:])) * 16))
+    power = np.zeros(raw.shape[2:])
+    for start in range(0, raw.shape[0], chunk):  # in pieces: no K-frame complex transform
+        x = np.asarray(raw[start : start + chunk], np.float64)
+        power += (np.abs(np.fft.fftn(x, axes=axes)) ** 2).sum(axis=(0, 1))
+    power /= raw.shape[0] * np.prod(shape) ** 2  # channels summed, states averaged
     return np.bincount(radial_bands(shape).ravel(), weights=power.ravel())
 
 
@@ -120,9 +127,11 @@ class DataStatistics:
         fields on a periodic grid (Fourier bands), else POD modes."""
         energy = band_energy(frames)
         share = energy / max(energy.sum(), 1e-300)
-        values = np.asarray(frames, np.float64).ravel()
-        if values.size > max_values:
-            values = np.random.default_rng(seed).choice(values, max_values, replace=False)
+        values = np.asarray(frames).ravel()
+        if values.size > max_values:  # the same draw as choosing from the values themselves
+            values = values[np.random.default_rng(seed).choice(values.size, max_values,
+                                                               replace=False)]
+        values = np.asarray(values, np.float64)
         return cls(share, values, float(values.std()) or 1.0,
                    None if periodic else pod_modes(frames))
 

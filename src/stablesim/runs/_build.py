@@ -185,14 +185,25 @@ def _check_rollout_fits(config: RunConfig, parts: dict[str, TrajectoryDataset]) 
                 raise ConfigError(str(err)) from None
 
 
+def data_energy(train: TrajectoryDataset, frames: np.ndarray | None = None):
+    """The `EnergySpectrum` of a training split's sample (`sampled()`: up to 1 GiB of evenly
+    spaced trajectories; `frames`: that sample, if read already), computed once per split
+    object (diagnose, the projection)."""
+    from ..stability import energy_spectrum
+
+    cached = train.__dict__.get("_energy_spectrum")
+    if cached is None:
+        cached = energy_spectrum(train.sampled() if frames is None else frames)
+        train.__dict__["_energy_spectrum"] = cached
+    return cached
+
+
 def projection_basis(config: RunConfig, train: TrajectoryDataset) -> np.ndarray | None:
     """Orthonormal basis of the training data's subspace (`simulator.projection`), or None."""
     s = config.simulator
     if not s.projection:
         return None
-    from ..stability import energy_spectrum
-
-    energy = energy_spectrum(train.sampled(), fourier=False)
+    energy = data_energy(train)
     rank = s.projection_rank or energy.rank
     if rank > energy.num_features:
         raise ConfigError(f"simulator.projection_rank: {rank} exceeds the state dimension "

@@ -23,10 +23,12 @@ from ..stability import (
     recommend_noise,
     recommendations,
     spectral_radius,
+    spectrum_frames,
     transient_growth,
     transient_sentence,
     uses_finite_differences,
 )
+from ._build import data_energy
 from ._fixes import Fix, Outcome, ranked, with_changes
 from ._long_physics import data_statistics
 from ._opened import Run
@@ -119,13 +121,15 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
     train = parts["train"]
     with say("data energy spectrum"):
         sample = train.take(train.sampled_rows())
-        energy = energy_spectrum(np.asarray(sample.trajectories))
+        frames = np.asarray(sample.trajectories)  # read once (up to 1 GiB)
+        energy = data_energy(train, frames)  # shared with the projection
         # noise is added in the units the run trains in (normalized ones where it normalizes):
-        # its level comes from the energies in those units; rank and geometry are the same
+        # its level comes from the energies in those units, of the same frames
         norm = run.normalization
         trained_units = energy if norm is None else energy_spectrum(
-            norm.trajectories(np.asarray(sample.trajectories)))
-    at, at_params = _pick_states(np.asarray(sample.trajectories), sample.params, states)
+            norm.trajectories(spectrum_frames(frames)), fourier=False)
+    at, at_params = _pick_states(frames, sample.params, states)
+    del frames
     method = "finite differences" if finite_differences else "autodiff"
     with say(f"Jacobian spectra of {len(result.seeds)} seed(s) at {states} data states "
              f"({method})"):
@@ -172,7 +176,7 @@ def diagnose_run(run_dir: str | os.PathLike | Run, *, out_dir: str | os.PathLike
             projection = measure(projected, cfg, parts, horizon=horizon, name="projection",
                                  statistics=statistics,
                                  changes=fix.changes)
-    advice = recommendations(trained_units, radius, normal_radius, worst,
+    advice = recommendations(energy, radius, normal_radius, worst, noise_energy=trained_units,
                              tolerated_bias=tolerated_bias, steps=steps, config=config,
                              measured_projection=None if projection is None
                              else _projection_sentence(projection, before))

@@ -34,12 +34,20 @@ SNAPSHOTS = 10
 """States kept from the second half of each long rollout for its statistics."""
 
 
+STATISTICS_FRAMES = 4000  # frames the statistics are taken over (evenly spaced)
+STATISTICS_MIN_BYTES = 256 << 20  # data up to this size are read whole for them
+
+
 def data_statistics(train: TrajectoryDataset) -> DataStatistics:
-    """The training data's statistics (`DataStatistics.of_trajectories` of up to 1 GiB of
-    evenly spaced trajectories): what long rollouts, the band filter and its candidate
-    are all measured against."""
+    """The training data's statistics (`DataStatistics.of_trajectories` over at most
+    `STATISTICS_FRAMES` evenly spaced frames, of all trajectories up to 256 MiB, else of
+    evenly spaced ones holding about that many frames): what long rollouts, the band
+    filter and its candidate are all measured against."""
     periodic = len(train.state_shape) > 1 and set(train.boundary) == {"periodic"}
-    return DataStatistics.of_trajectories(train.sampled(), periodic=periodic)
+    frame_bytes = int(np.prod(train.state_shape)) * 4
+    read = max(STATISTICS_MIN_BYTES, STATISTICS_FRAMES * frame_bytes)
+    return DataStatistics.of_trajectories(train.sampled(read), periodic=periodic,
+                                          max_frames=STATISTICS_FRAMES)
 
 
 def tolerances_of(config: RunConfig) -> PhysicalTolerances:

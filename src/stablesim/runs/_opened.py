@@ -71,6 +71,8 @@ class Run:
         other = Run(self.path, config)
         for name in ("checkpoint", "data", "normalization"):
             other.__dict__[name] = getattr(self, name)
+        if config.data == self.config.data:  # the same split: what is derived from it once
+            other.__dict__["parts"] = self.parts
         return other
 
     @functools.cached_property

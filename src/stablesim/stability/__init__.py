@@ -16,7 +16,7 @@ from ._diagnose import (
     off_data_growth,
     recommendations,
 )
-from ._energy import EnergySpectrum, energy_spectrum, fourier_spectrum
+from ._energy import EnergySpectrum, energy_spectrum, fourier_spectrum, spectrum_frames
 from ._energy_cap import EnergyCapped, largest_mean_square
 from ._linear import LinearTraining, linear_training
 from ._mitigations import (
@@ -70,6 +70,7 @@ _INTERNAL = (
     k_step_amplification,
     transient_sentence,
     fourier_spectrum,
+    spectrum_frames,
     max_real_part,
     residual_noise_limit,
     to_pod,

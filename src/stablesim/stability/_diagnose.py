@@ -86,7 +86,8 @@ UNTESTED = "Untested: "
 
 def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float | None,
                     growth: float, *, tolerated_bias: float, steps: int,
-                    config=None, measured_projection: str | None = None) -> list[str]:
+                    config=None, measured_projection: str | None = None,
+                    noise_energy: EnergySpectrum | None = None) -> list[str]:
     """Advice from the diagnostics, each naming the config key and value to set.
 
     Reads the run's own config (when given) so that nothing it already does is
@@ -94,7 +95,10 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
 
     **Arguments:**
 
-    - `energy`: the training data's energy spectrum.
+    - `energy`: the training data's energy spectrum (in the states' units: the
+        directions a projection would keep).
+    - `noise_energy`: the same in the units the noise is added in (a
+        normalizing run's); default `energy`.
     - `radius`, `normal_radius`: spectral radii of the step at data states and
         normal to the data (None: no such directions).
     - `growth`: the largest growth of a perturbation off the data.
@@ -111,9 +115,10 @@ def recommendations(energy: EnergySpectrum, radius: float, normal_radius: float 
     out = []
     m, r = energy.unlearnable_dimension, energy.rank
     horizon = config.evaluation.horizon if config is not None else 1
-    sigma = recommend_noise(energy.energies, tolerated_bias=tolerated_bias, rank=r,
+    noisy = energy if noise_energy is None else noise_energy
+    sigma = recommend_noise(noisy.energies, tolerated_bias=tolerated_bias, rank=noisy.rank,
                             horizon=horizon)
-    bias = noise_bias(energy.energies[:r], sigma)
+    bias = noise_bias(noisy.energies[: noisy.rank], sigma)
     sim = getattr(config, "simulator", None)
     projected = bool(sim and sim.projection)
     residual = bool(sim and sim.setup == "prediction" and sim.residual)

@@ -27,8 +27,8 @@ class EnergySpectrum:
     - `energies`: eigenvalues of C = X^T X / N, descending, one per feature.
     - `directions`: the eigenvectors as columns, `(features, features)`; above
         `FULL_BASIS_FEATURES` features with fewer samples than features, only
-        the first `samples` (the rest carry no energy: `project_out` removes
-        the data directions without forming a basis of them).
+        the `rank` with energy (`project_out` removes them from a vector
+        without forming a basis of the rest).
     - `rank`: numerical rank (energies above `tolerance`).
     - `tolerance`: the energy below which a direction counts as empty.
     - `fourier`: for periodic fields, the mean Fourier power spectrum per
@@ -120,8 +120,22 @@ class EnergySpectrum:
         return int(np.searchsorted(self.cumulative, fraction - 1e-12) + 1)
 
 
+def spectrum_frames(snapshots) -> np.ndarray:
+    """The frames `energy_spectrum` uses, `(1, samples, *state)` (trajectories) or
+    `(samples, features)`: all of them, or above `FULL_BASIS_FEATURES` features at most
+    that many evenly spaced (transform them first, e.g. normalize, to work on less)."""
+    x = np.asarray(snapshots)
+    trajectories = x.ndim >= 3
+    rows = x.reshape((-1,) + x.shape[2:]) if trajectories else x
+    features = int(np.prod(rows.shape[1:]))
+    if features > FULL_BASIS_FEATURES and rows.shape[0] > FULL_BASIS_FEATURES:
+        rows = rows[np.unique(np.linspace(0, rows.shape[0] - 1, FULL_BASIS_FEATURES).astype(int))]
+    return rows[None] if trajectories else rows
+
+
 def as_snapshot_matrix(snapshots) -> np.ndarray:
-    """Flatten `(samples, features)` or `(trajectories, time, channels, *space)` to rows."""
+    """Flatten `(samples, features)` or `(trajectories, time, channels, *space)` to float64
+    rows."""
     x = np.asarray(snapshots)
     if x.dtype.kind not in "fiu":
         raise DataError(f"snapshots must be numeric, got dtype {x.dtype}")
@@ -148,7 +162,10 @@ def energy_spectrum(
     The energies are the eigenvalues of C = X^T X / N (not mean-centred: the
     linear theory's covariance), in float64: with at least as many samples
     as features from C itself, accumulated in blocks (memory O(features^2),
-    however many samples), otherwise from the SVD of X.
+    however many samples), otherwise from the SVD of X. Above
+    `FULL_BASIS_FEATURES` features at most that many evenly spaced samples
+    are used, from their Gram matrix X X^T / N, and only the directions with
+    energy are kept.
 
     **Arguments:**
 
@@ -165,24 +182,39 @@ def energy_spectrum(
     An `EnergySpectrum`.
     """
     raw = np.asarray(snapshots)
-    x = as_snapshot_matrix(raw)
+    # above FULL_BASIS_FEATURES no n x n problem is formed: at most as many frames as that,
+    # evenly spaced, and their Gram matrix; the rank is then capped by the frames, and
+    # `rank_limited_by_samples` says when that binds
+    x = as_snapshot_matrix(spectrum_frames(raw))
     n_samples, n_features = x.shape
+    thin = n_samples < n_features and n_features > FULL_BASIS_FEATURES
+    gram_vectors = None
     if n_samples >= n_features:
         energies, directions = covariance_eigh(x)
         s = np.sqrt(energies)
+    elif thin:  # the N x N Gram matrix G = X X^T / N has C's nonzero eigenvalues (time
+        # O(N^2 n), memory O(N n), and 4-5x faster than the SVD); C's direction i is
+        # X^T g_i / (sqrt(N) s_i), kept only where s_i is above the rank threshold
+        values, gram_vectors = np.linalg.eigh(x @ x.T / n_samples)
+        order = np.argsort(values)[::-1]
+        values, gram_vectors = np.clip(values[order], 0.0, None), gram_vectors[:, order]
+        s = np.sqrt(values)
+        energies = np.zeros(n_features)
+        energies[:n_samples] = values
     else:  # fewer samples than features: the SVD of X is the smaller problem
-        _, s, vt = np.linalg.svd(x / np.sqrt(n_samples),
-                                 full_matrices=n_features <= FULL_BASIS_FEATURES)
+        _, s, vt = np.linalg.svd(x / np.sqrt(n_samples), full_matrices=True)
         energies = np.zeros(n_features)
         energies[: s.size] = s**2
         directions = vt.T
     if rtol is None:
         precision = raw.dtype if raw.dtype.kind == "f" else np.dtype(np.float64)
         rtol = max(x.shape) * np.finfo(precision).eps
-    if n_samples >= n_features:  # C's own round-off: eigenvalues below ~n eps lambda_1
-        rtol = max(rtol, float(np.sqrt(10 * n_features * np.finfo(np.float64).eps)))
+    if n_samples >= n_features or thin:  # C's own round-off: below ~n eps lambda_1
+        rtol = max(rtol, float(np.sqrt(10 * min(x.shape) * np.finfo(np.float64).eps)))
     tol_sv = rtol * (s[0] if s.size else 0.0)
     rank = int((s > tol_sv).sum())
+    if gram_vectors is not None:
+        directions = (x.T @ gram_vectors[:, :rank]) / (np.sqrt(n_samples) * s[:rank])
     spectrum = None
     field = np.asarray(snapshots)
     is_field = field.ndim >= 4 and 1 <= field.ndim - 3 <= 3 and len(set(field.shape[3:])) == 1
@@ -214,11 +246,19 @@ def covariance_eigh(rows: Float[np.ndarray, "samples features"]) -> tuple[np.nda
     return np.clip(values[order], 0.0, None), vectors[:, order]
 
 
+FOURIER_CHUNK_BYTES = 64 << 20  # frames per batch of the Fourier spectrum: about this much
+
+
 def fourier_spectrum(trajectories: Float[np.ndarray, "B T C *N"]) -> np.ndarray:
-    """Mean Fourier power per wavenumber shell over all frames (Exponax's spectrum)."""
+    """Mean Fourier power per wavenumber shell over all frames (Exponax's spectrum), in
+    batches of about `FOURIER_CHUNK_BYTES` of frames (no transform of all at once)."""
     import exponax as ex
     import jax
-    import jax.numpy as jnp
 
-    frames = jnp.asarray(np.asarray(trajectories).reshape((-1,) + trajectories.shape[2:]))
-    return np.asarray(jnp.mean(jax.vmap(ex.get_spectrum)(frames), axis=0))
+    frames = np.asarray(trajectories).reshape((-1,) + trajectories.shape[2:])
+    per_frame = max(1, frames[0].nbytes)
+    chunk = max(1, FOURIER_CHUNK_BYTES // per_frame)
+    spectra = jax.jit(jax.vmap(ex.get_spectrum))
+    sums = [np.asarray(spectra(frames[start : start + chunk]), np.float64).sum(axis=0)
+            for start in range(0, frames.shape[0], chunk)]
+    return np.sum(sums, axis=0) / frames.shape[0]
