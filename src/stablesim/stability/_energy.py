@@ -13,9 +13,9 @@ NEAR_EMPTY_SHARE = 1e-6
 """A direction with less than this share of the data's energy counts as near-empty."""
 
 FULL_BASIS_FEATURES = 4096
-"""Above this many features and with fewer samples than features, `EnergySpectrum.directions`
-keeps only the directions the samples span (features x samples), not a full square basis
-(16384 features would take 2 GiB and minutes to complete); the complement stays implicit."""
+"""Above this many features `energy_spectrum` uses at most this many evenly spaced frames and
+`EnergySpectrum.directions` keeps only the directions with energy, not a full square basis
+(16384 features would take 2 GiB and minutes); the complement stays implicit."""
 
 
 @dataclasses.dataclass(frozen=True)
