@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
+from stablesim import stability
 from stablesim.cli import main
 from stablesim.runs import open_run_data, read_run_config, simulator_factory
 from stablesim.simulators import Correction, external_solver
@@ -42,12 +43,19 @@ def _config(tmp_path, **simulator):
     return path
 
 
-def test_projection_advice_is_a_config_key_that_removes_the_unstable_block(tmp_path, capsys):
+def test_projection_advice_is_a_config_key_that_removes_the_unstable_block(tmp_path, capsys,
+                                                                          monkeypatch):
     q = linear_subspace_data(tmp_path / "lin.npz")[0]
     up = q[:, 3:]
     plain, projected = tmp_path / "plain", tmp_path / "projected"
     assert run_cli(capsys, "train", _config(tmp_path), "--out", plain, "--quiet")[0] == 0
+    spectra = []
+    original = stability.energy_spectrum
+    monkeypatch.setattr(stability, "energy_spectrum",
+                        lambda *a, **k: spectra.append(1) or original(*a, **k))
     code, out, _ = run_cli(capsys, "diagnose", plain, "--quiet")
+    assert len(spectra) == 1  # the data's spectrum, shared by the measured projection
+    monkeypatch.undo()
     figures = json.loads((plain / "diagnose" / "diagnose.json").read_text())
     assert figures["normal_spectral_radius"] > 1  # He draws an unstable empty block
     assert code == 0 and "Set `simulator.projection: true`" in out
