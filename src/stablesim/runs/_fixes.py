@@ -25,7 +25,8 @@ import numpy as np
 from ..config import RunConfig, changed, validate
 from ..data import Normalization, TrajectoryDataset
 from ..evaluation import DataStatistics
-from ..stability import energy_spectrum, recommend_noise
+from ..stability import energy_spectrum, recommend_noise, spectrum_frames
+from ._build import data_energy
 from ._long_physics import data_statistics
 from ._solver_build import correction_on_host
 
@@ -141,8 +142,9 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
     """
     fixes = [Fix("more training", {}, "the same config trained longer: the control")]
     sample = train.sampled()
-    energy = energy_spectrum(sample if normalization is None
-                             else normalization.trajectories(sample), fourier=False)
+    energy = data_energy(train, sample)  # the states' directions: what a projection keeps
+    noisy = energy if normalization is None else energy_spectrum(  # the noise's units
+        normalization.trajectories(spectrum_frames(sample)), fourier=False)
     if energy.unlearnable_dimension and not config.simulator.projection:
         fixes.append(Fix("projection", {"simulator.projection": True},
                          f"{energy.unlearnable_dimension} of {energy.num_features} directions "
@@ -158,7 +160,7 @@ def candidate_fixes(config: RunConfig, train: TrajectoryDataset, *,
                          "every state scaled back onto the largest energy of the training "
                          "data: the trained weights, no training", trains=False))
     modality = _final_modality(config)
-    sigma = recommend_noise(energy.energies, tolerated_bias=tolerated_bias, rank=energy.rank,
+    sigma = recommend_noise(noisy.energies, tolerated_bias=tolerated_bias, rank=noisy.rank,
                             horizon=config.evaluation.horizon)
     base, why = (sigma, f"the sigma whose bias compounded over {config.evaluation.horizon} "
                         f"steps is {tolerated_bias:.0%}")
