@@ -109,3 +109,22 @@ def test_band_energies_and_value_sample_in_pieces_equal_the_whole_computation(mo
     stats = _physical.DataStatistics.of(frames, max_values=50, seed=3)
     drawn = np.random.default_rng(3).choice(x.ravel(), 50, replace=False)
     np.testing.assert_array_equal(stats.values, drawn)
+
+
+def test_a_projection_rank_beyond_the_kept_directions_ends_in_one_config_line(monkeypatch):
+    import pytest
+
+    from stablesim import ConfigError
+    from stablesim.config import load_run_config
+    from stablesim.data import TrajectoryDataset
+    from stablesim.runs._build import projection_basis
+
+    rng = np.random.default_rng(5)
+    frames = _low_rank_snapshots(rng, samples=12).astype(np.float32)  # rank 5 of 40
+    train = TrajectoryDataset(frames.reshape(3, 4, 40), np.zeros((3, 0), np.float32))
+    monkeypatch.setattr(_energy, "FULL_BASIS_FEATURES", 12)  # as for a large state
+    config = load_run_config(None, ["simulator.projection=true"])
+    np.testing.assert_allclose(np.linalg.matrix_rank(projection_basis(config, train)), 5)
+    wide = load_run_config(None, ["simulator.projection=true", "simulator.projection_rank=7"])
+    with pytest.raises(ConfigError, match="projection_rank: 7 exceeds the 5 directions"):
+        projection_basis(wide, train.take(np.arange(3)))  # a fresh split: no cached spectrum

@@ -32,7 +32,6 @@ def linearized_spectra(simulator, states, params, normal_to: EnergySpectrum | No
 
 
 def off_data_growth(simulator, initial, params, *, steps: int, offset: float, key,
-                    directions: np.ndarray | None = None,
                     normal_to: np.ndarray | None = None) -> np.ndarray:
     """Amplification ||u'(t) - u(t)|| / ||delta|| of perturbed rollouts, per start and step.
 
@@ -43,11 +42,10 @@ def off_data_growth(simulator, initial, params, *, steps: int, offset: float, ke
     - `steps`: rollout length.
     - `offset`: perturbation size relative to each start state's norm.
     - `key`: random key.
-    - `directions`: orthonormal columns to perturb in; None: any direction.
     - `normal_to`: orthonormal columns U (e.g. the data's directions): perturb
         normal to them, a Gaussian vector with its U-part removed (the same
         law as Gaussian coefficients on a basis of the complement, without
-        forming one).
+        forming one); None: any direction.
 
     **Returns:**
 
@@ -57,14 +55,10 @@ def off_data_growth(simulator, initial, params, *, steps: int, offset: float, ke
 
     k = initial.shape[0]
     flat = initial.reshape(k, -1)
-    if directions is None:
-        delta = np.array(jax.random.normal(key, flat.shape), np.float64)
-        if normal_to is not None:
-            u = np.asarray(normal_to, np.float64)
-            delta -= (delta @ u) @ u.T
-    else:
-        coeff = np.asarray(jax.random.normal(key, (k, directions.shape[1])))
-        delta = coeff @ np.asarray(directions).T
+    delta = np.array(jax.random.normal(key, flat.shape), np.float64)
+    if normal_to is not None:
+        u = np.asarray(normal_to, np.float64)
+        delta -= (delta @ u) @ u.T
     delta *= (offset * np.linalg.norm(flat, axis=1) / np.linalg.norm(delta, axis=1))[:, None]
     base = rollout_batch(simulator, jnp.asarray(initial), jnp.asarray(params), steps)
     pert = rollout_batch(simulator, jnp.asarray(flat + delta, initial.dtype).reshape(initial.shape),
